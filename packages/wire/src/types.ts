@@ -1,0 +1,164 @@
+/** Request and response shapes of shared/API.md, shared by server, SDK and CLI. */
+
+export const ALGORITHMS = [
+  'aes-256-gcm',
+  'chacha20-poly1305',
+  'hmac-sha256',
+  'hmac-sha512',
+  'ed25519',
+  'ecdsa-p256',
+  'ecdsa-p384',
+  'rsa-pss-3072',
+  'rsa-pss-4096',
+  'ml-dsa-65',
+  'rsa-oaep-3072',
+  'rsa-oaep-4096',
+] as const;
+export type AlgorithmName = (typeof ALGORITHMS)[number];
+
+export type KeyUsage = 'encrypt' | 'mac' | 'sign';
+export const KEY_STATES = ['enabled', 'disabled', 'pending_deletion', 'destroyed'] as const;
+export type KeyState = (typeof KEY_STATES)[number];
+export const VERSION_STATES = ['pre_active', 'active', 'deactivated', 'compromised', 'destroyed', 'destroyed_compromised'] as const;
+export type VersionState = (typeof VERSION_STATES)[number];
+export const ENVIRONMENTS = ['prod', 'staging', 'dev', 'test'] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+export const KEY_CLASSES = ['critical', 'high', 'standard', 'low'] as const;
+export type KeyClass = (typeof KEY_CLASSES)[number];
+export const ROLES = ['admin', 'key-admin', 'key-user', 'auditor', 'approver'] as const;
+export type Role = (typeof ROLES)[number];
+export const PRINCIPAL_KINDS = ['user', 'service', 'team'] as const;
+export type PrincipalKind = (typeof PRINCIPAL_KINDS)[number];
+export const KEY_OPERATIONS = ['encrypt', 'decrypt', 'rewrap', 'data-key', 'sign', 'verify', 'mac', 'verify-mac', 'public-key'] as const;
+export type KeyOperation = (typeof KEY_OPERATIONS)[number];
+
+export interface KeyVersionView {
+  version: number;
+  state: VersionState;
+  createdAt: string;
+  activatedAt: string | null;
+  deactivatedAt: string | null;
+  compromisedAt: string | null;
+  destroyedAt: string | null;
+  uses: number;
+  fingerprint: string;
+  publicKey: string | null;
+}
+
+export interface KeyView {
+  id: string;
+  name: string;
+  namespace: string;
+  algorithm: AlgorithmName;
+  usage: KeyUsage;
+  state: KeyState;
+  owner: string;
+  class: KeyClass;
+  environment: Environment;
+  description: string;
+  tags: Record<string, string>;
+  rotationPeriod: string | null;
+  maxUsesPerVersion: number | null;
+  nextRotationAt: string | null;
+  primaryVersion: number;
+  exportable: boolean;
+  deletionWindowDays: number;
+  deletionDate: string | null;
+  createdAt: string;
+  updatedAt: string;
+  versions?: KeyVersionView[];
+}
+
+export interface CreateKeyRequest {
+  name: string;
+  algorithm: AlgorithmName;
+  owner: string;
+  class?: KeyClass;
+  environment?: Environment;
+  description?: string;
+  tags?: Record<string, string>;
+  rotationPeriod?: string;
+  maxUsesPerVersion?: number;
+  exportable?: boolean;
+  deletionWindowDays?: number;
+}
+
+export type PatchKeyRequest = Partial<
+  Pick<CreateKeyRequest, 'owner' | 'class' | 'environment' | 'description' | 'tags' | 'rotationPeriod' | 'maxUsesPerVersion' | 'deletionWindowDays'>
+>;
+
+export interface KeyListQuery {
+  owner?: string;
+  class?: KeyClass;
+  environment?: Environment;
+  state?: KeyState;
+  algorithm?: AlgorithmName;
+  tag?: string;
+  q?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface KeyList {
+  keys: KeyView[];
+  nextCursor: string | null;
+}
+
+export type EncryptionContext = Record<string, string>;
+
+export interface EncryptRequest { plaintext: string; context?: EncryptionContext }
+export interface EncryptResponse { ciphertext: string; keyVersion: number }
+export interface DecryptRequest { ciphertext: string; context?: EncryptionContext }
+export interface DecryptResponse { plaintext: string; keyVersion: number }
+export interface DataKeyRequest { bytes?: number; context?: EncryptionContext; includePlaintext?: boolean }
+export interface DataKeyResponse { plaintext?: string; ciphertext: string; keyVersion: number }
+export interface SignRequest { message?: string; digest?: string }
+export interface SignResponse { signature: string; keyVersion: number }
+export interface VerifyRequest { message?: string; digest?: string; signature: string; keyVersion?: number }
+export interface VerifyResponse { valid: boolean; keyVersion: number | null }
+export interface MacRequest { message: string }
+export interface MacResponse { mac: string; keyVersion: number }
+export interface VerifyMacRequest { message: string; mac: string }
+export interface VerifyMacResponse { valid: boolean; keyVersion?: number | null }
+export interface PublicKeyResponse { publicKey: string; jwk: Record<string, unknown>; keyVersion: number }
+
+export interface BatchItemError { error: { code: string; message: string } }
+export interface BatchRequest<T> { items: T[] }
+export interface BatchResponse<T> { items: Array<T | BatchItemError> }
+
+export interface PrincipalView {
+  id: string;
+  kind: PrincipalKind;
+  roles: Role[];
+  environments: Environment[];
+  teams: string[];
+  createdAt: string;
+  disabled: boolean;
+}
+export interface CreatePrincipalRequest {
+  id: string;
+  kind: PrincipalKind;
+  roles?: Role[];
+  environments?: Environment[];
+  teams?: string[];
+}
+export interface CreateTokenRequest { ttl?: string; description?: string }
+export interface CreatedToken { id: string; token: string; expiresAt: string | null; principal: string }
+
+export interface GrantView {
+  id: string;
+  key: string;
+  namespace: string;
+  principal: string;
+  operations: KeyOperation[];
+  createdAt: string;
+  createdBy: string;
+}
+export interface CreateGrantRequest { principal: string; operations: KeyOperation[] }
+
+export interface Health { initialized: boolean; sealed: boolean; version: string; seal?: string }
+export interface InitRequest { shares?: number; threshold?: number }
+export interface InitResponse { unsealShares: string[]; adminToken: string }
+export interface UnsealRequest { share: string }
+export interface UnsealResponse { sealed: boolean; progress: number; threshold: number }
+export interface SelfResponse { principal: PrincipalView; roles: Role[] }
