@@ -45,13 +45,7 @@ export function aeadEncrypt(
  * Decrypts ciphertext-with-tag. Any failure (short input, wrong key, wrong
  * AAD, flipped bit) throws the same `CryptoError('decrypt_failed')`.
  */
-export function aeadDecrypt(
-  algorithm: AeadAlgorithm,
-  key: Uint8Array,
-  nonce: Uint8Array,
-  sealed: Uint8Array,
-  aad: Uint8Array,
-): Uint8Array {
+export function aeadDecrypt(algorithm: AeadAlgorithm, key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array {
   checkKeyAndNonce(key, nonce);
   if (sealed.length < AEAD_TAG_BYTES) throw new CryptoError('decrypt_failed', 'decryption failed');
   const body = sealed.subarray(0, sealed.length - AEAD_TAG_BYTES);

@@ -84,7 +84,10 @@ export interface CreateKeyRequest {
 }
 
 export type PatchKeyRequest = Partial<
-  Pick<CreateKeyRequest, 'owner' | 'class' | 'environment' | 'description' | 'tags' | 'rotationPeriod' | 'maxUsesPerVersion' | 'deletionWindowDays'>
+  Pick<
+    CreateKeyRequest,
+    'owner' | 'class' | 'environment' | 'description' | 'tags' | 'rotationPeriod' | 'maxUsesPerVersion' | 'deletionWindowDays'
+  >
 >;
 
 export interface KeyListQuery {
@@ -106,25 +109,80 @@ export interface KeyList {
 
 export type EncryptionContext = Record<string, string>;
 
-export interface EncryptRequest { plaintext: string; context?: EncryptionContext }
-export interface EncryptResponse { ciphertext: string; keyVersion: number }
-export interface DecryptRequest { ciphertext: string; context?: EncryptionContext }
-export interface DecryptResponse { plaintext: string; keyVersion: number }
-export interface DataKeyRequest { bytes?: number; context?: EncryptionContext; includePlaintext?: boolean }
-export interface DataKeyResponse { plaintext?: string; ciphertext: string; keyVersion: number }
-export interface SignRequest { message?: string; digest?: string }
-export interface SignResponse { signature: string; keyVersion: number }
-export interface VerifyRequest { message?: string; digest?: string; signature: string; keyVersion?: number }
-export interface VerifyResponse { valid: boolean; keyVersion: number | null }
-export interface MacRequest { message: string }
-export interface MacResponse { mac: string; keyVersion: number }
-export interface VerifyMacRequest { message: string; mac: string }
-export interface VerifyMacResponse { valid: boolean; keyVersion?: number | null }
-export interface PublicKeyResponse { publicKey: string; jwk: Record<string, unknown>; keyVersion: number }
+export interface EncryptRequest {
+  plaintext: string;
+  context?: EncryptionContext;
+}
+export interface EncryptResponse {
+  ciphertext: string;
+  keyVersion: number;
+}
+export interface DecryptRequest {
+  ciphertext: string;
+  context?: EncryptionContext;
+}
+export interface DecryptResponse {
+  plaintext: string;
+  keyVersion: number;
+}
+export interface DataKeyRequest {
+  bytes?: number;
+  context?: EncryptionContext;
+  includePlaintext?: boolean;
+}
+export interface DataKeyResponse {
+  plaintext?: string;
+  ciphertext: string;
+  keyVersion: number;
+}
+export interface SignRequest {
+  message?: string;
+  digest?: string;
+}
+export interface SignResponse {
+  signature: string;
+  keyVersion: number;
+}
+export interface VerifyRequest {
+  message?: string;
+  digest?: string;
+  signature: string;
+  keyVersion?: number;
+}
+export interface VerifyResponse {
+  valid: boolean;
+  keyVersion: number | null;
+}
+export interface MacRequest {
+  message: string;
+}
+export interface MacResponse {
+  mac: string;
+  keyVersion: number;
+}
+export interface VerifyMacRequest {
+  message: string;
+  mac: string;
+}
+export interface VerifyMacResponse {
+  valid: boolean;
+  keyVersion?: number | null;
+}
+export interface PublicKeyResponse {
+  publicKey: string;
+  jwk: Record<string, unknown>;
+  keyVersion: number;
+}
 
-export interface BatchItemError { error: { code: string; message: string } }
-export interface BatchRequest<T> { items: T[] }
-export interface BatchResponse<T> { items: Array<T | BatchItemError> }
+export interface BatchItemError {
+  error: { code: string; message: string };
+}
+export interface BatchRequest<T> {
+  items: T[];
+}
+export interface BatchResponse<T> {
+  items: Array<T | BatchItemError>;
+}
 
 export interface PrincipalView {
   id: string;
@@ -142,8 +200,16 @@ export interface CreatePrincipalRequest {
   environments?: Environment[];
   teams?: string[];
 }
-export interface CreateTokenRequest { ttl?: string; description?: string }
-export interface CreatedToken { id: string; token: string; expiresAt: string | null; principal: string }
+export interface CreateTokenRequest {
+  ttl?: string;
+  description?: string;
+}
+export interface CreatedToken {
+  id: string;
+  token: string;
+  expiresAt: string | null;
+  principal: string;
+}
 
 export interface GrantView {
   id: string;
@@ -154,11 +220,34 @@ export interface GrantView {
   createdAt: string;
   createdBy: string;
 }
-export interface CreateGrantRequest { principal: string; operations: KeyOperation[] }
+export interface CreateGrantRequest {
+  principal: string;
+  operations: KeyOperation[];
+}
 
-export interface Health { initialized: boolean; sealed: boolean; version: string; seal?: string }
-export interface InitRequest { shares?: number; threshold?: number }
-export interface InitResponse { unsealShares: string[]; adminToken: string }
-export interface UnsealRequest { share: string }
-export interface UnsealResponse { sealed: boolean; progress: number; threshold: number }
-export interface SelfResponse { principal: PrincipalView; roles: Role[] }
+export interface Health {
+  initialized: boolean;
+  sealed: boolean;
+  version: string;
+  seal?: string;
+}
+export interface InitRequest {
+  shares?: number;
+  threshold?: number;
+}
+export interface InitResponse {
+  unsealShares: string[];
+  adminToken: string;
+}
+export interface UnsealRequest {
+  share: string;
+}
+export interface UnsealResponse {
+  sealed: boolean;
+  progress: number;
+  threshold: number;
+}
+export interface SelfResponse {
+  principal: PrincipalView;
+  roles: Role[];
+}
