@@ -1,4 +1,17 @@
 export type { AeadAlgorithm } from './aead.js';
 export { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, aeadDecrypt, aeadEncrypt, randomBytes, unwrapKey, wrapKey } from './aead.js';
+export type { AsymmetricEncryptionAlgorithm } from './asymmetric-encrypt.js';
+export { asymmetricDecrypt, asymmetricEncrypt, maxAsymmetricPlaintext } from './asymmetric-encrypt.js';
+export type { CiphertextAlgorithm, CiphertextHeader, ParsedCiphertext } from './ciphertext.js';
+export { decryptCiphertext, encryptToCiphertext, parseCiphertext } from './ciphertext.js';
+export { encodeContext } from './encode-context.js';
 export type { CryptoErrorCode } from './errors.js';
 export { CryptoError } from './errors.js';
+export { fingerprint } from './fingerprint.js';
+export type { MacAlgorithm } from './mac.js';
+export { mac, verifyMac } from './mac.js';
+export { publicJwk, publicKeyPem } from './public-key.js';
+export type { AlgorithmSpec, GeneratedKey } from './registry.js';
+export { getAlgorithm, isAlgorithmName } from './registry.js';
+export type { SignInput } from './sign.js';
+export { sign, verify, verifyWithPublicKey } from './sign.js';

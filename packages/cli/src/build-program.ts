@@ -1,0 +1,55 @@
+import { Command } from 'commander';
+import type { CommandContext } from './command-context.js';
+import { registerCryptoCommand } from './commands/crypto-command.js';
+import { registerGrantCommand } from './commands/grant-command.js';
+import { registerKeyCommand } from './commands/key-command.js';
+import { registerOperatorCommand } from './commands/operator-command.js';
+import { registerPrincipalCommand } from './commands/principal-command.js';
+import { registerServerCommand } from './commands/server-command.js';
+import { registerSignCommand } from './commands/sign-command.js';
+import { registerStatusCommand } from './commands/status-command.js';
+import { registerTokenCommand } from './commands/token-command.js';
+import { EXIT_CODES_HELP } from './exit-code.js';
+import { DEFAULT_ADDRESS } from './global-options.js';
+
+const ENVIRONMENT_HELP = `Environment:
+  KEYWARD_ADDR       server address (default ${DEFAULT_ADDRESS}); --addr wins
+  KEYWARD_TOKEN      bearer token; --token-file wins (there is no --token flag:
+                     process arguments are visible to every user of the machine)
+  KEYWARD_NAMESPACE  key namespace (default: the server's "default"); --namespace wins`;
+
+/**
+ * The `keyward` command tree. Commander's errors are thrown (exitOverride)
+ * and its output goes to the context's streams; settings are made before the
+ * subcommands are added so that every subcommand inherits them.
+ *
+ * @example
+ * await buildProgram(ctx).parseAsync(['key', 'list'], { from: 'user' });
+ */
+export function buildProgram(ctx: CommandContext): Command {
+  const program = new Command('keyward')
+    .description('Keyward key management service: operate the server, manage keys, principals and grants, and use keys')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => ctx.io.stdout.write(text),
+      writeErr: (text) => ctx.io.stderr.write(text),
+    })
+    .showHelpAfterError('(add --help for usage)')
+    .showSuggestionAfterError()
+    .option('--addr <url>', `server address (env KEYWARD_ADDR, default ${DEFAULT_ADDRESS})`)
+    .option('--token-file <file>', 'read the bearer token from FILE (else env KEYWARD_TOKEN)')
+    .option('--namespace <namespace>', 'key namespace (env KEYWARD_NAMESPACE)')
+    .option('--json', 'machine-readable JSON output')
+    .addHelpText('after', `\n${ENVIRONMENT_HELP}\n\n${EXIT_CODES_HELP}\n`);
+
+  registerServerCommand(program);
+  registerOperatorCommand(program, ctx);
+  registerStatusCommand(program, ctx);
+  registerKeyCommand(program, ctx);
+  registerCryptoCommand(program, ctx);
+  registerSignCommand(program, ctx);
+  registerPrincipalCommand(program, ctx);
+  registerTokenCommand(program, ctx);
+  registerGrantCommand(program, ctx);
+  return program;
+}

@@ -1,0 +1,161 @@
+import { ALGORITHMS, type CreateKeyRequest, ENVIRONMENTS, KEY_CLASSES, KEY_STATES, type KeyList, type KeyListQuery } from '@keyward/wire';
+import { type Command, Option } from 'commander';
+import type { CommandContext } from '../command-context.js';
+import { collectKeyValue, integerBetween, parseDuration } from '../option-parsers.js';
+import { renderKey, renderKeyList } from '../render/render-key.js';
+
+interface CreateOptions {
+  algorithm: CreateKeyRequest['algorithm'];
+  owner: string;
+  class?: CreateKeyRequest['class'];
+  environment?: CreateKeyRequest['environment'];
+  description?: string;
+  tag?: Record<string, string>;
+  rotationPeriod?: string;
+  maxUses?: number;
+  exportable?: boolean;
+  deletionWindowDays?: number;
+}
+
+type ListOptions = Omit<KeyListQuery, 'q'> & { query?: string; all?: boolean };
+
+/**
+ * `keyward key create|list|show|rotate|enable|disable|deactivate-version|compromise-version|schedule-deletion|cancel-deletion`.
+ *
+ * @example
+ * registerKeyCommand(program, ctx);
+ */
+export function registerKeyCommand(program: Command, ctx: CommandContext): void {
+  const key = program.command('key').description('create, inspect and manage the life cycle of keys');
+  const version = integerBetween(1, Number.MAX_SAFE_INTEGER);
+
+  key
+    .command('create')
+    .description('create a key with version 1 active')
+    .argument('<name>', 'key name: lowercase letters, digits, ".", "_", "-"')
+    .addOption(new Option('--algorithm <algorithm>', 'key algorithm').choices(ALGORITHMS).makeOptionMandatory())
+    .requiredOption('--owner <owner>', 'owning team or person')
+    .addOption(new Option('--class <class>', 'key class (sets defaults and limits)').choices(KEY_CLASSES))
+    .addOption(new Option('--environment <env>', 'environment').choices(ENVIRONMENTS))
+    .option('--description <text>', 'what the key is for')
+    .option('--tag <k=v>', 'tag (repeatable)', collectKeyValue)
+    .option('--rotation-period <duration>', 'rotate automatically after e.g. 90d', parseDuration)
+    .option('--max-uses <n>', 'rotate after this many uses of a version', version)
+    .option('--exportable', 'allow the material to be exported (under policy)')
+    .option('--deletion-window-days <days>', 'days between scheduling deletion and destruction', integerBetween(7, 30))
+    .action(async (name: string, options: CreateOptions, command: Command) => {
+      const request: CreateKeyRequest = { name, algorithm: options.algorithm, owner: options.owner };
+      if (options.class !== undefined) request.class = options.class;
+      if (options.environment !== undefined) request.environment = options.environment;
+      if (options.description !== undefined) request.description = options.description;
+      if (options.tag !== undefined) request.tags = options.tag;
+      if (options.rotationPeriod !== undefined) request.rotationPeriod = options.rotationPeriod;
+      if (options.maxUses !== undefined) request.maxUsesPerVersion = options.maxUses;
+      if (options.exportable === true) request.exportable = true;
+      if (options.deletionWindowDays !== undefined) request.deletionWindowDays = options.deletionWindowDays;
+      const client = await ctx.client(command);
+      ctx.print(command, await client.createKey(request), renderKey);
+    });
+
+  key
+    .command('list')
+    .description('list keys, filtered (one page unless --all)')
+    .option('--owner <owner>', 'only keys of this owner')
+    .addOption(new Option('--class <class>', 'only keys of this class').choices(KEY_CLASSES))
+    .addOption(new Option('--environment <env>', 'only keys of this environment').choices(ENVIRONMENTS))
+    .addOption(new Option('--state <state>', 'only keys in this state').choices(KEY_STATES))
+    .addOption(new Option('--algorithm <algorithm>', 'only keys of this algorithm').choices(ALGORITHMS))
+    .option('--tag <k=v>', 'only keys with this tag', tagFilter)
+    .option('--query <text>', 'search names and descriptions')
+    .option('--limit <n>', 'page size (1-1000)', integerBetween(1, 1000))
+    .option('--cursor <cursor>', 'continue after a previous page')
+    .option('--all', 'fetch every page')
+    .action(async (options: ListOptions, command: Command) => {
+      const { query: text, all, ...filters } = options;
+      const query: KeyListQuery = text === undefined ? filters : { ...filters, q: text };
+      const client = await ctx.client(command);
+      let list: KeyList;
+      if (all === true) {
+        const keys = [];
+        for await (const found of client.iterateKeys(query)) keys.push(found);
+        list = { keys, nextCursor: null };
+      } else {
+        list = await client.listKeys(query);
+      }
+      ctx.print(command, list, renderKeyList);
+      if (list.nextCursor !== null && ctx.options(command).json !== true) ctx.note(`more keys: --cursor ${list.nextCursor} (or --all)`);
+    });
+
+  key
+    .command('show')
+    .description('show a key and its versions')
+    .argument('<name>', 'key name')
+    .action(async (name: string, _options: object, command: Command) => {
+      const client = await ctx.client(command);
+      ctx.print(command, await client.getKey(name), renderKey);
+    });
+
+  key
+    .command('rotate')
+    .description('add a new primary version; older versions keep decrypting and verifying')
+    .argument('<name>', 'key name')
+    .option('--reason <text>', 'why (recorded in the audit log)')
+    .action(async (name: string, options: { reason?: string }, command: Command) => {
+      const client = await ctx.client(command);
+      ctx.print(command, await client.rotateKey(name, options.reason === undefined ? {} : { reason: options.reason }), renderKey);
+    });
+
+  for (const [verb, description] of [
+    ['enable', 'enable a disabled key'],
+    ['disable', 'disable a key: it refuses every cryptographic operation'],
+    ['cancel-deletion', 'cancel a scheduled deletion (the key returns disabled)'],
+  ] as const) {
+    key
+      .command(verb)
+      .description(description)
+      .argument('<name>', 'key name')
+      .action(async (name: string, _options: object, command: Command) => {
+        const client = await ctx.client(command);
+        const answer =
+          verb === 'enable' ? await client.enableKey(name) : verb === 'disable' ? await client.disableKey(name) : await client.cancelDeletion(name);
+        ctx.print(command, answer, renderKey);
+      });
+  }
+
+  key
+    .command('deactivate-version')
+    .description('deactivate a non-primary version: it may decrypt and verify, never encrypt or sign')
+    .argument('<name>', 'key name')
+    .argument('<version>', 'version number', version)
+    .action(async (name: string, number: number, _options: object, command: Command) => {
+      const client = await ctx.client(command);
+      ctx.print(command, await client.deactivateVersion(name, number), renderKey);
+    });
+
+  key
+    .command('compromise-version')
+    .description('declare a version compromised (a primary version rotates at once)')
+    .argument('<name>', 'key name')
+    .argument('<version>', 'version number', version)
+    .requiredOption('--reason <text>', 'what happened (recorded in the audit log)')
+    .action(async (name: string, number: number, options: { reason: string }, command: Command) => {
+      const client = await ctx.client(command);
+      ctx.print(command, await client.compromiseVersion(name, number, { reason: options.reason }), renderKey);
+    });
+
+  key
+    .command('schedule-deletion')
+    .description('schedule the key for destruction (pending_deletion until then)')
+    .argument('<name>', 'key name')
+    .option('--days <days>', 'days until destruction (7-30; the key’s window by default)', integerBetween(7, 30))
+    .action(async (name: string, options: { days?: number }, command: Command) => {
+      const client = await ctx.client(command);
+      ctx.print(command, await client.scheduleDeletion(name, options.days === undefined ? {} : { days: options.days }), renderKey);
+    });
+}
+
+/** `--tag k=v` of `key list` as the contract's `tag=k:v`. */
+function tagFilter(value: string): string {
+  const [entry] = Object.entries(collectKeyValue(value));
+  return entry === undefined ? value : `${entry[0]}:${entry[1]}`;
+}

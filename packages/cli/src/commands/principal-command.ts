@@ -1,0 +1,68 @@
+import type { KeywardClient } from '@keyward/sdk';
+import { type CreatePrincipalRequest, ENVIRONMENTS, PRINCIPAL_KINDS, type PrincipalView, ROLES } from '@keyward/wire';
+import { type Command, Option } from 'commander';
+import type { CommandContext } from '../command-context.js';
+import { collect, collectChoice } from '../option-parsers.js';
+import { renderPrincipal, renderPrincipalList } from '../render/render-principal.js';
+
+interface CreateOptions {
+  kind: CreatePrincipalRequest['kind'];
+  role?: NonNullable<CreatePrincipalRequest['roles']>;
+  environment?: NonNullable<CreatePrincipalRequest['environments']>;
+  team?: string[];
+}
+
+/**
+ * `keyward principal create|list|show`.
+ *
+ * @example
+ * registerPrincipalCommand(program, ctx);
+ */
+export function registerPrincipalCommand(program: Command, ctx: CommandContext): void {
+  const principal = program.command('principal').description('manage users, services and teams');
+
+  principal
+    .command('create')
+    .description('create a principal')
+    .argument('<id>', 'principal id, e.g. svc-billing')
+    .addOption(new Option('--kind <kind>', 'kind of principal').choices(PRINCIPAL_KINDS).makeOptionMandatory())
+    .addOption(new Option('--role <role>', `role (repeatable): ${ROLES.join(', ')}`).argParser(collectChoice(ROLES)).makeOptionMandatory())
+    .addOption(new Option('--environment <env>', `environment (repeatable): ${ENVIRONMENTS.join(', ')}`).argParser(collectChoice(ENVIRONMENTS)))
+    .option('--team <team>', 'team membership (repeatable)', collect)
+    .action(async (id: string, options: CreateOptions, command: Command) => {
+      const request: CreatePrincipalRequest = { id, kind: options.kind };
+      if (options.role !== undefined) request.roles = options.role;
+      if (options.environment !== undefined) request.environments = options.environment;
+      if (options.team !== undefined) request.teams = options.team;
+      const client = await ctx.client(command);
+      ctx.print(command, await client.createPrincipal(request), renderPrincipal);
+    });
+
+  principal
+    .command('list')
+    .description('list every principal')
+    .action(async (_options: object, command: Command) => {
+      const principals = await allPrincipals(await ctx.client(command));
+      ctx.print(command, { principals }, (value) => renderPrincipalList(value.principals));
+    });
+
+  principal
+    .command('show')
+    .description('show one principal')
+    .argument('<id>', 'principal id')
+    .action(async (id: string, _options: object, command: Command) => {
+      const client = await ctx.client(command);
+      ctx.print(command, await client.getPrincipal(id), renderPrincipal);
+    });
+}
+
+async function allPrincipals(client: KeywardClient): Promise<PrincipalView[]> {
+  const principals: PrincipalView[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await client.listPrincipals(cursor === null ? {} : { cursor });
+    principals.push(...page.principals);
+    cursor = page.nextCursor ?? null;
+  } while (cursor !== null);
+  return principals;
+}

@@ -1,0 +1,125 @@
+import { AEAD_NONCE_BYTES, aeadDecrypt, randomBytes } from './aead.js';
+import { asymmetricDecrypt, asymmetricEncrypt } from './asymmetric-encrypt.js';
+import { fromBase64urlStrict } from './base64url.js';
+import {
+  ALGORITHM_IDS,
+  associatedData,
+  bodyLengthOk,
+  CIPHERTEXT_PREFIX,
+  type CiphertextAlgorithm,
+  type CiphertextHeader,
+  encodeHeader,
+  FORMAT_VERSION,
+  HEADER_BYTES,
+  isAead,
+  oaepLabel,
+  sealAeadWithNonce,
+  toText,
+  uuidFromBytes,
+} from './ciphertext-layout.js';
+import { encodeContext } from './encode-context.js';
+import { CryptoError } from './errors.js';
+
+export type { CiphertextAlgorithm, CiphertextHeader } from './ciphertext-layout.js';
+
+/** A ciphertext whose structure has been checked, not yet its authenticity. */
+export interface ParsedCiphertext extends CiphertextHeader {
+  readonly formatVersion: typeof FORMAT_VERSION;
+  /** 12-byte AEAD nonce; empty for RSA-OAEP. */
+  readonly nonce: Uint8Array;
+  /** AEAD: ciphertext ‖ 16-byte tag. RSA-OAEP: the k-byte RSA ciphertext. */
+  readonly body: Uint8Array;
+}
+
+/**
+ * Encrypts into Keyward's self-describing ciphertext (docs/formats.md):
+ * `kw1:` + base64url(header ‖ nonce ‖ body ‖ tag). The header and the
+ * canonical context are the AEAD associated data (NIST SP 800-38D §7.1,
+ * RFC 8439 §2.8) or, hashed, the RSA-OAEP label (RFC 8017 §7.1); the context
+ * itself is not stored. The AEAD nonce is 96 random bits (SP 800-38D §8.2.2).
+ *
+ * `secretOrPublicKey`: the 32-byte AEAD key; for RSA-OAEP the PKCS#8 secret,
+ * SPKI DER bytes or an SPKI PEM string.
+ *
+ * @example
+ * const ct = encryptToCiphertext({ keyId, keyVersion: 2, algorithm: 'aes-256-gcm' }, key, plaintext, { tenant: 'acme' });
+ * @throws CryptoError `invalid_input` (bad header, context or plaintext size), `invalid_key`.
+ */
+export function encryptToCiphertext(
+  header: CiphertextHeader,
+  secretOrPublicKey: Uint8Array | string,
+  plaintext: Uint8Array,
+  context: Record<string, string>,
+): string {
+  const headerBytes = encodeHeader(header);
+  const { algorithm } = header;
+  if (isAead(algorithm)) {
+    if (typeof secretOrPublicKey === 'string') throw new CryptoError('invalid_key', `${algorithm} needs a 32-byte key`);
+    return sealAeadWithNonce(header, secretOrPublicKey, randomBytes(AEAD_NONCE_BYTES), plaintext, context);
+  }
+  const body = asymmetricEncrypt(algorithm, secretOrPublicKey, plaintext, oaepLabel(headerBytes, context));
+  return toText(headerBytes, body);
+}
+
+const ALGORITHM_BY_ID = new Map<number, CiphertextAlgorithm>(
+  Object.entries(ALGORITHM_IDS).map(([name, id]) => [id, name as CiphertextAlgorithm]),
+);
+
+function malformed(): CryptoError {
+  return new CryptoError('decrypt_failed', 'decryption failed');
+}
+
+/**
+ * Parses and structurally checks a ciphertext so the caller can find the key
+ * version (`keyId`, `keyVersion`) before decrypting. Strict: the `kw1:`
+ * prefix, canonical unpadded base64url, a known format and algorithm, a key
+ * version ≥ 1, a 12-byte nonce and a body at least a tag long (AEAD) or exactly
+ * the modulus long (RSA-OAEP). Any malformation throws the same
+ * `CryptoError('decrypt_failed')` as a failed decryption.
+ *
+ * @example
+ * const parsed = parseCiphertext(text);
+ * const secret = await store.material(parsed.keyId, parsed.keyVersion);
+ */
+export function parseCiphertext(text: string): ParsedCiphertext {
+  if (typeof text !== 'string' || !text.startsWith(CIPHERTEXT_PREFIX)) throw malformed();
+  const bytes = fromBase64urlStrict(text.slice(CIPHERTEXT_PREFIX.length), 'decrypt_failed', 'decryption failed');
+  if (bytes.length < HEADER_BYTES || bytes[0] !== FORMAT_VERSION) throw malformed();
+  const algorithm = ALGORITHM_BY_ID.get(bytes[1] ?? -1);
+  if (algorithm === undefined || !bodyLengthOk(algorithm, bytes.length - HEADER_BYTES)) throw malformed();
+  const keyVersion = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(18, false);
+  if (keyVersion === 0) throw malformed();
+  const nonceBytes = isAead(algorithm) ? AEAD_NONCE_BYTES : 0;
+  return Object.freeze({
+    formatVersion: FORMAT_VERSION,
+    keyId: uuidFromBytes(bytes.subarray(2, 18)),
+    keyVersion,
+    algorithm,
+    nonce: bytes.slice(HEADER_BYTES, HEADER_BYTES + nonceBytes),
+    body: bytes.slice(HEADER_BYTES + nonceBytes),
+  });
+}
+
+/**
+ * Decrypts a parsed ciphertext with the version's secret and the caller's
+ * context. Every failure — wrong key, wrong context, tampered header or body,
+ * a secret of the wrong kind — throws the same `CryptoError('decrypt_failed')`
+ * so the answer is no oracle (RFC 8017 §7.1.2 note; SP 800-38D §7.2 step 8).
+ * Only a context that is not an object of well-formed strings throws
+ * `invalid_input`, which depends on the request alone.
+ *
+ * @example
+ * const plaintext = decryptCiphertext(parseCiphertext(text), secret, { tenant: 'acme' });
+ */
+export function decryptCiphertext(parsed: ParsedCiphertext, secret: Uint8Array, context: Record<string, string>): Uint8Array {
+  encodeContext(context); // surface a malformed context as invalid_input before any secret is touched
+  try {
+    // Re-encode the header from the fields the caller used to pick the key, so those fields are what gets authenticated.
+    const { algorithm } = parsed;
+    const headerBytes = encodeHeader({ keyId: parsed.keyId, keyVersion: parsed.keyVersion, algorithm });
+    if (isAead(algorithm)) return aeadDecrypt(algorithm, secret, parsed.nonce, parsed.body, associatedData(headerBytes, context));
+    return asymmetricDecrypt(algorithm, secret, parsed.body, oaepLabel(headerBytes, context));
+  } catch {
+    throw malformed();
+  }
+}

@@ -1,0 +1,15 @@
+import { HttpTransport } from './http-transport.js';
+import type { KeywardClientOptions } from './keyward-client-options.js';
+
+/**
+ * Root of the operation groups: holds the transport. Each group extends the
+ * previous one so that {@link KeywardClient} offers every method flat while
+ * each group stays in its own small file.
+ */
+export class ClientBase {
+  protected readonly transport: HttpTransport;
+
+  constructor(options: KeywardClientOptions) {
+    this.transport = new HttpTransport(options);
+  }
+}

@@ -1,0 +1,39 @@
+import type { CreateGrantRequest, GrantView } from '@keyward/wire';
+import { apiPath } from './api-path.js';
+import { PrincipalsApi } from './principals-api.js';
+import { pickDefined } from './pick-defined.js';
+import type { GrantList, PageQuery } from './sdk-types.js';
+
+/** Grants: which principal may do which cryptographic operations with a key. */
+export class GrantsApi extends PrincipalsApi {
+  /**
+   * Grants operations on a key to a principal; a `team-…` principal grants
+   * to every member.
+   *
+   * @example
+   * await client.addGrant('payments-db', { principal: 'svc-billing', operations: ['encrypt', 'decrypt'] });
+   */
+  addGrant(key: string, request: CreateGrantRequest): Promise<GrantView> {
+    return this.transport.request<GrantView>('POST', apiPath`/keys/${key}/grants`, { body: request });
+  }
+
+  /**
+   * One page of the grants of a key.
+   *
+   * @example
+   * const { grants } = await client.listGrants('payments-db');
+   */
+  listGrants(key: string, query: PageQuery = {}): Promise<GrantList> {
+    return this.transport.request<GrantList>('GET', apiPath`/keys/${key}/grants`, { query: pickDefined(query, ['limit', 'cursor']) });
+  }
+
+  /**
+   * Removes a grant by its id.
+   *
+   * @example
+   * await client.removeGrant('payments-db', grant.id);
+   */
+  async removeGrant(key: string, grantId: string): Promise<void> {
+    await this.transport.request<undefined>('DELETE', apiPath`/keys/${key}/grants/${grantId}`);
+  }
+}

@@ -1,0 +1,158 @@
+import { HTTP_STATUS, isErrorCode, KeywardError, type ErrorCode } from '@keyward/wire';
+import type { KeywardClientOptions } from './keyward-client-options.js';
+import { KeywardApiError } from './keyward-api-error.js';
+import { KeywardConnectionError } from './keyward-connection-error.js';
+
+/** HTTP methods the contract uses. */
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+/** One request: query parameters (undefined ones are left out) and a JSON body. */
+export interface RequestOptions {
+  query?: Readonly<Record<string, string | number | undefined>>;
+  body?: unknown;
+  /** Non-2xx statuses whose body is a normal answer (health answers 503 when sealed). */
+  acceptStatus?: readonly number[];
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/**
+ * Sends requests of the HTTP contract and turns answers into values or
+ * errors. It is the one place that knows about headers, timeouts and the
+ * error body; the operation groups only name paths and shapes.
+ */
+export class HttpTransport {
+  readonly #base: URL;
+  readonly #token: string | undefined;
+  readonly #namespace: string | undefined;
+  readonly #timeoutMs: number;
+  readonly #fetch: typeof globalThis.fetch;
+
+  constructor(options: KeywardClientOptions) {
+    this.#base = parseAddress(options.address);
+    this.#token = options.token;
+    this.#namespace = options.namespace;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!Number.isInteger(this.#timeoutMs) || this.#timeoutMs <= 0) {
+      throw new KeywardError('invalid_request', 'timeoutMs must be a positive integer');
+    }
+    this.#fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  /** The origin requests go to, safe to show (no credentials, no token). */
+  get origin(): string {
+    return this.#base.origin;
+  }
+
+  /**
+   * Sends one request under `/v1` and answers the parsed JSON body
+   * (`undefined` for 204).
+   */
+  async request<T>(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<T> {
+    const url = new URL(`${this.#base.pathname.replace(/\/$/, '')}/v1${path}`, this.#base);
+    for (const [name, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(name, String(value));
+    }
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
+    if (this.#namespace !== undefined) headers['x-keyward-namespace'] = this.#namespace;
+    const init: RequestInit = { method, headers, signal: AbortSignal.timeout(this.#timeoutMs) };
+    if (options.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      init.body = JSON.stringify(options.body);
+    }
+
+    let status: number;
+    let requestId: string | null;
+    let text: string;
+    try {
+      const response = await this.#fetch(url, init);
+      status = response.status;
+      requestId = response.headers.get('x-request-id');
+      text = await response.text();
+    } catch (error) {
+      throw this.#connectionError(error);
+    }
+
+    const ok = (status >= 200 && status < 300) || (options.acceptStatus ?? []).includes(status);
+    if (!ok) throw apiError(status, requestId, text);
+    if (status === 204 || text === '') return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new KeywardApiError('internal', `server answered ${status} with a body that is not JSON`, status, requestId);
+    }
+  }
+
+  #connectionError(error: unknown): KeywardConnectionError {
+    const timedOut = error instanceof Error && error.name === 'TimeoutError';
+    const reason = timedOut ? `no answer within ${this.#timeoutMs} ms` : describeCause(error);
+    return new KeywardConnectionError(`cannot reach Keyward at ${this.origin}: ${reason}`, { timedOut, cause: error });
+  }
+}
+
+function parseAddress(address: string): URL {
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    throw new KeywardError('invalid_request', 'address is not a URL (expected e.g. http://127.0.0.1:8200)');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new KeywardError('invalid_request', `address must use http or https, not ${url.protocol}`);
+  }
+  // Credentials in the URL would end up in logs and error messages; tokens go in a header.
+  if (url.username !== '' || url.password !== '') {
+    throw new KeywardError('invalid_request', 'address must not contain credentials; pass the token separately');
+  }
+  if (url.search !== '' || url.hash !== '') {
+    throw new KeywardError('invalid_request', 'address must not contain a query or fragment');
+  }
+  return url;
+}
+
+/** undici reports "fetch failed" and hides the reason (ECONNREFUSED, ENOTFOUND…) in `cause`. */
+function describeCause(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    parts.push(typeof code === 'string' ? code : current.message);
+    current = current.cause;
+  }
+  return parts.length === 0 ? 'unknown network error' : parts.join(': ');
+}
+
+function apiError(status: number, headerRequestId: string | null, text: string): KeywardApiError {
+  const body = parseErrorBody(text);
+  const code = body?.code ?? codeForStatus(status);
+  const message = body?.message ?? `server answered HTTP ${status}`;
+  return new KeywardApiError(code, message, status, body?.requestId ?? headerRequestId);
+}
+
+function parseErrorBody(text: string): { code: ErrorCode; message: string; requestId: string | null } | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const error = (parsed as { error?: unknown }).error;
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { code, message, requestId } = error as { code?: unknown; message?: unknown; requestId?: unknown };
+  if (!isErrorCode(code)) return undefined;
+  return {
+    code,
+    message: typeof message === 'string' ? message : code,
+    requestId: typeof requestId === 'string' ? requestId : null,
+  };
+}
+
+/** For answers without a contract error body (a proxy's page, an old server). */
+function codeForStatus(status: number): ErrorCode {
+  for (const [code, codeStatus] of Object.entries(HTTP_STATUS)) {
+    if (codeStatus === status && isErrorCode(code)) return code;
+  }
+  return status >= 500 ? 'internal' : 'invalid_request';
+}

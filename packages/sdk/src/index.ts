@@ -1,0 +1,28 @@
+export type { ErrorCode } from '@keyward/wire';
+export { KeywardError } from '@keyward/wire';
+export { isBatchItemError } from './is-batch-item-error.js';
+export { KeywardApiError } from './keyward-api-error.js';
+export { KeywardClient } from './keyward-client.js';
+export type { KeywardClientOptions } from './keyward-client-options.js';
+export { KeywardConnectionError } from './keyward-connection-error.js';
+export type {
+  BatchResult,
+  CiphertextItem,
+  ContextOptions,
+  DataKeyOptions,
+  DataKeyResult,
+  DecryptResult,
+  EncryptItem,
+  EncryptResult,
+  GrantList,
+  KeyFilter,
+  MacResult,
+  PageQuery,
+  PrincipalList,
+  ReasonOptions,
+  ScheduleDeletionOptions,
+  SignInput,
+  SignResult,
+  VerifyInput,
+} from './sdk-types.js';
+export { fromBase64, toBase64 } from './base64.js';

@@ -1,0 +1,19 @@
+import { GrantsApi } from './grants-api.js';
+
+/**
+ * Typed client of the Keyward HTTP API (shared/API.md). Every endpoint is one
+ * method; binary values go in and come out as `Uint8Array`.
+ *
+ * Failures: {@link KeywardApiError} when the server refuses (switch on
+ * `code`), {@link KeywardConnectionError} when no answer came. Requests are
+ * not retried.
+ *
+ * The operation groups live in their own files (`sys-api.ts`, `keys-api.ts`,
+ * `crypto-api.ts`, `principals-api.ts`, `grants-api.ts`).
+ *
+ * @example
+ * const client = new KeywardClient({ address: 'http://127.0.0.1:8200', token: process.env.KEYWARD_TOKEN });
+ * const { ciphertext } = await client.encrypt('payments-db', new TextEncoder().encode('4111…'));
+ * const { plaintext } = await client.decrypt('payments-db', ciphertext);
+ */
+export class KeywardClient extends GrantsApi {}

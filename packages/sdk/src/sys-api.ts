@@ -1,0 +1,60 @@
+import type { Health, InitRequest, InitResponse, SelfResponse, UnsealResponse } from '@keyward/wire';
+import { ClientBase } from './client-base.js';
+import { pickDefined } from './pick-defined.js';
+
+/** System operations: health, initialization, seal and unseal, and "who am I". */
+export class SysApi extends ClientBase {
+  /**
+   * Health of the server. Answers (does not throw) when the server is sealed
+   * or not initialized: the body then says so.
+   *
+   * @example
+   * const { sealed, initialized } = await client.health();
+   */
+  health(): Promise<Health> {
+    return this.transport.request<Health>('GET', '/sys/health', { acceptStatus: [503] });
+  }
+
+  /**
+   * Initializes a Shamir-sealed server once. The unseal shares and the first
+   * admin token are returned this one time only: hand them to their custodians.
+   *
+   * @example
+   * const { unsealShares, adminToken } = await client.init({ shares: 5, threshold: 3 });
+   */
+  init(request: InitRequest = {}): Promise<InitResponse> {
+    return this.transport.request<InitResponse>('POST', '/sys/init', { body: pickDefined(request, ['shares', 'threshold']) });
+  }
+
+  /**
+   * Submits one unseal share; the answer tells how many of the threshold have
+   * been given and whether the server is now unsealed.
+   *
+   * @example
+   * const { sealed, progress, threshold } = await client.unseal(share);
+   */
+  unseal(share: string): Promise<UnsealResponse> {
+    return this.transport.request<UnsealResponse>('POST', '/sys/unseal', { body: { share } });
+  }
+
+  /**
+   * Seals the server (admin only): it drops its keys from memory and refuses
+   * every operation until unsealed.
+   *
+   * @example
+   * await client.seal();
+   */
+  async seal(): Promise<void> {
+    await this.transport.request<undefined>('POST', '/sys/seal');
+  }
+
+  /**
+   * The principal the token belongs to, and its roles.
+   *
+   * @example
+   * const { principal, roles } = await client.self();
+   */
+  self(): Promise<SelfResponse> {
+    return this.transport.request<SelfResponse>('GET', '/auth/self');
+  }
+}

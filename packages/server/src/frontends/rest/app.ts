@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import type { ErrorBody } from '@keyward/wire';
+import type { ServerOptions as HttpsOptions } from 'node:https';
+import Fastify, { type FastifyInstance, type FastifySchemaCompiler } from 'fastify';
+import type { Logger } from 'pino';
+import type { Keyward } from '../../service/keyward.js';
+import { cryptoRoutes } from './crypto-routes.js';
+import { toWireError } from './error-table.js';
+import { keyRoutes } from './key-routes.js';
+import { principalRoutes } from './principal-routes.js';
+import { sysRoutes } from './sys-routes.js';
+import { compileValidator } from './validation.js';
+
+export interface RestOptions {
+  logger: Logger;
+  version: string;
+  /** Largest request body of a single operation (batches get 16 MiB). */
+  bodyLimit?: number;
+  https?: HttpsOptions;
+}
+
+/**
+ * The REST front end: translates HTTP into service calls and back. It never
+ * touches the store, the seal or key material.
+ */
+export async function buildRestApp(keyward: Keyward, options: RestOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    disableRequestLogging: true,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    return503OnClosing: true,
+    ...(options.https ? { https: options.https } : {}),
+  }) as unknown as FastifyInstance;
+
+  app.setValidatorCompiler((({ schema, httpPart }) => compileValidator(schema as Record<string, unknown>, httpPart)) as FastifySchemaCompiler<unknown>);
+  // A JSON body is an object; `null` is what an empty optional body parses to.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(Object.assign(new Error('malformed JSON'), { code: 'FST_ERR_CTP_INVALID_JSON_BODY', statusCode: 400 }), undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    // One line per request. The URL carries no secrets by design (API.md); headers are not logged.
+    request.log.info(
+      {
+        requestId: request.id,
+        method: request.method,
+        route: request.routeOptions.url ?? null,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 100) / 100,
+        source: request.ip,
+      },
+      'request',
+    );
+  });
+
+  app.setErrorHandler(async (error, request, reply) => {
+    const wire = toWireError(error);
+    if (wire.status >= 500 && wire.code === 'internal') {
+      // Only the error's class and code: messages of driver errors can quote parameters.
+      request.log.error({ requestId: request.id, err: { type: (error as Error).name, code: (error as { code?: unknown }).code } }, 'internal error');
+    }
+    const body: ErrorBody = { error: { code: wire.code, message: wire.message, requestId: request.id } };
+    return reply.code(wire.status).send(body);
+  });
+  app.setNotFoundHandler(async (request, reply) => {
+    const body: ErrorBody = { error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}`, requestId: request.id } };
+    return reply.code(404).send(body);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Keyward', version: options.version, description: 'Keyward HTTP API (see docs/api.md)' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  sysRoutes(app, keyward);
+  keyRoutes(app, keyward);
+  cryptoRoutes(app, keyward);
+  principalRoutes(app, keyward);
+  return app;
+}

@@ -1,0 +1,133 @@
+import type { CreateKeyRequest, KeyListQuery, PatchKeyRequest } from '@keyward/wire';
+import type { FastifyInstance } from 'fastify';
+import type { Keyward } from '../../service/keyward.js';
+import { callContext } from './call-context.js';
+import {
+  algorithm,
+  DEFAULT_PAGE,
+  duration,
+  environment,
+  keyClass,
+  keyParams,
+  keyState,
+  name,
+  ownerId,
+  paging,
+  reason,
+  tags,
+} from './schemas.js';
+
+const description = { type: 'string', maxLength: 1024 } as const;
+const maxUses = { type: 'integer', minimum: 1, maximum: 2 ** 48 } as const;
+const deletionWindowDays = { type: 'integer', minimum: 7, maximum: 30 } as const;
+
+const createBody = {
+  type: 'object',
+  required: ['name', 'algorithm', 'owner'],
+  additionalProperties: false,
+  properties: {
+    name,
+    algorithm,
+    owner: ownerId,
+    class: keyClass,
+    environment,
+    description,
+    tags,
+    rotationPeriod: duration,
+    maxUsesPerVersion: maxUses,
+    exportable: { type: 'boolean' },
+    deletionWindowDays,
+  },
+} as const;
+
+const patchBody = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: {
+    owner: ownerId,
+    class: keyClass,
+    environment,
+    description,
+    tags,
+    rotationPeriod: { anyOf: [duration, { type: 'null' }] },
+    maxUsesPerVersion: { anyOf: [maxUses, { type: 'null' }] },
+    deletionWindowDays,
+  },
+} as const;
+
+const listQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    owner: ownerId,
+    class: keyClass,
+    environment,
+    state: keyState,
+    algorithm,
+    tag: { type: 'string', minLength: 3, maxLength: 400 },
+    q: { type: 'string', minLength: 1, maxLength: 128 },
+    ...paging,
+  },
+} as const;
+
+type Params = { name: string };
+
+export function keyRoutes(app: FastifyInstance, keyward: Keyward): void {
+  app.post<{ Body: CreateKeyRequest }>('/v1/keys', { schema: { tags: ['keys'], summary: 'Create a key with version 1 active', body: createBody } }, async (req, reply) =>
+    reply.code(201).send(await keyward.keys.create(callContext(req), req.body)),
+  );
+
+  app.get<{ Querystring: KeyListQuery }>('/v1/keys', { schema: { tags: ['keys'], summary: 'List keys, filtered and paged', querystring: listQuery } }, async (req) => {
+    const { limit, cursor, ...filter } = req.query;
+    return keyward.keys.list(callContext(req), { ...filter, limit: limit ?? DEFAULT_PAGE, cursor: cursor ?? null });
+  });
+
+  app.get<{ Params: Params }>('/v1/keys/:name', { schema: { tags: ['keys'], summary: 'A key with its versions', params: keyParams } }, async (req) =>
+    keyward.keys.get(callContext(req), req.params.name),
+  );
+
+  app.patch<{ Params: Params; Body: PatchKeyRequest }>(
+    '/v1/keys/:name',
+    { schema: { tags: ['keys'], summary: 'Change key metadata', params: keyParams, body: patchBody } },
+    async (req) => keyward.keys.patch(callContext(req), req.params.name, req.body),
+  );
+
+  app.post<{ Params: Params; Body: { reason?: string } | undefined }>(
+    '/v1/keys/:name/rotate',
+    {
+      schema: {
+        tags: ['keys'],
+        summary: 'Rotate: a new primary version; older versions keep decrypting and verifying',
+        params: keyParams,
+        body: { type: ['object', 'null'], additionalProperties: false, properties: { reason } },
+      },
+    },
+    async (req) => keyward.keys.rotate(callContext(req), req.params.name, req.body?.reason ?? null),
+  );
+
+  for (const action of ['enable', 'disable'] as const) {
+    app.post<{ Params: Params }>(
+      `/v1/keys/:name/${action}`,
+      { schema: { tags: ['keys'], summary: `${action === 'enable' ? 'Enable' : 'Disable'} every cryptographic operation of the key`, params: keyParams } },
+      async (req) => keyward.keys.setEnabled(callContext(req), req.params.name, action === 'enable'),
+    );
+  }
+
+  app.post<{ Params: Params & { version: number } }>(
+    '/v1/keys/:name/versions/:version/deactivate',
+    {
+      schema: {
+        tags: ['keys'],
+        summary: 'Deactivate a non-primary version: it may still decrypt and verify, never encrypt or sign',
+        params: {
+          type: 'object',
+          required: ['name', 'version'],
+          additionalProperties: false,
+          properties: { name, version: { type: 'integer', minimum: 1, maximum: 2 ** 31 } },
+        },
+      },
+    },
+    async (req) => keyward.keys.deactivateVersion(callContext(req), req.params.name, req.params.version),
+  );
+}

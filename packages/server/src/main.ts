@@ -1,0 +1,73 @@
+/**
+ * Composition root: the only file that picks adapters. `keyward server …`
+ * lands here (bin/keyward).
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pino } from 'pino';
+import { openSeal } from './bootstrap.js';
+import { buildRestApp } from './frontends/rest/app.js';
+import { parseServerOptions, UsageError } from './server-options.js';
+import { createKeyward } from './service/keyward.js';
+import { openPostgresStore } from './store/postgres/postgres-store.js';
+import { openSqliteStore } from './store/sqlite/sqlite-store.js';
+import type { Store } from './store/store.js';
+
+async function version(): Promise<string> {
+  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Exits with one line on stderr: 2 for a usage error, 1 for anything else. */
+function fail(error: unknown): never {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`keyward server: ${message.split('\n')[0]}\n`);
+  process.exit(error instanceof UsageError ? 2 : 1);
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(process.argv.indexOf('server') + 1);
+  const options = parseServerOptions(args, process.env);
+  const log = pino({
+    level: options.logLevel,
+    base: { service: 'keyward' },
+    redact: { paths: ['*.authorization', '*.token', '*.share', '*.plaintext', '*.password'], censor: '[redacted]' },
+  });
+  const dataDir = resolve(options.dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 }).catch((e: Error) => {
+    throw new Error(`cannot use data directory ${dataDir}: ${e.message}`);
+  });
+
+  let store: Store;
+  try {
+    store = options.databaseUrl ? openPostgresStore({ connectionString: options.databaseUrl }) : openSqliteStore({ path: join(dataDir, 'keyward.db') });
+    await store.migrate();
+  } catch (error) {
+    throw new Error(`cannot open the database: ${(error as Error).message}`);
+  }
+  const seal = await openSeal(options.seal, store, dataDir, process.env, log);
+  const v = await version();
+  const keyward = createKeyward({ store, seal, version: v });
+  const https =
+    options.tlsCert && options.tlsKey
+      ? { cert: await readFile(options.tlsCert), key: await readFile(options.tlsKey), minVersion: 'TLSv1.3' as const }
+      : undefined;
+  const app = await buildRestApp(keyward, { logger: log, version: v, ...(https ? { https } : {}) });
+  await app.listen({ host: options.host, port: options.port });
+  log.info({ listen: `${options.host}:${options.port}`, store: store.dialect, seal: options.seal, version: v }, 'keyward listening');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping: finishing in-flight requests');
+    await app.close();
+    await keyward.shutdown();
+    await store.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch(fail);

@@ -1,0 +1,26 @@
+import type { KeyOperation } from '@keyward/wire';
+
+/** Every action the service authorizes. Cryptographic actions are the key operations themselves. */
+export type ManagementAction =
+  | 'sys.init'
+  | 'sys.unseal'
+  | 'sys.seal'
+  | 'auth.self'
+  | 'key.create'
+  | 'key.list'
+  | 'key.read'
+  | 'key.update'
+  | 'key.reclassify'
+  | 'key.rotate'
+  | 'key.enable'
+  | 'key.disable'
+  | 'version.deactivate'
+  | 'principal.create'
+  | 'principal.read'
+  | 'token.create'
+  | 'token.revoke'
+  | 'grant.create'
+  | 'grant.read'
+  | 'grant.delete';
+
+export type Action = ManagementAction | `crypto.${KeyOperation}`;

@@ -1,0 +1,84 @@
+import type { KeyOperation, Role } from '@keyward/wire';
+import type { Principal } from '../service/context.js';
+import type { GrantRecord, KeyRecord } from '../store/records.js';
+import type { Action, ManagementAction } from './actions.js';
+import type { AuthorizationRequest, Authorizer, Decision } from './authorizer.js';
+
+/** Management actions each built-in role may take (API.md, "Built-in roles"). */
+const ROLE_ACTIONS: Readonly<Record<Role, readonly ManagementAction[]>> = Object.freeze({
+  admin: [], // everything; handled first
+  'key-admin': [
+    'key.create',
+    'key.list',
+    'key.read',
+    'key.update',
+    'key.reclassify',
+    'key.rotate',
+    'key.enable',
+    'key.disable',
+    'version.deactivate',
+    'grant.create',
+    'grant.read',
+    'grant.delete',
+    'principal.read',
+  ],
+  'key-user': [],
+  auditor: ['key.list', 'key.read', 'grant.read', 'principal.read'],
+  approver: [],
+});
+
+/** Management actions a key's owner (the principal or a member of the owning team) may take on it. */
+const OWNER_ACTIONS: readonly ManagementAction[] = ['key.read', 'key.update', 'grant.read'];
+
+const allow = (reason: string): Decision => ({ allowed: true, reason });
+const deny = (reason: string): Decision => ({ allowed: false, reason });
+
+function holdsGrant(principal: Principal, grants: readonly GrantRecord[], operation: KeyOperation | null): boolean {
+  return grants.some(
+    (g) =>
+      (g.principal === principal.id || principal.teams.includes(g.principal)) && (operation === null || g.operations.includes(operation)),
+  );
+}
+
+function isOwner(principal: Principal, key: KeyRecord): boolean {
+  return key.owner === principal.id || principal.teams.includes(key.owner);
+}
+
+/**
+ * Built-in roles and per-key grants:
+ * - `admin` may do everything;
+ * - `key-admin` manages keys and grants but performs no cryptographic operation;
+ * - `key-user` performs the operations a grant names, on keys in its environments;
+ * - `auditor` reads metadata; `approver` votes (quorum arrives with governance);
+ * - a key's owner may read and edit its metadata.
+ */
+export class BuiltinAuthorizer implements Authorizer {
+  authorize({ principal, action, key }: AuthorizationRequest): Decision {
+    if (action === 'auth.self') return allow('every principal may read itself');
+    if (principal.roles.includes('admin')) return allow('role admin');
+    if (action.startsWith('crypto.')) return this.#crypto(principal, action.slice('crypto.'.length) as KeyOperation, key);
+    const management = action as ManagementAction;
+    for (const role of principal.roles) {
+      if (ROLE_ACTIONS[role].includes(management)) return allow(`role ${role}`);
+    }
+    if (key !== undefined) {
+      if (OWNER_ACTIONS.includes(management) && isOwner(principal, key.record)) return allow('key owner');
+      if (management === 'key.read' && principal.roles.includes('key-user') && holdsGrant(principal, key.grants, null)) {
+        return allow('key-user holding a grant');
+      }
+    }
+    return deny(`no role of '${principal.id}' allows ${action}`);
+  }
+
+  #crypto(principal: Principal, operation: KeyOperation, key: AuthorizationRequest['key']): Decision {
+    if (!principal.roles.includes('key-user')) return deny(`'${principal.id}' does not hold the key-user role`);
+    if (key === undefined) return deny('no key');
+    if (!principal.environments.includes(key.record.environment)) {
+      return deny(`'${principal.id}' may not use keys in environment ${key.record.environment}`);
+    }
+    if (!holdsGrant(principal, key.grants, operation)) return deny(`no grant allows '${principal.id}' to ${operation} with this key`);
+    return allow('key-user with a grant');
+  }
+}
+
+export const isCryptoAction = (action: Action): boolean => action.startsWith('crypto.');

@@ -1,0 +1,79 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { KeywardError } from '@keyward/wire';
+import type { PrincipalRecord, TokenRecord } from '../store/records.js';
+import type { Store } from '../store/store.js';
+import type { Clock } from './clock.js';
+import type { Principal } from './context.js';
+
+/** Tokens are 256-bit random values (API.md), prefixed so scanners recognise them. */
+export function newToken(): string {
+  return `kw_${randomBytes(32).toString('base64url')}`;
+}
+
+/**
+ * SHA-256 of a token. A token carries 256 bits of entropy, so a fast hash is
+ * enough: there is nothing to brute-force (unlike passwords).
+ */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+interface CacheEntry {
+  token: TokenRecord;
+  principal: PrincipalRecord;
+}
+
+const MAX_CACHED = 10_000;
+const MAX_CREDENTIAL_LENGTH = 512;
+
+/**
+ * Resolves bearer tokens to principals, with a bounded cache on the hot path.
+ * Revocation and principal changes evict at once on this node.
+ */
+export class Authenticator {
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #cache = new Map<string, CacheEntry>();
+
+  constructor(store: Store, clock: Clock) {
+    this.#store = store;
+    this.#clock = clock;
+  }
+
+  async authenticate(credential: string | null): Promise<Principal> {
+    if (credential === null || credential.length === 0 || credential.length > MAX_CREDENTIAL_LENGTH) {
+      throw new KeywardError('unauthenticated', 'a valid bearer token is required');
+    }
+    const hash = hashToken(credential);
+    let entry = this.#cache.get(hash);
+    if (entry === undefined) {
+      const token = await this.#store.getTokenByHash(hash);
+      const principal = token ? await this.#store.getPrincipal(token.principalId) : null;
+      if (token === null || principal === null) throw new KeywardError('unauthenticated', 'the token is unknown');
+      entry = { token, principal };
+      if (this.#cache.size >= MAX_CACHED) this.#cache.delete(this.#cache.keys().next().value as string);
+      this.#cache.set(hash, entry);
+    }
+    const { token, principal } = entry;
+    if (token.revokedAt !== null) throw new KeywardError('unauthenticated', 'the token was revoked');
+    if (token.expiresAt !== null && new Date(token.expiresAt).getTime() <= this.#clock.now().getTime()) {
+      throw new KeywardError('unauthenticated', 'the token has expired');
+    }
+    if (principal.disabled) throw new KeywardError('unauthenticated', 'the principal is disabled');
+    return { ...principal, tokenId: token.id };
+  }
+
+  /** Drops a revoked token from the cache. */
+  forgetToken(tokenId: string): void {
+    for (const [hash, entry] of this.#cache) if (entry.token.id === tokenId) this.#cache.delete(hash);
+  }
+
+  /** Drops every cached token of a principal (after the principal changes). */
+  forgetPrincipal(principalId: string): void {
+    for (const [hash, entry] of this.#cache) if (entry.principal.id === principalId) this.#cache.delete(hash);
+  }
+
+  clear(): void {
+    this.#cache.clear();
+  }
+}

@@ -1,0 +1,277 @@
+import {
+  CryptoError,
+  type CiphertextAlgorithm,
+  decryptCiphertext,
+  encryptToCiphertext,
+  maxAsymmetricPlaintext,
+  mac,
+  type ParsedCiphertext,
+  parseCiphertext,
+  publicJwk,
+  randomBytes,
+  type SignInput,
+  sign,
+  verify,
+  verifyMac,
+} from '@keyward/crypto';
+import {
+  type EncryptionContext,
+  INVALID_CIPHERTEXT_MESSAGE,
+  type KeyOperation,
+  KeywardError,
+  type KeyUsage,
+  type PublicKeyResponse,
+} from '@keyward/wire';
+import { assertKeyUsable, assertVersionAllows, versionAllows } from '../keys/operation-rules.js';
+import type { KeyRecord, VersionRecord } from '../store/records.js';
+import type { Store } from '../store/store.js';
+import type { CallContext } from './context.js';
+import type { Gate, Scope } from './gate.js';
+import { findVersion, type KeyDirectory, type LoadedKey } from './key-directory.js';
+import type { Keyring } from './keyring.js';
+
+/** Which key usage each operation needs. */
+const NEEDS_USAGE: Readonly<Record<KeyOperation, KeyUsage>> = Object.freeze({
+  encrypt: 'encrypt',
+  decrypt: 'encrypt',
+  rewrap: 'encrypt',
+  'data-key': 'encrypt',
+  sign: 'sign',
+  verify: 'sign',
+  'public-key': 'sign',
+  mac: 'mac',
+  'verify-mac': 'mac',
+});
+
+export interface CryptoLimits {
+  /** Largest plaintext or message, in bytes (API.md: 64 KiB by default). */
+  maxPlaintextBytes: number;
+}
+
+const invalidCiphertext = (): KeywardError => new KeywardError('invalid_ciphertext', INVALID_CIPHERTEXT_MESSAGE);
+
+/** Maps a crypto failure of caller input to a precise 400, never revealing secrets. */
+function inputError(error: unknown, field: string): unknown {
+  if (error instanceof CryptoError && (error.code === 'unsupported' || error.code === 'invalid_input')) {
+    return new KeywardError('invalid_request', `${field}: ${error.message}`);
+  }
+  return error;
+}
+
+/**
+ * The cryptographic operations. Material never leaves: callers get
+ * ciphertexts, signatures and MACs. The hot path touches the store only
+ * through its audit record (keys, grants and material are cached).
+ */
+export class CryptoService {
+  readonly #gate: Gate;
+  readonly #store: Store;
+  readonly #keyring: Keyring;
+  readonly #directory: KeyDirectory;
+  readonly #limits: CryptoLimits;
+
+  constructor(deps: { gate: Gate; store: Store; keyring: Keyring; directory: KeyDirectory; limits: CryptoLimits }) {
+    this.#gate = deps.gate;
+    this.#store = deps.store;
+    this.#keyring = deps.keyring;
+    this.#directory = deps.directory;
+    this.#limits = Object.freeze({ ...deps.limits });
+  }
+
+  encrypt(ctx: CallContext, name: string, plaintext: Uint8Array, context: EncryptionContext): Promise<{ ciphertext: string; keyVersion: number }> {
+    return this.#run(ctx, 'encrypt', name, async (key, scope) => {
+      this.#checkSize('plaintext', plaintext, key.record);
+      return this.#encryptWithPrimary(key, scope, plaintext, context);
+    });
+  }
+
+  decrypt(ctx: CallContext, name: string, ciphertext: string, context: EncryptionContext): Promise<{ plaintext: Uint8Array; keyVersion: number }> {
+    return this.#run(ctx, 'decrypt', name, async (key, scope) => {
+      const plaintext = await this.#decrypt(key, scope, ciphertext, context, 'decrypt');
+      return { plaintext, keyVersion: scope.keyVersion as number };
+    });
+  }
+
+  rewrap(ctx: CallContext, name: string, ciphertext: string, context: EncryptionContext): Promise<{ ciphertext: string; keyVersion: number }> {
+    return this.#run(ctx, 'rewrap', name, async (key, scope) => {
+      const plaintext = await this.#decrypt(key, scope, ciphertext, context, 'decrypt');
+      scope.details.fromVersion = scope.keyVersion;
+      try {
+        return await this.#encryptWithPrimary(key, scope, plaintext, context);
+      } finally {
+        plaintext.fill(0);
+      }
+    });
+  }
+
+  dataKey(
+    ctx: CallContext,
+    name: string,
+    bytes: number,
+    context: EncryptionContext,
+    includePlaintext: boolean,
+  ): Promise<{ plaintext?: Uint8Array; ciphertext: string; keyVersion: number }> {
+    return this.#run(ctx, 'data-key', name, async (key, scope) => {
+      const dataKey = randomBytes(bytes);
+      scope.details.bytes = bytes;
+      const { ciphertext, keyVersion } = await this.#encryptWithPrimary(key, scope, dataKey, context);
+      if (includePlaintext) return { plaintext: dataKey, ciphertext, keyVersion };
+      dataKey.fill(0);
+      return { ciphertext, keyVersion };
+    });
+  }
+
+  sign(ctx: CallContext, name: string, input: SignInput): Promise<{ signature: Uint8Array; keyVersion: number }> {
+    return this.#run(ctx, 'sign', name, async (key, scope) => {
+      if ('message' in input) this.#checkSize('message', input.message, key.record);
+      const version = this.#primary(key, 'sign', scope);
+      const secret = await this.#keyring.secret(this.#store, key.record, version);
+      try {
+        return { signature: sign(key.record.algorithm, secret, input), keyVersion: version.version };
+      } catch (error) {
+        throw inputError(error, 'message' in input ? 'message' : 'digest');
+      }
+    });
+  }
+
+  verify(
+    ctx: CallContext,
+    name: string,
+    input: SignInput,
+    signature: Uint8Array,
+    keyVersion: number | null,
+  ): Promise<{ valid: boolean; keyVersion: number | null }> {
+    return this.#run(ctx, 'verify', name, async (key, scope) => {
+      if ('message' in input) this.#checkSize('message', input.message, key.record);
+      for (const version of this.#candidates(key, 'verify', keyVersion, scope)) {
+        const secret = await this.#keyring.secret(this.#store, key.record, version);
+        let valid: boolean;
+        try {
+          valid = verify(key.record.algorithm, secret, input, signature);
+        } catch (error) {
+          throw inputError(error, 'message' in input ? 'message' : 'digest');
+        }
+        if (valid) {
+          scope.keyVersion = version.version;
+          scope.details.valid = true;
+          return { valid: true, keyVersion: version.version };
+        }
+      }
+      scope.details.valid = false;
+      return { valid: false, keyVersion: null };
+    });
+  }
+
+  mac(ctx: CallContext, name: string, message: Uint8Array): Promise<{ mac: Uint8Array; keyVersion: number }> {
+    return this.#run(ctx, 'mac', name, async (key, scope) => {
+      this.#checkSize('message', message, key.record);
+      const version = this.#primary(key, 'mac', scope);
+      const secret = await this.#keyring.secret(this.#store, key.record, version);
+      return { mac: mac(key.record.algorithm as 'hmac-sha256' | 'hmac-sha512', secret, message), keyVersion: version.version };
+    });
+  }
+
+  verifyMac(ctx: CallContext, name: string, message: Uint8Array, tag: Uint8Array): Promise<{ valid: boolean; keyVersion: number | null }> {
+    return this.#run(ctx, 'verify-mac', name, async (key, scope) => {
+      this.#checkSize('message', message, key.record);
+      for (const version of this.#candidates(key, 'verify-mac', null, scope)) {
+        const secret = await this.#keyring.secret(this.#store, key.record, version);
+        if (verifyMac(key.record.algorithm as 'hmac-sha256' | 'hmac-sha512', secret, message, tag)) {
+          scope.keyVersion = version.version;
+          scope.details.valid = true;
+          return { valid: true, keyVersion: version.version };
+        }
+      }
+      scope.details.valid = false;
+      return { valid: false, keyVersion: null };
+    });
+  }
+
+  publicKey(ctx: CallContext, name: string, versionNumber: number | null): Promise<PublicKeyResponse> {
+    return this.#run(ctx, 'public-key', name, async (key, scope) => {
+      const version = findVersion(key, versionNumber ?? key.record.primaryVersion);
+      scope.keyVersion = version.version;
+      assertVersionAllows(key.record, version, 'public-key');
+      if (version.publicKey === null) throw new KeywardError('invalid_request', `key '${key.record.name}' is symmetric and has no public key`);
+      const secret = await this.#keyring.secret(this.#store, key.record, version);
+      return { publicKey: version.publicKey, jwk: publicJwk(key.record.algorithm, secret) ?? {}, keyVersion: version.version };
+    });
+  }
+
+  /** Loads the key, authorizes, checks usage and key state, then runs `body`. */
+  #run<T>(ctx: CallContext, operation: KeyOperation, name: string, body: (key: LoadedKey, scope: Scope) => Promise<T>): Promise<T> {
+    return this.#gate.run(ctx, `crypto.${operation}`, async (scope) => {
+      scope.key = name;
+      const key = await this.#directory.load(ctx.namespace, name);
+      scope.authorize(key);
+      const usage = NEEDS_USAGE[operation];
+      const asymmetricEncrypt = key.record.algorithm.startsWith('rsa-oaep');
+      const publicKeyOfEncryptionKey = operation === 'public-key' && asymmetricEncrypt;
+      if (key.record.usage !== usage && !publicKeyOfEncryptionKey) {
+        throw new KeywardError('invalid_request', `key '${name}' is a ${key.record.algorithm} key and cannot ${operation}`);
+      }
+      if (operation === 'data-key' && asymmetricEncrypt) {
+        // Data keys are envelope keys for symmetric AEADs; RSA-OAEP keys encrypt small secrets directly.
+        throw new KeywardError('invalid_request', `key '${name}' is a ${key.record.algorithm} key and cannot issue data keys`);
+      }
+      if (operation !== 'public-key') assertKeyUsable(key.record);
+      return body(key, scope);
+    });
+  }
+
+  #primary(key: LoadedKey, operation: KeyOperation, scope: Scope): VersionRecord {
+    const version = findVersion(key, key.record.primaryVersion);
+    scope.keyVersion = version.version;
+    assertVersionAllows(key.record, version, operation);
+    scope.use = { keyId: key.record.id, version: version.version };
+    return version;
+  }
+
+  /** The versions to try for verification: the one named, or every version that may still verify, newest first. */
+  #candidates(key: LoadedKey, operation: KeyOperation, requested: number | null, scope: Scope): VersionRecord[] {
+    if (requested !== null) {
+      const version = findVersion(key, requested);
+      scope.keyVersion = requested;
+      assertVersionAllows(key.record, version, operation);
+      return [version];
+    }
+    return key.versions.filter((v) => versionAllows(v, operation)).sort((a, b) => b.version - a.version);
+  }
+
+  async #encryptWithPrimary(key: LoadedKey, scope: Scope, plaintext: Uint8Array, context: EncryptionContext): Promise<{ ciphertext: string; keyVersion: number }> {
+    const version = this.#primary(key, 'encrypt', scope);
+    const secret = await this.#keyring.secret(this.#store, key.record, version);
+    const header = { keyId: key.record.id, keyVersion: version.version, algorithm: key.record.algorithm as CiphertextAlgorithm };
+    return { ciphertext: encryptToCiphertext(header, secret, plaintext, context), keyVersion: version.version };
+  }
+
+  async #decrypt(key: LoadedKey, scope: Scope, ciphertext: string, context: EncryptionContext, operation: KeyOperation): Promise<Uint8Array> {
+    let parsed: ParsedCiphertext;
+    try {
+      parsed = parseCiphertext(ciphertext);
+    } catch {
+      throw invalidCiphertext();
+    }
+    // A ciphertext of another key, or naming a version this key never had, is the same opaque failure.
+    const version = key.versions.find((v) => v.version === parsed.keyVersion);
+    if (parsed.keyId !== key.record.id || parsed.algorithm !== key.record.algorithm || version === undefined) throw invalidCiphertext();
+    scope.keyVersion = version.version;
+    assertVersionAllows(key.record, version, operation);
+    const secret = await this.#keyring.secret(this.#store, key.record, version);
+    try {
+      return decryptCiphertext(parsed, secret, context);
+    } catch {
+      throw invalidCiphertext();
+    }
+  }
+
+  #checkSize(field: string, value: Uint8Array, key: KeyRecord): void {
+    if (value.length > this.#limits.maxPlaintextBytes) {
+      throw new KeywardError('payload_too_large', `${field}: larger than the limit of ${this.#limits.maxPlaintextBytes} bytes`);
+    }
+    if (field === 'plaintext' && key.algorithm.startsWith('rsa-oaep')) {
+      const max = maxAsymmetricPlaintext(key.algorithm as 'rsa-oaep-3072' | 'rsa-oaep-4096');
+      if (value.length > max) throw new KeywardError('invalid_request', `plaintext: ${key.algorithm} encrypts at most ${max} bytes`);
+    }
+  }
+}

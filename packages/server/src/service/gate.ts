@@ -1,0 +1,128 @@
+import { KeywardError } from '@keyward/wire';
+import type { AuditLog, VersionUse } from '../audit/audit-log.js';
+import type { Action } from '../policy/actions.js';
+import type { AuthorizationRequest, Authorizer } from '../policy/authorizer.js';
+import type { AuditRecord } from '../store/records.js';
+import type { StoreOps } from '../store/store.js';
+import type { Authenticator } from './authenticator.js';
+import type { Clock } from './clock.js';
+import type { CallContext, Principal } from './context.js';
+
+type Detail = string | number | boolean | null;
+
+/** What an operation body may do: authorize against its resource, describe itself for the audit record. */
+export class Scope {
+  readonly principal: Principal;
+  readonly now: Date;
+  /** Set by the body once it knows them. */
+  key: string | null = null;
+  keyVersion: number | null = null;
+  use: VersionUse | null = null;
+  readonly details: Record<string, Detail> = {};
+  #recorded = false;
+  readonly #authorizer: Authorizer;
+  readonly #action: Action;
+  readonly #audit: AuditLog;
+  readonly #build: (scope: Scope) => AuditRecord;
+
+  constructor(principal: Principal, now: Date, action: Action, authorizer: Authorizer, audit: AuditLog, build: (s: Scope) => AuditRecord) {
+    this.principal = principal;
+    this.now = now;
+    this.#action = action;
+    this.#authorizer = authorizer;
+    this.#audit = audit;
+    this.#build = build;
+  }
+
+  /** Throws forbidden unless the authorizer allows this action on `key`. */
+  authorize(key?: AuthorizationRequest['key']): void {
+    const request: AuthorizationRequest = { principal: this.principal, action: this.#action };
+    if (key !== undefined) request.key = key;
+    const decision = this.#authorizer.authorize(request);
+    if (!decision.allowed) {
+      this.details.reason = decision.reason;
+      throw new KeywardError('forbidden', `'${this.principal.id}' is not allowed to ${this.#action}`);
+    }
+  }
+
+  /** Writes this request's success record inside the state change's own transaction. */
+  async recordIn(tx: StoreOps): Promise<void> {
+    await this.#audit.recordIn(tx, this.#build(this));
+    this.#recorded = true;
+  }
+
+  get recorded(): boolean {
+    return this.#recorded;
+  }
+}
+
+export interface GateOptions {
+  /** Runs while sealed (health, init, unseal). */
+  allowSealed?: boolean;
+  /** Needs no credential (init, unseal); the record names no actor. */
+  anonymous?: boolean;
+}
+
+const ANONYMOUS: Principal = Object.freeze({
+  id: 'anonymous',
+  kind: 'user',
+  roles: [],
+  environments: [],
+  teams: [],
+  createdAt: '1970-01-01T00:00:00.000Z',
+  disabled: false,
+  tokenId: '',
+});
+
+/**
+ * The one door of every operation: authenticate → authorize → act → record.
+ * Every call, allowed or refused, leaves exactly one audit record; a call
+ * whose record cannot be written fails (fail closed).
+ */
+export class Gate {
+  readonly #authenticator: Authenticator;
+  readonly #authorizer: Authorizer;
+  readonly #audit: AuditLog;
+  readonly #clock: Clock;
+  readonly #isSealed: () => boolean;
+
+  constructor(deps: { authenticator: Authenticator; authorizer: Authorizer; audit: AuditLog; clock: Clock; isSealed: () => boolean }) {
+    this.#authenticator = deps.authenticator;
+    this.#authorizer = deps.authorizer;
+    this.#audit = deps.audit;
+    this.#clock = deps.clock;
+    this.#isSealed = deps.isSealed;
+  }
+
+  async run<T>(ctx: CallContext, action: Action, body: (scope: Scope) => Promise<T>, options: GateOptions = {}): Promise<T> {
+    const now = this.#clock.now();
+    let principal: Principal | null = null;
+    let scope: Scope | null = null;
+    const build = (s: Scope | null, outcome: AuditRecord['outcome'], errorCode: string | null): AuditRecord => ({
+      time: now.toISOString(),
+      actor: principal === null || principal === ANONYMOUS ? null : principal.id,
+      action,
+      namespace: s?.key !== null && s?.key !== undefined ? ctx.namespace : null,
+      key: s?.key ?? null,
+      keyVersion: s?.keyVersion ?? null,
+      outcome,
+      errorCode,
+      requestId: ctx.requestId,
+      source: ctx.source,
+      details: s?.details ?? {},
+    });
+    try {
+      if (!options.allowSealed && this.#isSealed()) throw new KeywardError('sealed', 'Keyward is sealed');
+      principal = options.anonymous ? ANONYMOUS : await this.#authenticator.authenticate(ctx.credential);
+      scope = new Scope(principal, now, action, this.#authorizer, this.#audit, (s) => build(s, 'success', null));
+      const result = await body(scope);
+      if (!scope.recorded) await this.#audit.record(build(scope, 'success', null), scope.use);
+      return result;
+    } catch (error) {
+      const code = error instanceof KeywardError ? error.code : 'internal';
+      const outcome = code === 'unauthenticated' || code === 'forbidden' ? 'denied' : 'error';
+      await this.#audit.record(build(scope, outcome, code));
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,55 @@
+import { KeywardError } from '@keyward/wire';
+import type { GrantRecord, KeyRecord, VersionRecord } from '../store/records.js';
+import type { Store } from '../store/store.js';
+
+/** A key with everything the hot path needs to authorize and act. */
+export interface LoadedKey {
+  record: KeyRecord;
+  versions: readonly VersionRecord[];
+  grants: readonly GrantRecord[];
+}
+
+const MAX_CACHED = 50_000;
+
+/**
+ * Key lookups with a bounded cache, so the encrypt path does no database
+ * work beyond its audit record. Every write to a key evicts it on this node
+ * (the service calls {@link KeyDirectory.forget} after each commit).
+ */
+export class KeyDirectory {
+  readonly #store: Store;
+  readonly #cache = new Map<string, LoadedKey>();
+
+  constructor(store: Store) {
+    this.#store = store;
+  }
+
+  /** The key, or not_found naming it. */
+  async load(namespace: string, name: string): Promise<LoadedKey> {
+    const id = `${namespace}\0${name}`;
+    const cached = this.#cache.get(id);
+    if (cached !== undefined) return cached;
+    const record = await this.#store.getKey(namespace, name);
+    if (record === null) throw new KeywardError('not_found', `key '${name}' does not exist in namespace '${namespace}'`);
+    const [versions, grants] = await Promise.all([this.#store.getVersions(record.id), this.#store.listGrants(record.id)]);
+    const loaded: LoadedKey = { record, versions, grants };
+    if (this.#cache.size >= MAX_CACHED) this.#cache.delete(this.#cache.keys().next().value as string);
+    this.#cache.set(id, loaded);
+    return loaded;
+  }
+
+  forget(namespace: string, name: string): void {
+    this.#cache.delete(`${namespace}\0${name}`);
+  }
+
+  clear(): void {
+    this.#cache.clear();
+  }
+}
+
+/** The version numbered `n`, or not_found. */
+export function findVersion(key: LoadedKey, n: number): VersionRecord {
+  const version = key.versions.find((v) => v.version === n);
+  if (version === undefined) throw new KeywardError('not_found', `key '${key.record.name}' has no version ${n}`);
+  return version;
+}

@@ -1,0 +1,64 @@
+import { AuditLog } from '../audit/audit-log.js';
+import type { Authorizer } from '../policy/authorizer.js';
+import { BuiltinAuthorizer } from '../policy/builtin-authorizer.js';
+import type { Seal } from '../seal/seal.js';
+import type { Store } from '../store/store.js';
+import { Authenticator } from './authenticator.js';
+import { type Clock, systemClock } from './clock.js';
+import { type CryptoLimits, CryptoService } from './crypto-service.js';
+import { Gate } from './gate.js';
+import { KeyDirectory } from './key-directory.js';
+import { KeyService } from './key-service.js';
+import { Keyring } from './keyring.js';
+import { PrincipalService } from './principal-service.js';
+import { SysService } from './sys-service.js';
+
+export interface KeywardOptions {
+  store: Store;
+  seal: Seal;
+  version: string;
+  clock?: Clock;
+  authorizer?: Authorizer;
+  limits?: Partial<CryptoLimits>;
+}
+
+/** The service layer, wired. Front ends receive this and nothing below it. */
+export interface Keyward {
+  readonly sys: SysService;
+  readonly keys: KeyService;
+  readonly crypto: CryptoService;
+  readonly principals: PrincipalService;
+  readonly limits: CryptoLimits;
+  /** Waits for pending audit records, then zeroes every cached secret. */
+  shutdown(): Promise<void>;
+}
+
+export const DEFAULT_LIMITS: CryptoLimits = Object.freeze({ maxPlaintextBytes: 64 * 1024 });
+
+export function createKeyward(options: KeywardOptions): Keyward {
+  const { store, seal } = options;
+  const clock = options.clock ?? systemClock;
+  const limits: CryptoLimits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
+  const audit = new AuditLog(store);
+  const authenticator = new Authenticator(store, clock);
+  const keyring = new Keyring(seal);
+  const directory = new KeyDirectory(store);
+  const gate = new Gate({
+    authenticator,
+    authorizer: options.authorizer ?? new BuiltinAuthorizer(),
+    audit,
+    clock,
+    isSealed: () => seal.status().sealed,
+  });
+  return Object.freeze({
+    sys: new SysService({ gate, seal, store, keyring, directory, authenticator, version: options.version }),
+    keys: new KeyService({ gate, store, keyring, directory }),
+    crypto: new CryptoService({ gate, store, keyring, directory, limits }),
+    principals: new PrincipalService({ gate, store, authenticator, directory }),
+    limits,
+    async shutdown() {
+      await audit.flush();
+      keyring.clear();
+    },
+  });
+}

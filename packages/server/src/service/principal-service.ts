@@ -1,0 +1,210 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type CreatedToken,
+  type CreateGrantRequest,
+  type CreatePrincipalRequest,
+  ENVIRONMENTS,
+  type GrantView,
+  type KeyOperation,
+  KeywardError,
+  type PrincipalView,
+  type SelfResponse,
+} from '@keyward/wire';
+import { addMs, parseDuration } from '../keys/duration.js';
+import { OPERATION_ROLE } from '../keys/operation-rules.js';
+import type { PrincipalRecord, TokenRecord } from '../store/records.js';
+import { type Store, StoreConflictError, type StoreOps } from '../store/store.js';
+import { type Authenticator, hashToken, newToken } from './authenticator.js';
+import type { CallContext } from './context.js';
+import type { Gate } from './gate.js';
+import type { KeyDirectory } from './key-directory.js';
+import { grantView, principalView } from './views.js';
+
+export const DEFAULT_TOKEN_TTL = '30d';
+
+/** Operations each key usage can perform, so a grant never names an impossible one. */
+const USAGE_OPERATIONS: Readonly<Record<string, readonly KeyOperation[]>> = Object.freeze({
+  encrypt: ['encrypt', 'decrypt', 'rewrap', 'data-key', 'public-key'],
+  sign: ['sign', 'verify', 'public-key'],
+  mac: ['mac', 'verify-mac'],
+});
+
+/** Writes the first admin principal and its token (file-seal start-up and Shamir init). */
+export async function bootstrapAdmin(tx: StoreOps, token: string, now: Date): Promise<void> {
+  const at = now.toISOString();
+  await tx.insertPrincipal({ id: 'admin', kind: 'user', roles: ['admin'], environments: [...ENVIRONMENTS], teams: [], createdAt: at, disabled: false });
+  await tx.insertToken({
+    id: randomUUID(),
+    principalId: 'admin',
+    tokenHash: hashToken(token),
+    description: 'initial admin token',
+    createdAt: at,
+    expiresAt: null,
+    revokedAt: null,
+  });
+}
+
+/** Principals, their tokens, and grants on keys. */
+export class PrincipalService {
+  readonly #gate: Gate;
+  readonly #store: Store;
+  readonly #authenticator: Authenticator;
+  readonly #directory: KeyDirectory;
+
+  constructor(deps: { gate: Gate; store: Store; authenticator: Authenticator; directory: KeyDirectory }) {
+    this.#gate = deps.gate;
+    this.#store = deps.store;
+    this.#authenticator = deps.authenticator;
+    this.#directory = deps.directory;
+  }
+
+  self(ctx: CallContext): Promise<SelfResponse> {
+    return this.#gate.run(ctx, 'auth.self', async (scope) => {
+      const { tokenId: _tokenId, ...principal } = scope.principal;
+      return { principal: principalView(principal), roles: principal.roles };
+    });
+  }
+
+  create(ctx: CallContext, req: CreatePrincipalRequest): Promise<PrincipalView> {
+    return this.#gate.run(ctx, 'principal.create', async (scope) => {
+      scope.authorize();
+      scope.details.principal = req.id;
+      const record: PrincipalRecord = {
+        id: req.id,
+        kind: req.kind,
+        roles: [...new Set(req.roles ?? [])],
+        environments: [...new Set(req.environments ?? ENVIRONMENTS)],
+        teams: [...new Set(req.teams ?? [])],
+        createdAt: scope.now.toISOString(),
+        disabled: false,
+      };
+      try {
+        await this.#store.transaction(async (tx) => {
+          await tx.insertPrincipal(record);
+          await scope.recordIn(tx);
+        });
+      } catch (error) {
+        if (error instanceof StoreConflictError) throw new KeywardError('conflict', error.message);
+        throw error;
+      }
+      return principalView(record);
+    });
+  }
+
+  list(ctx: CallContext, limit: number, cursor: string | null): Promise<{ principals: PrincipalView[]; nextCursor: string | null }> {
+    return this.#gate.run(ctx, 'principal.read', async (scope) => {
+      scope.authorize();
+      const rows = await this.#store.listPrincipals(limit + 1, cursor);
+      const page = rows.slice(0, limit);
+      return { principals: page.map(principalView), nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
+    });
+  }
+
+  get(ctx: CallContext, id: string): Promise<PrincipalView> {
+    return this.#gate.run(ctx, 'principal.read', async (scope) => {
+      scope.authorize();
+      return principalView(await this.#principal(id));
+    });
+  }
+
+  createToken(ctx: CallContext, principalId: string, ttl: string | undefined, description: string | undefined): Promise<CreatedToken> {
+    return this.#gate.run(ctx, 'token.create', async (scope) => {
+      scope.authorize();
+      scope.details.principal = principalId;
+      const expiresAt = addMs(scope.now, parseDuration('ttl', ttl ?? DEFAULT_TOKEN_TTL)).toISOString();
+      await this.#principal(principalId);
+      const token = newToken();
+      const record: TokenRecord = {
+        id: randomUUID(),
+        principalId,
+        tokenHash: hashToken(token),
+        description: description ?? '',
+        createdAt: scope.now.toISOString(),
+        expiresAt,
+        revokedAt: null,
+      };
+      scope.details.tokenId = record.id;
+      await this.#store.transaction(async (tx) => {
+        await tx.insertToken(record);
+        await scope.recordIn(tx);
+      });
+      return { id: record.id, token, expiresAt, principal: principalId };
+    });
+  }
+
+  revokeToken(ctx: CallContext, tokenId: string): Promise<void> {
+    return this.#gate.run(ctx, 'token.revoke', async (scope) => {
+      scope.authorize();
+      scope.details.tokenId = tokenId;
+      const token = await this.#store.getToken(tokenId);
+      if (token === null) throw new KeywardError('not_found', `token '${tokenId}' does not exist`);
+      await this.#store.transaction(async (tx) => {
+        await tx.revokeToken(tokenId, scope.now.toISOString());
+        await scope.recordIn(tx);
+      });
+      this.#authenticator.forgetToken(tokenId);
+    });
+  }
+
+  addGrant(ctx: CallContext, keyName: string, req: CreateGrantRequest): Promise<GrantView> {
+    return this.#gate.run(ctx, 'grant.create', async (scope) => {
+      scope.key = keyName;
+      const key = await this.#directory.load(ctx.namespace, keyName);
+      scope.authorize(key);
+      scope.details.principal = req.principal;
+      const operations = [...new Set(req.operations)];
+      const possible = USAGE_OPERATIONS[key.record.usage] ?? [];
+      const impossible = operations.filter((op) => !possible.includes(op) || OPERATION_ROLE[op] === undefined);
+      if (impossible.length > 0) {
+        throw new KeywardError('invalid_request', `operations: ${impossible.join(', ')} not possible with a ${key.record.algorithm} key`);
+      }
+      await this.#principal(req.principal);
+      const grant = {
+        id: randomUUID(),
+        keyId: key.record.id,
+        principal: req.principal,
+        operations,
+        createdAt: scope.now.toISOString(),
+        createdBy: scope.principal.id,
+      };
+      scope.details.grantId = grant.id;
+      scope.details.operations = operations.join(',');
+      await this.#store.transaction(async (tx) => {
+        await tx.insertGrant(grant);
+        await scope.recordIn(tx);
+      });
+      this.#directory.forget(ctx.namespace, keyName);
+      return grantView(grant, key.record);
+    });
+  }
+
+  listGrants(ctx: CallContext, keyName: string): Promise<{ grants: GrantView[] }> {
+    return this.#gate.run(ctx, 'grant.read', async (scope) => {
+      scope.key = keyName;
+      const key = await this.#directory.load(ctx.namespace, keyName);
+      scope.authorize(key);
+      const grants = await this.#store.listGrants(key.record.id);
+      return { grants: grants.map((g) => grantView(g, key.record)) };
+    });
+  }
+
+  removeGrant(ctx: CallContext, keyName: string, grantId: string): Promise<void> {
+    return this.#gate.run(ctx, 'grant.delete', async (scope) => {
+      scope.key = keyName;
+      const key = await this.#directory.load(ctx.namespace, keyName);
+      scope.authorize(key);
+      scope.details.grantId = grantId;
+      await this.#store.transaction(async (tx) => {
+        if (!(await tx.deleteGrant(key.record.id, grantId))) throw new KeywardError('not_found', `grant '${grantId}' does not exist on key '${keyName}'`);
+        await scope.recordIn(tx);
+      });
+      this.#directory.forget(ctx.namespace, keyName);
+    });
+  }
+
+  async #principal(id: string): Promise<PrincipalRecord> {
+    const principal = await this.#store.getPrincipal(id);
+    if (principal === null) throw new KeywardError('not_found', `principal '${id}' does not exist`);
+    return principal;
+  }
+}

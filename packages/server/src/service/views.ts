@@ -1,0 +1,60 @@
+import type { GrantView, KeyVersionView, KeyView, PrincipalView } from '@keyward/wire';
+import type { GrantRecord, KeyRecord, PrincipalRecord, VersionRecord } from '../store/records.js';
+
+export function versionView(v: VersionRecord): KeyVersionView {
+  return {
+    version: v.version,
+    state: v.state,
+    createdAt: v.createdAt,
+    activatedAt: v.activatedAt,
+    deactivatedAt: v.deactivatedAt,
+    compromisedAt: v.compromisedAt,
+    destroyedAt: v.destroyedAt,
+    uses: v.uses,
+    fingerprint: v.fingerprint,
+    publicKey: v.publicKey,
+  };
+}
+
+export function keyView(key: KeyRecord, versions?: readonly VersionRecord[]): KeyView {
+  const view: KeyView = {
+    id: key.id,
+    name: key.name,
+    namespace: key.namespace,
+    algorithm: key.algorithm,
+    usage: key.usage,
+    state: key.state,
+    owner: key.owner,
+    class: key.class,
+    environment: key.environment,
+    description: key.description,
+    tags: key.tags,
+    rotationPeriod: key.rotationPeriod,
+    maxUsesPerVersion: key.maxUsesPerVersion,
+    nextRotationAt: key.nextRotationAt,
+    primaryVersion: key.primaryVersion,
+    exportable: key.exportable,
+    deletionWindowDays: key.deletionWindowDays,
+    deletionDate: key.deletionDate,
+    createdAt: key.createdAt,
+    updatedAt: key.updatedAt,
+  };
+  if (versions !== undefined) view.versions = versions.map(versionView);
+  return view;
+}
+
+export function principalView(p: PrincipalRecord): PrincipalView {
+  return { id: p.id, kind: p.kind, roles: p.roles, environments: p.environments, teams: p.teams, createdAt: p.createdAt, disabled: p.disabled };
+}
+
+export function grantView(g: GrantRecord, key: KeyRecord): GrantView {
+  return {
+    id: g.id,
+    key: key.name,
+    namespace: key.namespace,
+    principal: g.principal,
+    operations: g.operations,
+    createdAt: g.createdAt,
+    createdBy: g.createdBy,
+  };
+}

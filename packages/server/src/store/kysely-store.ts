@@ -1,0 +1,428 @@
+import type { AlgorithmName, Environment, KeyClass, KeyOperation, KeyState, KeyUsage, PrincipalKind, Role, VersionState } from '@keyward/wire';
+import type { Kysely, Selectable } from 'kysely';
+import { type Dialect, migrate } from './migrations.js';
+import type {
+  AuditOutcome,
+  AuditRecord,
+  GrantRecord,
+  KekRecord,
+  KeyFilter,
+  KeyRecord,
+  PrincipalRecord,
+  RotationTrigger,
+  StoredAuditRecord,
+  TokenRecord,
+  VersionRecord,
+} from './records.js';
+import type { Database, KeyTable, KeyVersionTable } from './schema.js';
+import { type Store, StoreConflictError, type StoreOps } from './store.js';
+
+const toBytes = (value: Uint8Array): Buffer => Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+const fromBytes = (value: Uint8Array): Uint8Array => new Uint8Array(value);
+const num = (value: number | string): number => Number(value);
+
+function keyFromRow(row: Selectable<KeyTable>): KeyRecord {
+  return {
+    id: row.id,
+    namespace: row.namespace,
+    name: row.name,
+    algorithm: row.algorithm as AlgorithmName,
+    usage: row.usage as KeyUsage,
+    state: row.state as KeyState,
+    owner: row.owner,
+    class: row.class as KeyClass,
+    environment: row.environment as Environment,
+    description: row.description,
+    tags: JSON.parse(row.tags) as Record<string, string>,
+    rotationPeriod: row.rotation_period,
+    maxUsesPerVersion: row.max_uses_per_version === null ? null : num(row.max_uses_per_version),
+    nextRotationAt: row.next_rotation_at,
+    primaryVersion: row.primary_version,
+    exportable: row.exportable === 1,
+    deletionWindowDays: row.deletion_window_days,
+    deletionDate: row.deletion_date,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function keyToRow(key: KeyRecord): KeyTable {
+  return {
+    id: key.id,
+    namespace: key.namespace,
+    name: key.name,
+    algorithm: key.algorithm,
+    usage: key.usage,
+    state: key.state,
+    owner: key.owner,
+    class: key.class,
+    environment: key.environment,
+    description: key.description,
+    tags: JSON.stringify(key.tags),
+    rotation_period: key.rotationPeriod,
+    max_uses_per_version: key.maxUsesPerVersion,
+    next_rotation_at: key.nextRotationAt,
+    primary_version: key.primaryVersion,
+    exportable: key.exportable ? 1 : 0,
+    deletion_window_days: key.deletionWindowDays,
+    deletion_date: key.deletionDate,
+    created_at: key.createdAt,
+    updated_at: key.updatedAt,
+  };
+}
+
+function versionFromRow(row: Selectable<KeyVersionTable>): VersionRecord {
+  return {
+    keyId: row.key_id,
+    version: row.version,
+    state: row.state as VersionState,
+    createdAt: row.created_at,
+    activatedAt: row.activated_at,
+    deactivatedAt: row.deactivated_at,
+    compromisedAt: row.compromised_at,
+    destroyedAt: row.destroyed_at,
+    uses: num(row.uses),
+    fingerprint: row.fingerprint,
+    publicKey: row.public_key,
+    material: row.material === null ? null : fromBytes(row.material),
+    kekVersion: row.kek_version,
+    trigger: row.trigger as RotationTrigger,
+  };
+}
+
+function versionToRow(v: VersionRecord): KeyVersionTable {
+  return {
+    key_id: v.keyId,
+    version: v.version,
+    state: v.state,
+    created_at: v.createdAt,
+    activated_at: v.activatedAt,
+    deactivated_at: v.deactivatedAt,
+    compromised_at: v.compromisedAt,
+    destroyed_at: v.destroyedAt,
+    uses: v.uses,
+    fingerprint: v.fingerprint,
+    public_key: v.publicKey,
+    material: v.material === null ? null : toBytes(v.material),
+    kek_version: v.kekVersion,
+    trigger: v.trigger,
+  };
+}
+
+/** Escapes LIKE wildcards so a search term is matched literally. */
+const likeLiteral = (term: string): string => `%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+function isUniqueViolation(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code } = error as { code?: unknown };
+  // better-sqlite3: SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY; PostgreSQL: 23505 unique_violation.
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
+}
+
+/** Store operations over a Kysely instance or transaction; identical SQL for both dialects. */
+class KyselyOps implements StoreOps {
+  protected readonly db: Kysely<Database>;
+  constructor(db: Kysely<Database>) {
+    this.db = db;
+  }
+
+  async getMeta(name: string): Promise<string | null> {
+    const row = await this.db.selectFrom('meta').select('value').where('name', '=', name).executeTakeFirst();
+    return row?.value ?? null;
+  }
+
+  async setMeta(name: string, value: string): Promise<void> {
+    await this.db
+      .insertInto('meta')
+      .values({ name, value })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ value }))
+      .execute();
+  }
+
+  async getKek(namespace: string, version?: number): Promise<KekRecord | null> {
+    let query = this.db.selectFrom('keks').selectAll().where('namespace', '=', namespace);
+    query = version === undefined ? query.orderBy('version', 'desc').limit(1) : query.where('version', '=', version);
+    const row = await query.executeTakeFirst();
+    return row ? { namespace: row.namespace, version: row.version, wrapped: fromBytes(row.wrapped), createdAt: row.created_at } : null;
+  }
+
+  async insertKek(kek: KekRecord): Promise<void> {
+    await this.db
+      .insertInto('keks')
+      .values({ namespace: kek.namespace, version: kek.version, wrapped: toBytes(kek.wrapped), created_at: kek.createdAt })
+      .execute();
+  }
+
+  async getKey(namespace: string, name: string): Promise<KeyRecord | null> {
+    const row = await this.db.selectFrom('keys').selectAll().where('namespace', '=', namespace).where('name', '=', name).executeTakeFirst();
+    return row ? keyFromRow(row) : null;
+  }
+
+  async getKeyById(id: string): Promise<KeyRecord | null> {
+    const row = await this.db.selectFrom('keys').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? keyFromRow(row) : null;
+  }
+
+  async listKeys(namespace: string, filter: KeyFilter, limit: number, after: string | null): Promise<KeyRecord[]> {
+    let query = this.db.selectFrom('keys').selectAll('keys').where('keys.namespace', '=', namespace);
+    if (filter.owner !== undefined) query = query.where('keys.owner', '=', filter.owner);
+    if (filter.class !== undefined) query = query.where('keys.class', '=', filter.class);
+    if (filter.environment !== undefined) query = query.where('keys.environment', '=', filter.environment);
+    if (filter.state !== undefined) query = query.where('keys.state', '=', filter.state);
+    if (filter.algorithm !== undefined) query = query.where('keys.algorithm', '=', filter.algorithm);
+    if (filter.tag !== undefined) {
+      const { key, value } = filter.tag;
+      query = query.where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('key_tags')
+            .select('key_tags.key_id')
+            .whereRef('key_tags.key_id', '=', 'keys.id')
+            .where('key_tags.tag_key', '=', key)
+            .where('key_tags.tag_value', '=', value),
+        ),
+      );
+    }
+    if (filter.q !== undefined) {
+      const pattern = likeLiteral(filter.q.toLowerCase());
+      query = query.where(({ eb, or, fn }) =>
+        or([
+          eb('keys.name', 'like', pattern),
+          eb(fn('lower', ['keys.description']), 'like', pattern),
+          eb(fn('lower', ['keys.owner']), 'like', pattern),
+        ]),
+      );
+    }
+    if (after !== null) query = query.where('keys.name', '>', after);
+    const rows = await query.orderBy('keys.name').limit(limit).execute();
+    return rows.map(keyFromRow);
+  }
+
+  async insertKey(key: KeyRecord): Promise<void> {
+    try {
+      await this.db.insertInto('keys').values(keyToRow(key)).execute();
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new StoreConflictError(`key '${key.name}' already exists in namespace '${key.namespace}'`);
+      throw error;
+    }
+    await this.#writeTags(key);
+  }
+
+  async updateKey(key: KeyRecord): Promise<void> {
+    const { id, ...row } = keyToRow(key);
+    await this.db.updateTable('keys').set(row).where('id', '=', id).execute();
+    await this.db.deleteFrom('key_tags').where('key_id', '=', id).execute();
+    await this.#writeTags(key);
+  }
+
+  async #writeTags(key: KeyRecord): Promise<void> {
+    const rows = Object.entries(key.tags).map(([tagKey, tagValue]) => ({ key_id: key.id, tag_key: tagKey, tag_value: tagValue }));
+    if (rows.length > 0) await this.db.insertInto('key_tags').values(rows).execute();
+  }
+
+  async getVersions(keyId: string): Promise<VersionRecord[]> {
+    const rows = await this.db.selectFrom('key_versions').selectAll().where('key_id', '=', keyId).orderBy('version').execute();
+    return rows.map(versionFromRow);
+  }
+
+  async insertVersion(version: VersionRecord): Promise<void> {
+    await this.db.insertInto('key_versions').values(versionToRow(version)).execute();
+  }
+
+  async updateVersion(version: VersionRecord): Promise<void> {
+    const { key_id, version: n, ...row } = versionToRow(version);
+    await this.db.updateTable('key_versions').set(row).where('key_id', '=', key_id).where('version', '=', n).execute();
+  }
+
+  async addUses(keyId: string, version: number, count: number): Promise<void> {
+    await this.db
+      .updateTable('key_versions')
+      .set((eb) => ({ uses: eb('uses', '+', count) }))
+      .where('key_id', '=', keyId)
+      .where('version', '=', version)
+      .execute();
+  }
+
+  async getPrincipal(id: string): Promise<PrincipalRecord | null> {
+    const row = await this.db.selectFrom('principals').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? principalFromRow(row) : null;
+  }
+
+  async listPrincipals(limit: number, after: string | null): Promise<PrincipalRecord[]> {
+    let query = this.db.selectFrom('principals').selectAll();
+    if (after !== null) query = query.where('id', '>', after);
+    const rows = await query.orderBy('id').limit(limit).execute();
+    return rows.map(principalFromRow);
+  }
+
+  async insertPrincipal(p: PrincipalRecord): Promise<void> {
+    try {
+      await this.db
+        .insertInto('principals')
+        .values({
+          id: p.id,
+          kind: p.kind,
+          roles: JSON.stringify(p.roles),
+          environments: JSON.stringify(p.environments),
+          teams: JSON.stringify(p.teams),
+          created_at: p.createdAt,
+          disabled: p.disabled ? 1 : 0,
+        })
+        .execute();
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new StoreConflictError(`principal '${p.id}' already exists`);
+      throw error;
+    }
+  }
+
+  async getToken(id: string): Promise<TokenRecord | null> {
+    const row = await this.db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? tokenFromRow(row) : null;
+  }
+
+  async getTokenByHash(hash: string): Promise<TokenRecord | null> {
+    const row = await this.db.selectFrom('tokens').selectAll().where('token_hash', '=', hash).executeTakeFirst();
+    return row ? tokenFromRow(row) : null;
+  }
+
+  async insertToken(t: TokenRecord): Promise<void> {
+    await this.db
+      .insertInto('tokens')
+      .values({
+        id: t.id,
+        principal_id: t.principalId,
+        token_hash: t.tokenHash,
+        description: t.description,
+        created_at: t.createdAt,
+        expires_at: t.expiresAt,
+        revoked_at: t.revokedAt,
+      })
+      .execute();
+  }
+
+  async revokeToken(id: string, at: string): Promise<void> {
+    await this.db.updateTable('tokens').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+  }
+
+  async listGrants(keyId: string): Promise<GrantRecord[]> {
+    const rows = await this.db.selectFrom('grants').selectAll().where('key_id', '=', keyId).orderBy('created_at').orderBy('id').execute();
+    return rows.map((r) => ({
+      id: r.id,
+      keyId: r.key_id,
+      principal: r.principal,
+      operations: JSON.parse(r.operations) as KeyOperation[],
+      createdAt: r.created_at,
+      createdBy: r.created_by,
+    }));
+  }
+
+  async insertGrant(g: GrantRecord): Promise<void> {
+    await this.db
+      .insertInto('grants')
+      .values({
+        id: g.id,
+        key_id: g.keyId,
+        principal: g.principal,
+        operations: JSON.stringify(g.operations),
+        created_at: g.createdAt,
+        created_by: g.createdBy,
+      })
+      .execute();
+  }
+
+  async deleteGrant(keyId: string, id: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('grants').where('key_id', '=', keyId).where('id', '=', id).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async appendAudit(records: readonly AuditRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.db
+      .insertInto('audit_events')
+      .values(
+        records.map((r) => ({
+          time: r.time,
+          actor: r.actor,
+          action: r.action,
+          namespace: r.namespace,
+          key_name: r.key,
+          key_version: r.keyVersion,
+          outcome: r.outcome,
+          error_code: r.errorCode,
+          request_id: r.requestId,
+          source: r.source,
+          details: JSON.stringify(r.details),
+        })),
+      )
+      .execute();
+  }
+
+  async listAudit(afterSeq: number, limit: number): Promise<StoredAuditRecord[]> {
+    const rows = await this.db.selectFrom('audit_events').selectAll().where('seq', '>', afterSeq).orderBy('seq').limit(limit).execute();
+    return rows.map((r) => ({
+      seq: num(r.seq),
+      time: r.time,
+      actor: r.actor,
+      action: r.action,
+      namespace: r.namespace,
+      key: r.key_name,
+      keyVersion: r.key_version,
+      outcome: r.outcome as AuditOutcome,
+      errorCode: r.error_code,
+      requestId: r.request_id,
+      source: r.source,
+      details: JSON.parse(r.details) as AuditRecord['details'],
+    }));
+  }
+}
+
+function principalFromRow(r: Selectable<Database['principals']>): PrincipalRecord {
+  return {
+    id: r.id,
+    kind: r.kind as PrincipalKind,
+    roles: JSON.parse(r.roles) as Role[],
+    environments: JSON.parse(r.environments) as Environment[],
+    teams: JSON.parse(r.teams) as string[],
+    createdAt: r.created_at,
+    disabled: r.disabled === 1,
+  };
+}
+
+function tokenFromRow(r: Selectable<Database['tokens']>): TokenRecord {
+  return {
+    id: r.id,
+    principalId: r.principal_id,
+    tokenHash: r.token_hash,
+    description: r.description,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    revokedAt: r.revoked_at,
+  };
+}
+
+/**
+ * The one Store implementation; the dialect adapters only build the Kysely
+ * instance. Driver objects stay inside the adapters.
+ */
+export class KyselyStore extends KyselyOps implements Store {
+  readonly dialect: Dialect;
+  readonly #onClose: () => Promise<void>;
+
+  constructor(db: Kysely<Database>, dialect: Dialect, onClose: () => Promise<void>) {
+    super(db);
+    this.dialect = dialect;
+    this.#onClose = onClose;
+  }
+
+  transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute((tx) => fn(new KyselyOps(tx)));
+  }
+
+  migrate(): Promise<void> {
+    return migrate(this.db, this.dialect);
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+    await this.#onClose();
+  }
+}

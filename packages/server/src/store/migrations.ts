@@ -1,0 +1,161 @@
+import { type Kysely, sql } from 'kysely';
+import type { Database } from './schema.js';
+import { StoreVersionError } from './store.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+interface Migration {
+  version: number;
+  description: string;
+  up(db: Kysely<Database>, dialect: Dialect): Promise<void>;
+}
+
+/**
+ * Numbered migrations. Append only: never edit one that has shipped. Each runs
+ * in its own transaction together with the bump of `schema_version`.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'keys, versions, KEKs, principals, tokens, grants, audit',
+    async up(db, dialect) {
+      const binary = dialect === 'postgres' ? 'bytea' : 'blob';
+      await db.schema
+        .createTable('keks')
+        .addColumn('namespace', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('wrapped', sql.raw(binary), (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('keks_pk', ['namespace', 'version'])
+        .execute();
+      await db.schema
+        .createTable('keys')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('namespace', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('algorithm', 'text', (c) => c.notNull())
+        .addColumn('usage', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('owner', 'text', (c) => c.notNull())
+        .addColumn('class', 'text', (c) => c.notNull())
+        .addColumn('environment', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('tags', 'text', (c) => c.notNull())
+        .addColumn('rotation_period', 'text')
+        .addColumn('max_uses_per_version', 'bigint')
+        .addColumn('next_rotation_at', 'text')
+        .addColumn('primary_version', 'integer', (c) => c.notNull())
+        .addColumn('exportable', 'integer', (c) => c.notNull())
+        .addColumn('deletion_window_days', 'integer', (c) => c.notNull())
+        .addColumn('deletion_date', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('keys_namespace_name', ['namespace', 'name'])
+        .execute();
+      for (const column of ['owner', 'class', 'environment', 'state', 'algorithm'] as const) {
+        await db.schema.createIndex(`keys_${column}`).on('keys').columns(['namespace', column, 'name']).execute();
+      }
+      await db.schema
+        .createTable('key_tags')
+        .addColumn('key_id', 'text', (c) => c.notNull().references('keys.id'))
+        .addColumn('tag_key', 'text', (c) => c.notNull())
+        .addColumn('tag_value', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('key_tags_pk', ['key_id', 'tag_key'])
+        .execute();
+      await db.schema.createIndex('key_tags_lookup').on('key_tags').columns(['tag_key', 'tag_value']).execute();
+      await db.schema
+        .createTable('key_versions')
+        .addColumn('key_id', 'text', (c) => c.notNull().references('keys.id'))
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('activated_at', 'text')
+        .addColumn('deactivated_at', 'text')
+        .addColumn('compromised_at', 'text')
+        .addColumn('destroyed_at', 'text')
+        .addColumn('uses', 'bigint', (c) => c.notNull())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('public_key', 'text')
+        .addColumn('material', sql.raw(binary))
+        .addColumn('kek_version', 'integer', (c) => c.notNull())
+        .addColumn('trigger', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('key_versions_pk', ['key_id', 'version'])
+        .execute();
+      await db.schema
+        .createTable('principals')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('roles', 'text', (c) => c.notNull())
+        .addColumn('environments', 'text', (c) => c.notNull())
+        .addColumn('teams', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('disabled', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('principal_id', 'text', (c) => c.notNull().references('principals.id'))
+        .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text')
+        .addColumn('revoked_at', 'text')
+        .execute();
+      await db.schema
+        .createTable('grants')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('key_id', 'text', (c) => c.notNull().references('keys.id'))
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('operations', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('grants_key').on('grants').column('key_id').execute();
+      await db.schema
+        .createTable('audit_events')
+        .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+          dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn('time', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text')
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('namespace', 'text')
+        .addColumn('key_name', 'text')
+        .addColumn('key_version', 'integer')
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('error_code', 'text')
+        .addColumn('request_id', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('details', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Applies every migration newer than the database's `schema_version`, refusing a newer database. */
+export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
+  await db.schema
+    .createTable('meta')
+    .ifNotExists()
+    .addColumn('name', 'text', (c) => c.primaryKey())
+    .addColumn('value', 'text', (c) => c.notNull())
+    .execute();
+  const row = await db.selectFrom('meta').select('value').where('name', '=', 'schema_version').executeTakeFirst();
+  const current = row ? Number(row.value) : 0;
+  if (!Number.isInteger(current) || current > SCHEMA_VERSION) {
+    throw new StoreVersionError(
+      `the database has schema version ${row?.value}, newer than this Keyward understands (${SCHEMA_VERSION}); upgrade Keyward`,
+    );
+  }
+  for (const migration of MIGRATIONS) {
+    if (migration.version <= current) continue;
+    await db.transaction().execute(async (tx) => {
+      await migration.up(tx, dialect);
+      const value = String(migration.version);
+      if (migration.version === 1) await tx.insertInto('meta').values({ name: 'schema_version', value }).execute();
+      else await tx.updateTable('meta').set({ value }).where('name', '=', 'schema_version').execute();
+    });
+  }
+}

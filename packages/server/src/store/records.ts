@@ -1,0 +1,113 @@
+import type { AlgorithmName, Environment, KeyClass, KeyOperation, KeyState, KeyUsage, PrincipalKind, Role, VersionState } from '@keyward/wire';
+
+/** Plain data the store keeps. Material is always wrapped; nothing here is a secret in the clear. */
+export interface KeyRecord {
+  id: string;
+  namespace: string;
+  name: string;
+  algorithm: AlgorithmName;
+  usage: KeyUsage;
+  state: KeyState;
+  owner: string;
+  class: KeyClass;
+  environment: Environment;
+  description: string;
+  tags: Record<string, string>;
+  rotationPeriod: string | null;
+  maxUsesPerVersion: number | null;
+  nextRotationAt: string | null;
+  primaryVersion: number;
+  exportable: boolean;
+  deletionWindowDays: number;
+  deletionDate: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type RotationTrigger = 'created' | 'manual' | 'time' | 'use' | 'event';
+
+export interface VersionRecord {
+  keyId: string;
+  version: number;
+  state: VersionState;
+  createdAt: string;
+  activatedAt: string | null;
+  deactivatedAt: string | null;
+  compromisedAt: string | null;
+  destroyedAt: string | null;
+  uses: number;
+  fingerprint: string;
+  publicKey: string | null;
+  /** Material wrapped under the namespace KEK of `kekVersion`; null once destroyed. */
+  material: Uint8Array | null;
+  kekVersion: number;
+  trigger: RotationTrigger;
+}
+
+export interface KekRecord {
+  namespace: string;
+  version: number;
+  wrapped: Uint8Array;
+  createdAt: string;
+}
+
+export interface PrincipalRecord {
+  id: string;
+  kind: PrincipalKind;
+  roles: Role[];
+  environments: Environment[];
+  teams: string[];
+  createdAt: string;
+  disabled: boolean;
+}
+
+export interface TokenRecord {
+  id: string;
+  principalId: string;
+  /** SHA-256 of the token; the token itself is never stored. */
+  tokenHash: string;
+  description: string;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface GrantRecord {
+  id: string;
+  keyId: string;
+  principal: string;
+  operations: KeyOperation[];
+  createdAt: string;
+  createdBy: string;
+}
+
+export type AuditOutcome = 'success' | 'denied' | 'error';
+
+/** One audit record. Never holds plaintext, key material, tokens or shares. */
+export interface AuditRecord {
+  time: string;
+  actor: string | null;
+  action: string;
+  namespace: string | null;
+  key: string | null;
+  keyVersion: number | null;
+  outcome: AuditOutcome;
+  errorCode: string | null;
+  requestId: string;
+  source: string;
+  details: Record<string, string | number | boolean | null>;
+}
+
+export interface StoredAuditRecord extends AuditRecord {
+  seq: number;
+}
+
+export interface KeyFilter {
+  owner?: string;
+  class?: KeyClass;
+  environment?: Environment;
+  state?: KeyState;
+  algorithm?: AlgorithmName;
+  tag?: { key: string; value: string };
+  q?: string;
+}

@@ -1,0 +1,110 @@
+/** Row shapes as Kysely sees them. Times are RFC 3339 strings; JSON columns are text; booleans are 0/1. */
+import type { Generated } from 'kysely';
+
+type Int = number | string; // pg returns BIGINT as a string
+
+export interface MetaTable {
+  name: string;
+  value: string;
+}
+export interface KekTable {
+  namespace: string;
+  version: number;
+  wrapped: Uint8Array;
+  created_at: string;
+}
+export interface KeyTable {
+  id: string;
+  namespace: string;
+  name: string;
+  algorithm: string;
+  usage: string;
+  state: string;
+  owner: string;
+  class: string;
+  environment: string;
+  description: string;
+  tags: string;
+  rotation_period: string | null;
+  max_uses_per_version: Int | null;
+  next_rotation_at: string | null;
+  primary_version: number;
+  exportable: number;
+  deletion_window_days: number;
+  deletion_date: string | null;
+  created_at: string;
+  updated_at: string;
+}
+export interface KeyTagTable {
+  key_id: string;
+  tag_key: string;
+  tag_value: string;
+}
+export interface KeyVersionTable {
+  key_id: string;
+  version: number;
+  state: string;
+  created_at: string;
+  activated_at: string | null;
+  deactivated_at: string | null;
+  compromised_at: string | null;
+  destroyed_at: string | null;
+  uses: Int;
+  fingerprint: string;
+  public_key: string | null;
+  material: Uint8Array | null;
+  kek_version: number;
+  trigger: string;
+}
+export interface PrincipalTable {
+  id: string;
+  kind: string;
+  roles: string;
+  environments: string;
+  teams: string;
+  created_at: string;
+  disabled: number;
+}
+export interface TokenTable {
+  id: string;
+  principal_id: string;
+  token_hash: string;
+  description: string;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+export interface GrantTable {
+  id: string;
+  key_id: string;
+  principal: string;
+  operations: string;
+  created_at: string;
+  created_by: string;
+}
+export interface AuditTable {
+  seq: Generated<Int>;
+  time: string;
+  actor: string | null;
+  action: string;
+  namespace: string | null;
+  key_name: string | null;
+  key_version: number | null;
+  outcome: string;
+  error_code: string | null;
+  request_id: string;
+  source: string;
+  details: string;
+}
+
+export interface Database {
+  meta: MetaTable;
+  keks: KekTable;
+  keys: KeyTable;
+  key_tags: KeyTagTable;
+  key_versions: KeyVersionTable;
+  principals: PrincipalTable;
+  tokens: TokenTable;
+  grants: GrantTable;
+  audit_events: AuditTable;
+}

@@ -1,0 +1,80 @@
+import type {
+  AuditRecord,
+  GrantRecord,
+  KekRecord,
+  KeyFilter,
+  KeyRecord,
+  PrincipalRecord,
+  StoredAuditRecord,
+  TokenRecord,
+  VersionRecord,
+} from './records.js';
+
+/**
+ * The store: one interface, two dialects (SQLite and PostgreSQL), the same
+ * conformance suite. Storage is untrusted: it holds wrapped material only.
+ * Every multi-row state change goes through {@link Store.transaction}.
+ */
+export interface StoreOps {
+  getMeta(name: string): Promise<string | null>;
+  setMeta(name: string, value: string): Promise<void>;
+
+  /** The newest KEK of a namespace, or a given version of it. */
+  getKek(namespace: string, version?: number): Promise<KekRecord | null>;
+  insertKek(kek: KekRecord): Promise<void>;
+
+  getKey(namespace: string, name: string): Promise<KeyRecord | null>;
+  getKeyById(id: string): Promise<KeyRecord | null>;
+  /** Keys ordered by name, strictly after `after` when given. */
+  listKeys(namespace: string, filter: KeyFilter, limit: number, after: string | null): Promise<KeyRecord[]>;
+  /** Throws StoreConflictError when the name is taken in the namespace. */
+  insertKey(key: KeyRecord): Promise<void>;
+  updateKey(key: KeyRecord): Promise<void>;
+
+  getVersions(keyId: string): Promise<VersionRecord[]>;
+  insertVersion(version: VersionRecord): Promise<void>;
+  updateVersion(version: VersionRecord): Promise<void>;
+  addUses(keyId: string, version: number, count: number): Promise<void>;
+
+  getPrincipal(id: string): Promise<PrincipalRecord | null>;
+  listPrincipals(limit: number, after: string | null): Promise<PrincipalRecord[]>;
+  /** Throws StoreConflictError when the id exists. */
+  insertPrincipal(principal: PrincipalRecord): Promise<void>;
+
+  getToken(id: string): Promise<TokenRecord | null>;
+  getTokenByHash(hash: string): Promise<TokenRecord | null>;
+  insertToken(token: TokenRecord): Promise<void>;
+  revokeToken(id: string, at: string): Promise<void>;
+
+  listGrants(keyId: string): Promise<GrantRecord[]>;
+  insertGrant(grant: GrantRecord): Promise<void>;
+  deleteGrant(keyId: string, id: string): Promise<boolean>;
+
+  appendAudit(records: readonly AuditRecord[]): Promise<void>;
+  listAudit(afterSeq: number, limit: number): Promise<StoredAuditRecord[]>;
+}
+
+export interface Store extends StoreOps {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Runs `fn` in one database transaction: all of its writes land, or none. */
+  transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T>;
+  /** Applies pending numbered migrations; refuses a database from a newer Keyward. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A unique constraint was violated (a name or id already exists). */
+export class StoreConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreConflictError';
+  }
+}
+
+/** The database was written by a newer Keyward than this one. */
+export class StoreVersionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreVersionError';
+  }
+}

@@ -1,0 +1,52 @@
+# shellcheck shell=bash
+# Helpers shared by .ci/run and scripts/ci/node24.sh (sourced, not executed).
+#
+# - loud section headers with timing, so a CI log can be skimmed;
+# - run_vitest: `npm test` with a JSON report next to the normal output, so the
+#   final summary line can give real test counts instead of "exit code 0".
+
+# 75s -> "1m15s"
+ci_fmt_secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+
+# A header that stands out in a long log: the title, the wall clock and the
+# time since the CI run started (CI_T0, epoch seconds, is exported by .ci/run).
+ci_banner() {
+  local now
+  now=$(date +%s)
+  local since=$((now - ${CI_T0:-$now}))
+  echo
+  echo "=============================================================================="
+  echo "== $*"
+  echo "==   $(date '+%H:%M:%S'), +$(ci_fmt_secs "$since") since CI start"
+  echo "=============================================================================="
+}
+
+# A smaller header for the sub-steps of one step.
+ci_sub() { echo "--- $* ($(date '+%H:%M:%S'))"; }
+
+ci_die() {
+  echo "!! $*" >&2
+  return 1
+}
+
+# run_vitest LABEL: runs `npm test` in the current directory (vitest run), with
+# the default reporter on the terminal and a JSON report in
+# $CI_REPORT_DIR/LABEL.json that the final summary adds up. The caller sets or
+# unsets KEYWARD_TEST_DATABASE_URL. Fails when vitest fails.
+run_vitest() {
+  local label=$1
+  local report=${CI_REPORT_DIR:-/tmp}/$label.json
+  rm -f "$report"
+  npm test -- --reporter=default --reporter=json --outputFile.json="$report"
+  ci_count_line "$label" "$report"
+}
+
+# Prints "LABEL: N passed, N failed, N skipped" from a vitest JSON report.
+ci_count_line() {
+  [[ -f $2 ]] || return 0
+  node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[2], "utf8"));
+    const skipped = (r.numPendingTests || 0) + (r.numTodoTests || 0);
+    console.log(`${process.argv[1]} -> ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+  ' "$1" "$2"
+}
