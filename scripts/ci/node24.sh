@@ -102,10 +102,6 @@ use_node24() {
   # node-gyp builds against these headers instead of ~/.npmrc's nodedir=/usr
   # (Node 20's). The environment variable outranks the user npmrc.
   export npm_config_nodedir="$n24"
-  # better-sqlite3's install is `prebuild-install || node-gyp rebuild`: skip the
-  # download attempt (no network but the registry) and compile right away.
-  # npm 11 warns "Unknown env config build-from-source"; prebuild-install reads it.
-  export npm_config_build_from_source=true
   unset KEYWARD_TEST_DATABASE_URL
 }
 
@@ -120,7 +116,10 @@ check_toolchain() {
 }
 
 npm_ci() {
-  npm ci
+  # better-sqlite3's install is `prebuild-install || node-gyp rebuild`: skip the
+  # download attempt (no network but the registry) and compile right away.
+  # npm 11 warns "Unknown env config build-from-source"; prebuild-install reads it.
+  npm_config_build_from_source=true npm ci
 }
 
 check_native() {

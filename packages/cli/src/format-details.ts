@@ -9,5 +9,6 @@ import { printable } from './printable.js';
  */
 export function formatDetails(pairs: ReadonlyArray<readonly [string, string]>): string {
   const width = Math.max(0, ...pairs.map(([label]) => label.length + 1));
-  return pairs.map(([label, value]) => `${`${label}:`.padEnd(width)}  ${printable(value)}`.trimEnd()).join('\n') + '\n';
+  const lines = pairs.map(([label, value]) => `${`${label}:`.padEnd(width)}  ${printable(value)}`.trimEnd());
+  return `${lines.join('\n')}\n`;
 }

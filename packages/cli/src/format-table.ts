@@ -13,5 +13,11 @@ const GAP = '  ';
 export function formatTable(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
   const cells = [headers, ...rows].map((row) => headers.map((_, column) => printable(row[column] ?? '')));
   const widths = headers.map((_, column) => Math.max(...cells.map((row) => (row[column] ?? '').length)));
-  return cells.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(GAP).trimEnd()).join('\n') + '\n';
+  const lines = cells.map((row) =>
+    row
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join(GAP)
+      .trimEnd(),
+  );
+  return `${lines.join('\n')}\n`;
 }

@@ -35,8 +35,14 @@ export function promptSecret(prompt: string, input: SecretInput, output: { write
     };
     const onData = (chunk: string): void => {
       for (const char of chunk) {
-        if (ENTER.has(char)) return finish();
-        if (char === INTERRUPT) return finish(new UsageError('cancelled at the prompt'));
+        if (ENTER.has(char)) {
+          finish();
+          return;
+        }
+        if (char === INTERRUPT) {
+          finish(new UsageError('cancelled at the prompt'));
+          return;
+        }
         if (ERASE.has(char)) value = value.slice(0, -1);
         else if (char >= ' ') value += char;
       }

@@ -1,5 +1,5 @@
-import type { CliIo } from './cli-io.js';
 import { buildProgram } from './build-program.js';
+import type { CliIo } from './cli-io.js';
 import { CommandContext } from './command-context.js';
 import { handleError } from './handle-error.js';
 

@@ -1,9 +1,13 @@
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorAnswer } from '../../sdk/test/support/fake-fetch.js';
 import { keyView } from '../../sdk/test/support/fixtures.js';
+import { buildProgram } from '../src/build-program.js';
+import type { CliIo } from '../src/cli-io.js';
+import { CommandContext } from '../src/command-context.js';
 import { runCli } from './support/run-cli.js';
 
 const b64 = (text: string): string => Buffer.from(text).toString('base64');
@@ -57,8 +61,14 @@ describe('global options', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("unknown option '--token'");
     expect(result.requests).toHaveLength(0);
-    const help = await runCli(['--help']);
-    expect(help.stdout).not.toMatch(/--token\b(?!-file)/);
+    const flags: string[] = [];
+    const visit = (command: Command): void => {
+      flags.push(...command.options.map((option) => option.long ?? ''));
+      command.commands.forEach(visit);
+    };
+    visit(buildProgram(new CommandContext({} as CliIo)));
+    expect(flags).toContain('--token-file');
+    expect(flags.filter((flag) => /token|secret|^--share$|password/.test(flag))).toEqual(['--token-file']);
   });
 
   it('refuses an empty or unreadable token file with exit 2', async () => {
@@ -101,7 +111,9 @@ describe('exit codes', () => {
   });
 
   it('3 for a 4xx answer, with code, message and request id on stderr', async () => {
-    const result = await runCli(['key', 'show', 'nope'], { answers: [errorAnswer(404, 'not_found', "key 'nope' does not exist", 'req-9')] });
+    const result = await runCli(['key', 'show', 'nope'], {
+      answers: [errorAnswer(404, 'not_found', "key 'nope' does not exist", 'req-9')],
+    });
     expect(result.code).toBe(3);
     expect(result.stderr).toBe("error: not_found: key 'nope' does not exist (request req-9)\n");
     expect(result.stdout).toBe('');
@@ -113,7 +125,11 @@ describe('exit codes', () => {
   });
 
   it('4 for an unreachable server', async () => {
-    const result = await runCli(['status'], { answers: () => Promise.reject(new TypeError('fetch failed')) as never });
+    const result = await runCli(['status'], {
+      answers: () => {
+        throw new TypeError('fetch failed');
+      },
+    });
     expect(result.code).toBe(4);
     expect(result.stderr).toMatch(/^error: unreachable: cannot reach Keyward at http:\/\/127\.0\.0\.1:8200/);
   });
@@ -130,7 +146,9 @@ describe('status and operator', () => {
     const ok = await runCli(['status'], { answers: [{ body: { initialized: true, sealed: false, version: '0.1.0' } }] });
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain('Sealed:       no');
-    const sealed = await runCli(['status', '--json'], { answers: [{ status: 503, body: { initialized: true, sealed: true, version: '0.1.0' } }] });
+    const sealed = await runCli(['status', '--json'], {
+      answers: [{ status: 503, body: { initialized: true, sealed: true, version: '0.1.0' } }],
+    });
     expect(sealed.code).toBe(4);
     expect(JSON.parse(sealed.stdout)).toEqual({ initialized: true, sealed: true, version: '0.1.0' });
   });
@@ -158,7 +176,11 @@ describe('status and operator', () => {
   });
 
   it('unseal reads from the hidden prompt on a terminal', async () => {
-    const result = await runCli(['operator', 'unseal'], { tty: true, secret: 'typed', answers: [{ body: { sealed: false, progress: 0, threshold: 2 } }] });
+    const result = await runCli(['operator', 'unseal'], {
+      tty: true,
+      secret: 'typed',
+      answers: [{ body: { sealed: false, progress: 0, threshold: 2 } }],
+    });
     expect(result.requests[0]?.body).toEqual({ share: 'typed' });
     expect(result.stdout).toContain('unsealed');
   });
@@ -182,17 +204,46 @@ describe('key commands', () => {
   it('create maps every flag to the request', async () => {
     const result = await runCli(
       [
-        'key', 'create', 'payments-db', '--algorithm', 'aes-256-gcm', '--owner', 'team-payments', '--class', 'critical',
-        '--environment', 'prod', '--description', 'card vault', '--tag', 'app=payments', '--tag', 'tier=1',
-        '--rotation-period', '90d', '--max-uses', '1000000', '--exportable', '--deletion-window-days', '30',
+        'key',
+        'create',
+        'payments-db',
+        '--algorithm',
+        'aes-256-gcm',
+        '--owner',
+        'team-payments',
+        '--class',
+        'critical',
+        '--environment',
+        'prod',
+        '--description',
+        'card vault',
+        '--tag',
+        'app=payments',
+        '--tag',
+        'tier=1',
+        '--rotation-period',
+        '90d',
+        '--max-uses',
+        '1000000',
+        '--exportable',
+        '--deletion-window-days',
+        '30',
       ],
       { answers: [{ status: 201, body: keyView() }] },
     );
     expect(result.code).toBe(0);
     expect(result.requests[0]?.body).toEqual({
-      name: 'payments-db', algorithm: 'aes-256-gcm', owner: 'team-payments', class: 'critical', environment: 'prod',
-      description: 'card vault', tags: { app: 'payments', tier: '1' }, rotationPeriod: '90d', maxUsesPerVersion: 1000000,
-      exportable: true, deletionWindowDays: 30,
+      name: 'payments-db',
+      algorithm: 'aes-256-gcm',
+      owner: 'team-payments',
+      class: 'critical',
+      environment: 'prod',
+      description: 'card vault',
+      tags: { app: 'payments', tier: '1' },
+      rotationPeriod: '90d',
+      maxUsesPerVersion: 1000000,
+      exportable: true,
+      deletionWindowDays: 30,
     });
     expect(result.stdout).toMatch(/^Name: +payments-db$/m);
     expect(result.stdout).toMatch(/^1\* +active/m);
@@ -208,14 +259,23 @@ describe('key commands', () => {
       ['key', 'list', '--owner', 'o', '--state', 'enabled', '--tag', 'app=payments', '--query', 'pay', '--limit', '1'],
       { answers: [{ body: { keys: [keyView()], nextCursor: 'c2' } }] },
     );
-    expect(Object.fromEntries(result.requests[0]?.url.searchParams ?? [])).toEqual({ owner: 'o', state: 'enabled', tag: 'app:payments', q: 'pay', limit: '1' });
+    expect(Object.fromEntries(result.requests[0]?.url.searchParams ?? [])).toEqual({
+      owner: 'o',
+      state: 'enabled',
+      tag: 'app:payments',
+      q: 'pay',
+      limit: '1',
+    });
     expect(result.stdout.split('\n')[0]).toMatch(/^NAME +ALGORITHM +STATE +OWNER +CLASS +ENVIRONMENT +PRIMARY$/);
     expect(result.stderr).toContain('--cursor c2');
   });
 
   it('list --all follows the cursors; --json prints one document', async () => {
     const result = await runCli(['key', 'list', '--all', '--json'], {
-      answers: [{ body: { keys: [keyView({ name: 'a' })], nextCursor: 'c2' } }, { body: { keys: [keyView({ name: 'b' })], nextCursor: null } }],
+      answers: [
+        { body: { keys: [keyView({ name: 'a' })], nextCursor: 'c2' } },
+        { body: { keys: [keyView({ name: 'b' })], nextCursor: null } },
+      ],
     });
     const parsed = JSON.parse(result.stdout) as { keys: Array<{ name: string }>; nextCursor: null };
     expect(parsed.keys.map((key) => key.name)).toEqual(['a', 'b']);
@@ -240,7 +300,10 @@ describe('key commands', () => {
 
 describe('encrypt, decrypt, sign, verify', () => {
   it('encrypt reads stdin and prints the ciphertext', async () => {
-    const result = await runCli(['encrypt', '--key', 'k', '--context', 'tenant=42'], { stdin: 'secret', answers: [{ body: { ciphertext: 'kw1.abc', keyVersion: 1 } }] });
+    const result = await runCli(['encrypt', '--key', 'k', '--context', 'tenant=42'], {
+      stdin: 'secret',
+      answers: [{ body: { ciphertext: 'kw1.abc', keyVersion: 1 } }],
+    });
     expect(result.requests[0]?.body).toEqual({ plaintext: b64('secret'), context: { tenant: '42' } });
     expect(result.stdout).toBe('kw1.abc\n');
   });
@@ -262,7 +325,10 @@ describe('encrypt, decrypt, sign, verify', () => {
   it('decrypt writes raw bytes to stdout, or base64 under --json', async () => {
     const answers = () => ({ body: { plaintext: b64('\u0000bin'), keyVersion: 2 } });
     expect((await runCli(['decrypt', '--key', 'k'], { stdin: 'c', answers })).stdoutBytes).toEqual(new TextEncoder().encode('\u0000bin'));
-    expect(JSON.parse((await runCli(['decrypt', '--key', 'k', '--json'], { stdin: 'c', answers })).stdout)).toEqual({ plaintext: b64('\u0000bin'), keyVersion: 2 });
+    expect(JSON.parse((await runCli(['decrypt', '--key', 'k', '--json'], { stdin: 'c', answers })).stdout)).toEqual({
+      plaintext: b64('\u0000bin'),
+      keyVersion: 2,
+    });
   });
 
   it('an unreadable --in file is a usage error', async () => {
@@ -283,11 +349,17 @@ describe('encrypt, decrypt, sign, verify', () => {
   it('verify exits 0 when valid and 3 when invalid', async () => {
     const sig = join(dir, 'sig');
     await writeFile(sig, `${b64('SIG')}\n`);
-    const valid = await runCli(['verify', '--key', 'k', '--signature', sig, '--version', '1'], { stdin: 'msg', answers: [{ body: { valid: true, keyVersion: 1 } }] });
+    const valid = await runCli(['verify', '--key', 'k', '--signature', sig, '--version', '1'], {
+      stdin: 'msg',
+      answers: [{ body: { valid: true, keyVersion: 1 } }],
+    });
     expect(valid.code).toBe(0);
     expect(valid.requests[0]?.body).toEqual({ message: b64('msg'), signature: b64('SIG'), keyVersion: 1 });
     expect(valid.stdout).toBe('valid (key version 1)\n');
-    const invalid = await runCli(['verify', '--key', 'k', '--signature', sig, '--json'], { stdin: 'msg', answers: [{ body: { valid: false, keyVersion: null } }] });
+    const invalid = await runCli(['verify', '--key', 'k', '--signature', sig, '--json'], {
+      stdin: 'msg',
+      answers: [{ body: { valid: false, keyVersion: null } }],
+    });
     expect(invalid.code).toBe(3);
     expect(JSON.parse(invalid.stdout)).toEqual({ valid: false, keyVersion: null });
   });
@@ -295,11 +367,13 @@ describe('encrypt, decrypt, sign, verify', () => {
   it('verify reads the signature from stdin only when the message comes from elsewhere', async () => {
     expect((await runCli(['verify', '--key', 'k', '--signature', '-'], { stdin: b64('SIG') })).code).toBe(2);
     const result = await runCli(['verify', '--key', 'k', '--signature', '-', '--digest-hex', '00'], {
-      stdin: 'SIG',
+      stdin: `${b64('SIG')}\n`,
       answers: [{ body: { valid: true, keyVersion: 1 } }],
     });
     expect(result.code).toBe(0);
-    // "SIG" is not base64 of anything valid? It is three characters, so not padded base64: refused unless --raw.
+    expect(result.requests[0]?.body).toEqual({ digest: 'AA==', signature: b64('SIG') });
+    // Three characters are not padded base64: refused unless --raw says the bytes are the signature.
+    expect((await runCli(['verify', '--key', 'k', '--signature', '-', '--digest-hex', '00'], { stdin: 'SIG' })).code).toBe(2);
     const raw = await runCli(['verify', '--key', 'k', '--signature', '-', '--digest-hex', '00', '--raw'], {
       stdin: 'SIG',
       answers: [{ body: { valid: true, keyVersion: 1 } }],
@@ -309,21 +383,60 @@ describe('encrypt, decrypt, sign, verify', () => {
 });
 
 describe('principal, token, grant', () => {
-  const principal = { id: 'svc-billing', kind: 'service', roles: ['key-user'], environments: ['prod'], teams: ['team-payments'], createdAt: 't', disabled: false };
-  const grant = { id: 'g1', key: 'k', namespace: 'default', principal: 'svc-billing', operations: ['encrypt', 'decrypt'], createdAt: 't', createdBy: 'admin' };
+  const principal = {
+    id: 'svc-billing',
+    kind: 'service',
+    roles: ['key-user'],
+    environments: ['prod'],
+    teams: ['team-payments'],
+    createdAt: 't',
+    disabled: false,
+  };
+  const grant = {
+    id: 'g1',
+    key: 'k',
+    namespace: 'default',
+    principal: 'svc-billing',
+    operations: ['encrypt', 'decrypt'],
+    createdAt: 't',
+    createdBy: 'admin',
+  };
 
   it('principal create collects repeatable roles, environments and teams', async () => {
     const result = await runCli(
-      ['principal', 'create', 'svc-billing', '--kind', 'service', '--role', 'key-user', '--role', 'auditor', '--environment', 'prod', '--team', 'team-payments'],
+      [
+        'principal',
+        'create',
+        'svc-billing',
+        '--kind',
+        'service',
+        '--role',
+        'key-user',
+        '--role',
+        'auditor',
+        '--environment',
+        'prod',
+        '--team',
+        'team-payments',
+      ],
       { answers: [{ status: 201, body: principal }] },
     );
-    expect(result.requests[0]?.body).toEqual({ id: 'svc-billing', kind: 'service', roles: ['key-user', 'auditor'], environments: ['prod'], teams: ['team-payments'] });
+    expect(result.requests[0]?.body).toEqual({
+      id: 'svc-billing',
+      kind: 'service',
+      roles: ['key-user', 'auditor'],
+      environments: ['prod'],
+      teams: ['team-payments'],
+    });
     expect(result.stdout).toMatch(/^Roles: +key-user$/m);
   });
 
   it('principal list follows pages and principal show', async () => {
     const list = await runCli(['principal', 'list'], {
-      answers: [{ body: { principals: [principal], nextCursor: 'n' } }, { body: { principals: [{ ...principal, id: 'alice' }], nextCursor: null } }],
+      answers: [
+        { body: { principals: [principal], nextCursor: 'n' } },
+        { body: { principals: [{ ...principal, id: 'alice' }], nextCursor: null } },
+      ],
     });
     expect(list.stdout).toMatch(/^svc-billing +service/m);
     expect(list.stdout).toMatch(/^alice +service/m);

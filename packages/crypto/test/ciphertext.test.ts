@@ -1,4 +1,5 @@
 import { webcrypto } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decryptCiphertext, encryptToCiphertext, parseCiphertext } from '../src/ciphertext.js';
 import { sealAeadWithNonce } from '../src/ciphertext-layout.js';
@@ -62,6 +63,14 @@ describe('ciphertext golden vectors (docs/formats.md)', () => {
       Buffer.from(v.plaintext),
     );
     expect(Buffer.from(sealed).toString('hex')).toBe(v.bytes.slice(2 * 34));
+  });
+
+  it('docs/formats.md shows these same vectors', () => {
+    const doc = readFileSync(new URL('../../../docs/formats.md', import.meta.url), 'utf8');
+    for (const v of GOLDEN) expect(doc).toContain(v.text);
+    for (const [, encoding] of CONTEXT_VECTORS) expect(doc).toContain(encoding);
+    expect(doc.replace(/\s+/g, '')).toContain(GOLDEN[0].bytes);
+    expect(doc.replace(/\s+/g, '')).toContain(GOLDEN[1].bytes);
   });
 
   for (const [context, expected] of CONTEXT_VECTORS) {

@@ -1,7 +1,7 @@
 import type { CreateGrantRequest, GrantView } from '@keyward/wire';
 import { apiPath } from './api-path.js';
-import { PrincipalsApi } from './principals-api.js';
 import { pickDefined } from './pick-defined.js';
+import { PrincipalsApi } from './principals-api.js';
 import type { GrantList, PageQuery } from './sdk-types.js';
 
 /** Grants: which principal may do which cryptographic operations with a key. */

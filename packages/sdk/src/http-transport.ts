@@ -1,6 +1,6 @@
-import { HTTP_STATUS, isErrorCode, KeywardError, type ErrorCode } from '@keyward/wire';
-import type { KeywardClientOptions } from './keyward-client-options.js';
+import { type ErrorCode, HTTP_STATUS, isErrorCode, KeywardError } from '@keyward/wire';
 import { KeywardApiError } from './keyward-api-error.js';
+import type { KeywardClientOptions } from './keyward-client-options.js';
 import { KeywardConnectionError } from './keyward-connection-error.js';
 
 /** HTTP methods the contract uses. */
@@ -74,8 +74,10 @@ export class HttpTransport {
       throw this.#connectionError(error);
     }
 
-    const ok = (status >= 200 && status < 300) || (options.acceptStatus ?? []).includes(status);
-    if (!ok) throw apiError(status, requestId, text);
+    const success = status >= 200 && status < 300;
+    // An accepted non-2xx status (health's 503) is an answer only when it is not an error body.
+    const accepted = !success && (options.acceptStatus ?? []).includes(status) && parseErrorBody(text) === undefined;
+    if (!success && !accepted) throw apiError(status, requestId, text);
     if (status === 204 || text === '') return undefined as T;
     try {
       return JSON.parse(text) as T;

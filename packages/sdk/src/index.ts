@@ -1,5 +1,6 @@
 export type { ErrorCode } from '@keyward/wire';
 export { KeywardError } from '@keyward/wire';
+export { fromBase64, toBase64 } from './base64.js';
 export { isBatchItemError } from './is-batch-item-error.js';
 export { KeywardApiError } from './keyward-api-error.js';
 export { KeywardClient } from './keyward-client.js';
@@ -25,4 +26,3 @@ export type {
   SignResult,
   VerifyInput,
 } from './sdk-types.js';
-export { fromBase64, toBase64 } from './base64.js';

@@ -3,13 +3,7 @@
  * instead of base64 strings, per-call options, and list pages the wire
  * package does not name yet.
  */
-import type {
-  BatchItemError,
-  EncryptionContext,
-  GrantView,
-  KeyListQuery,
-  PrincipalView,
-} from '@keyward/wire';
+import type { BatchItemError, EncryptionContext, GrantView, KeyListQuery, PrincipalView } from '@keyward/wire';
 
 /** Paging of every list (API.md, "Conventions"). */
 export interface PageQuery {

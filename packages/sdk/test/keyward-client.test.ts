@@ -99,6 +99,11 @@ describe('KeywardClient requests', () => {
     expect(fake.requests[0]?.url.pathname).toBe(path);
   });
 
+  it('throws for a 503 health answer that is an error body, not health', async () => {
+    const { client: c } = client([errorAnswer(503, 'sealed', 'sealed')]);
+    await expect(c.health()).rejects.toMatchObject({ code: 'sealed', status: 503 });
+  });
+
   it('answers health when the server is sealed (503)', async () => {
     const { client: c } = client([{ status: 503, body: { initialized: true, sealed: true, version: '0.1.0' } }]);
     await expect(c.health()).resolves.toEqual({ initialized: true, sealed: true, version: '0.1.0' });
@@ -129,10 +134,7 @@ describe('KeywardClient binary values', () => {
   });
 
   it('sign and verify carry message or digest, signature and version in base64', async () => {
-    const { fake, client: c } = client([
-      { body: { signature: b64('sig'), keyVersion: 1 } },
-      { body: { valid: true, keyVersion: 1 } },
-    ]);
+    const { fake, client: c } = client([{ body: { signature: b64('sig'), keyVersion: 1 } }, { body: { valid: true, keyVersion: 1 } }]);
     expect((await c.sign('k', { digest: bytes('d') })).signature).toEqual(bytes('sig'));
     await c.verify('k', { message: bytes('m'), signature: bytes('sig'), keyVersion: 1 });
     expect(fake.requests[0]?.body).toEqual({ digest: b64('d') });
@@ -178,7 +180,10 @@ describe('KeywardClient errors', () => {
   });
 
   it('derives the code from the status when the body is not the contract’s', async () => {
-    const { client: c } = client([{ status: 503, body: 'sealed', requestId: 'r1' }, { status: 502, body: '<html>' }]);
+    const { client: c } = client([
+      { status: 503, body: 'sealed', requestId: 'r1' },
+      { status: 502, body: '<html>' },
+    ]);
     await expect(c.getKey('k')).rejects.toMatchObject({ code: 'sealed', status: 503, requestId: 'r1' });
     await expect(c.getKey('k')).rejects.toMatchObject({ code: 'internal', status: 502 });
   });
@@ -223,9 +228,12 @@ describe('KeywardClient errors', () => {
 
   it('never puts the token or plaintext into messages of refused requests', async () => {
     const { client: c } = client([errorAnswer(403, 'forbidden', 'not allowed')]);
-    const error = await c.encrypt('k', bytes('plaintext-marker')).catch((e: unknown) => e as Error);
-    expect(`${error.message} ${error.stack}`).not.toContain(TOKEN);
-    expect(`${error.message}`).not.toContain('plaintext-marker');
+    const error: unknown = await c.encrypt('k', bytes('plaintext-marker')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KeywardApiError);
+    const text = `${(error as Error).message} ${(error as Error).stack} ${JSON.stringify(error)}`;
+    expect(text).not.toContain(TOKEN);
+    expect(text).not.toContain('plaintext-marker');
+    expect(text).not.toContain(b64('plaintext-marker'));
   });
 
   it('keeps the token out of the client’s enumerable state', () => {

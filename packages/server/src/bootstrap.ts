@@ -45,6 +45,8 @@ export async function openSeal(kind: 'file' | 'shamir', store: Store, dataDir: s
     await chmod(path, 0o600);
     log.info({ path }, 'initialized: the first admin token is in the admin-token file');
   }
-  log.warn('file seal: the root key sits in a 0600 file beside the data; fine for development and single machines, use --seal shamir for production');
+  log.warn(
+    'file seal: the root key sits in a 0600 file beside the data; fine for development and single machines, use --seal shamir for production',
+  );
   return seal;
 }

@@ -40,7 +40,9 @@ async function main(): Promise<void> {
 
   let store: Store;
   try {
-    store = options.databaseUrl ? openPostgresStore({ connectionString: options.databaseUrl }) : openSqliteStore({ path: join(dataDir, 'keyward.db') });
+    store = options.databaseUrl
+      ? openPostgresStore({ connectionString: options.databaseUrl })
+      : openSqliteStore({ path: join(dataDir, 'keyward.db') });
     await store.migrate();
   } catch (error) {
     throw new Error(`cannot open the database: ${(error as Error).message}`);

@@ -1,10 +1,10 @@
+import { toBase64 } from '@keyward/sdk';
 import { type Command, Option } from 'commander';
 import type { CommandContext } from '../command-context.js';
 import { collectKeyValue } from '../option-parsers.js';
 import { readInput } from '../read-input.js';
 import { UsageError } from '../usage-error.js';
 import { writeOutput } from '../write-output.js';
-import { toBase64 } from '@keyward/sdk';
 
 interface CipherOptions {
   key: string;
@@ -44,7 +44,9 @@ export function registerCryptoCommand(program: Command, ctx: CommandContext): vo
       const client = await ctx.client(command);
       const answer = await client.decrypt(options.key, ciphertext, options.context === undefined ? {} : { context: options.context });
       const json = ctx.options(command).json === true;
-      const output = json ? `${JSON.stringify({ plaintext: toBase64(answer.plaintext), keyVersion: answer.keyVersion }, null, 2)}\n` : answer.plaintext;
+      const output = json
+        ? `${JSON.stringify({ plaintext: toBase64(answer.plaintext), keyVersion: answer.keyVersion }, null, 2)}\n`
+        : answer.plaintext;
       await writeOutput(options.out, output, ctx.io);
     },
   );

@@ -117,7 +117,11 @@ export function registerKeyCommand(program: Command, ctx: CommandContext): void 
       .action(async (name: string, _options: object, command: Command) => {
         const client = await ctx.client(command);
         const answer =
-          verb === 'enable' ? await client.enableKey(name) : verb === 'disable' ? await client.disableKey(name) : await client.cancelDeletion(name);
+          verb === 'enable'
+            ? await client.enableKey(name)
+            : verb === 'disable'
+              ? await client.disableKey(name)
+              : await client.cancelDeletion(name);
         ctx.print(command, answer, renderKey);
       });
   }

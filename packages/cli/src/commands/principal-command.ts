@@ -27,7 +27,9 @@ export function registerPrincipalCommand(program: Command, ctx: CommandContext):
     .argument('<id>', 'principal id, e.g. svc-billing')
     .addOption(new Option('--kind <kind>', 'kind of principal').choices(PRINCIPAL_KINDS).makeOptionMandatory())
     .addOption(new Option('--role <role>', `role (repeatable): ${ROLES.join(', ')}`).argParser(collectChoice(ROLES)).makeOptionMandatory())
-    .addOption(new Option('--environment <env>', `environment (repeatable): ${ENVIRONMENTS.join(', ')}`).argParser(collectChoice(ENVIRONMENTS)))
+    .addOption(
+      new Option('--environment <env>', `environment (repeatable): ${ENVIRONMENTS.join(', ')}`).argParser(collectChoice(ENVIRONMENTS)),
+    )
     .option('--team <team>', 'team membership (repeatable)', collect)
     .action(async (id: string, options: CreateOptions, command: Command) => {
       const request: CreatePrincipalRequest = { id, kind: options.kind };

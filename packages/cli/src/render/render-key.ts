@@ -19,7 +19,12 @@ export function renderKey(key: KeyView): string {
     ['Class', key.class],
     ['Environment', key.environment],
     ['Description', key.description],
-    ['Tags', Object.entries(key.tags).map(([name, value]) => `${name}=${value}`).join(', ')],
+    [
+      'Tags',
+      Object.entries(key.tags)
+        .map(([name, value]) => `${name}=${value}`)
+        .join(', '),
+    ],
     ['Primary version', String(key.primaryVersion)],
     ['Rotation period', key.rotationPeriod ?? '-'],
     ['Next rotation', key.nextRotationAt ?? '-'],

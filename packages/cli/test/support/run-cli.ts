@@ -1,6 +1,6 @@
+import { type CannedResponse, fakeFetch, type RecordedRequest } from '../../../sdk/test/support/fake-fetch.js';
 import type { CliIo } from '../../src/cli-io.js';
 import { run } from '../../src/run.js';
-import { type CannedResponse, fakeFetch, type RecordedRequest } from '../../../sdk/test/support/fake-fetch.js';
 
 export interface CliResult {
   code: number;
@@ -42,5 +42,11 @@ export async function runCli(argv: string[], options: CliOptions = {}): Promise<
   const code = await run(argv, io);
   const stdoutBytes = Buffer.concat(out);
   err.push(Buffer.concat(errBytes).toString('utf8'));
-  return { code, stdout: stdoutBytes.toString('utf8'), stdoutBytes: new Uint8Array(stdoutBytes), stderr: err.join(''), requests: fake.requests };
+  return {
+    code,
+    stdout: stdoutBytes.toString('utf8'),
+    stdoutBytes: new Uint8Array(stdoutBytes),
+    stderr: err.join(''),
+    requests: fake.requests,
+  };
 }

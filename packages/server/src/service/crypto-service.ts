@@ -1,10 +1,10 @@
 import {
-  CryptoError,
   type CiphertextAlgorithm,
+  CryptoError,
   decryptCiphertext,
   encryptToCiphertext,
-  maxAsymmetricPlaintext,
   mac,
+  maxAsymmetricPlaintext,
   type ParsedCiphertext,
   parseCiphertext,
   publicJwk,
@@ -18,8 +18,8 @@ import {
   type EncryptionContext,
   INVALID_CIPHERTEXT_MESSAGE,
   type KeyOperation,
-  KeywardError,
   type KeyUsage,
+  KeywardError,
   type PublicKeyResponse,
 } from '@keyward/wire';
 import { assertKeyUsable, assertVersionAllows, versionAllows } from '../keys/operation-rules.js';
@@ -78,21 +78,36 @@ export class CryptoService {
     this.#limits = Object.freeze({ ...deps.limits });
   }
 
-  encrypt(ctx: CallContext, name: string, plaintext: Uint8Array, context: EncryptionContext): Promise<{ ciphertext: string; keyVersion: number }> {
+  encrypt(
+    ctx: CallContext,
+    name: string,
+    plaintext: Uint8Array,
+    context: EncryptionContext,
+  ): Promise<{ ciphertext: string; keyVersion: number }> {
     return this.#run(ctx, 'encrypt', name, async (key, scope) => {
       this.#checkSize('plaintext', plaintext, key.record);
       return this.#encryptWithPrimary(key, scope, plaintext, context);
     });
   }
 
-  decrypt(ctx: CallContext, name: string, ciphertext: string, context: EncryptionContext): Promise<{ plaintext: Uint8Array; keyVersion: number }> {
+  decrypt(
+    ctx: CallContext,
+    name: string,
+    ciphertext: string,
+    context: EncryptionContext,
+  ): Promise<{ plaintext: Uint8Array; keyVersion: number }> {
     return this.#run(ctx, 'decrypt', name, async (key, scope) => {
       const plaintext = await this.#decrypt(key, scope, ciphertext, context, 'decrypt');
       return { plaintext, keyVersion: scope.keyVersion as number };
     });
   }
 
-  rewrap(ctx: CallContext, name: string, ciphertext: string, context: EncryptionContext): Promise<{ ciphertext: string; keyVersion: number }> {
+  rewrap(
+    ctx: CallContext,
+    name: string,
+    ciphertext: string,
+    context: EncryptionContext,
+  ): Promise<{ ciphertext: string; keyVersion: number }> {
     return this.#run(ctx, 'rewrap', name, async (key, scope) => {
       const plaintext = await this.#decrypt(key, scope, ciphertext, context, 'decrypt');
       scope.details.fromVersion = scope.keyVersion;
@@ -192,7 +207,8 @@ export class CryptoService {
       const version = findVersion(key, versionNumber ?? key.record.primaryVersion);
       scope.keyVersion = version.version;
       assertVersionAllows(key.record, version, 'public-key');
-      if (version.publicKey === null) throw new KeywardError('invalid_request', `key '${key.record.name}' is symmetric and has no public key`);
+      if (version.publicKey === null)
+        throw new KeywardError('invalid_request', `key '${key.record.name}' is symmetric and has no public key`);
       const secret = await this.#keyring.secret(this.#store, key.record, version);
       return { publicKey: version.publicKey, jwk: publicJwk(key.record.algorithm, secret) ?? {}, keyVersion: version.version };
     });
@@ -238,14 +254,25 @@ export class CryptoService {
     return key.versions.filter((v) => versionAllows(v, operation)).sort((a, b) => b.version - a.version);
   }
 
-  async #encryptWithPrimary(key: LoadedKey, scope: Scope, plaintext: Uint8Array, context: EncryptionContext): Promise<{ ciphertext: string; keyVersion: number }> {
+  async #encryptWithPrimary(
+    key: LoadedKey,
+    scope: Scope,
+    plaintext: Uint8Array,
+    context: EncryptionContext,
+  ): Promise<{ ciphertext: string; keyVersion: number }> {
     const version = this.#primary(key, 'encrypt', scope);
     const secret = await this.#keyring.secret(this.#store, key.record, version);
     const header = { keyId: key.record.id, keyVersion: version.version, algorithm: key.record.algorithm as CiphertextAlgorithm };
     return { ciphertext: encryptToCiphertext(header, secret, plaintext, context), keyVersion: version.version };
   }
 
-  async #decrypt(key: LoadedKey, scope: Scope, ciphertext: string, context: EncryptionContext, operation: KeyOperation): Promise<Uint8Array> {
+  async #decrypt(
+    key: LoadedKey,
+    scope: Scope,
+    ciphertext: string,
+    context: EncryptionContext,
+    operation: KeyOperation,
+  ): Promise<Uint8Array> {
     let parsed: ParsedCiphertext;
     try {
       parsed = parseCiphertext(ciphertext);

@@ -7,6 +7,7 @@ import type { StoreOps } from '../store/store.js';
 import type { Authenticator } from './authenticator.js';
 import type { Clock } from './clock.js';
 import type { CallContext, Principal } from './context.js';
+import type { RateLimiter } from './rate-limiter.js';
 
 type Detail = string | number | boolean | null;
 
@@ -85,13 +86,27 @@ export class Gate {
   readonly #audit: AuditLog;
   readonly #clock: Clock;
   readonly #isSealed: () => boolean;
+  readonly #authFailures: RateLimiter;
+  readonly #perPrincipal: RateLimiter | null;
 
-  constructor(deps: { authenticator: Authenticator; authorizer: Authorizer; audit: AuditLog; clock: Clock; isSealed: () => boolean }) {
+  constructor(deps: {
+    authenticator: Authenticator;
+    authorizer: Authorizer;
+    audit: AuditLog;
+    clock: Clock;
+    isSealed: () => boolean;
+    /** Failed authentications allowed per source address (brute-force brake). */
+    authFailures: RateLimiter;
+    /** Requests allowed per principal, when configured. */
+    perPrincipal: RateLimiter | null;
+  }) {
     this.#authenticator = deps.authenticator;
     this.#authorizer = deps.authorizer;
     this.#audit = deps.audit;
     this.#clock = deps.clock;
     this.#isSealed = deps.isSealed;
+    this.#authFailures = deps.authFailures;
+    this.#perPrincipal = deps.perPrincipal;
   }
 
   async run<T>(ctx: CallContext, action: Action, body: (scope: Scope) => Promise<T>, options: GateOptions = {}): Promise<T> {
@@ -113,7 +128,10 @@ export class Gate {
     });
     try {
       if (!options.allowSealed && this.#isSealed()) throw new KeywardError('sealed', 'Keyward is sealed');
-      principal = options.anonymous ? ANONYMOUS : await this.#authenticator.authenticate(ctx.credential);
+      principal = options.anonymous ? ANONYMOUS : await this.#authenticate(ctx);
+      if (this.#perPrincipal !== null && !options.anonymous && !this.#perPrincipal.take(principal.id)) {
+        throw new KeywardError('rate_limited', `'${principal.id}' is over its request rate; retry later`);
+      }
       scope = new Scope(principal, now, action, this.#authorizer, this.#audit, (s) => build(s, 'success', null));
       const result = await body(scope);
       if (!scope.recorded) await this.#audit.record(build(scope, 'success', null), scope.use);
@@ -122,6 +140,19 @@ export class Gate {
       const code = error instanceof KeywardError ? error.code : 'internal';
       const outcome = code === 'unauthenticated' || code === 'forbidden' ? 'denied' : 'error';
       await this.#audit.record(build(scope, outcome, code));
+      throw error;
+    }
+  }
+
+  /** Authenticates, refusing a source that has failed too often lately (credential guessing). */
+  async #authenticate(ctx: CallContext): Promise<Principal> {
+    if (!this.#authFailures.allows(ctx.source)) {
+      throw new KeywardError('rate_limited', 'too many failed authentications from this address; retry later');
+    }
+    try {
+      return await this.#authenticator.authenticate(ctx.credential);
+    } catch (error) {
+      this.#authFailures.take(ctx.source);
       throw error;
     }
   }

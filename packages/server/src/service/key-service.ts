@@ -19,7 +19,8 @@ export interface ListKeysInput extends Omit<KeyListQuery, 'limit' | 'cursor'> {
 
 function checkDeletionWindow(days: number, keyClass: KeyRecord['class']): void {
   const min = CLASS_DEFAULTS[keyClass].minDeletionWindowDays;
-  if (days > MAX_DELETION_WINDOW_DAYS) throw new KeywardError('invalid_request', `deletionWindowDays: must be at most ${MAX_DELETION_WINDOW_DAYS}`);
+  if (days > MAX_DELETION_WINDOW_DAYS)
+    throw new KeywardError('invalid_request', `deletionWindowDays: must be at most ${MAX_DELETION_WINDOW_DAYS}`);
   if (days < min) {
     throw new KeywardError('policy_violation', `deletionWindowDays: class ${keyClass} requires a deletion window of at least ${min} days`);
   }
@@ -35,7 +36,8 @@ export function encodeCursor(name: string): string {
 
 function decodeCursor(cursor: string): string {
   const name = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (name.length === 0 || encodeCursor(name) !== cursor) throw new KeywardError('invalid_request', 'cursor: not a cursor this server issued');
+  if (name.length === 0 || encodeCursor(name) !== cursor)
+    throw new KeywardError('invalid_request', 'cursor: not a cursor this server issued');
   return name;
 }
 
@@ -138,7 +140,7 @@ export class KeyService {
     // an owner may edit the rest of its metadata.
     const reclassifies = req.owner !== undefined || req.class !== undefined || req.environment !== undefined;
     return this.#gate.run(ctx, reclassifies ? 'key.reclassify' : 'key.update', (scope) =>
-      this.#mutate(ctx, scope, name, async (key) => {
+      this.#mutate(ctx, scope, name, async (key, versions) => {
         const next: KeyRecord = { ...key };
         if (req.owner !== undefined) next.owner = req.owner;
         if (req.class !== undefined) next.class = req.class;
@@ -149,7 +151,7 @@ export class KeyService {
         if (req.deletionWindowDays !== undefined) next.deletionWindowDays = req.deletionWindowDays;
         if (req.rotationPeriod !== undefined) {
           next.rotationPeriod = req.rotationPeriod;
-          const primary = (await this.#store.getVersions(key.id)).find((v) => v.version === key.primaryVersion);
+          const primary = versions.find((v) => v.version === key.primaryVersion);
           next.nextRotationAt = nextRotation(req.rotationPeriod, new Date(primary?.activatedAt ?? key.createdAt));
         }
         if (req.deletionWindowDays !== undefined || req.class !== undefined) checkDeletionWindow(next.deletionWindowDays, next.class);
@@ -192,7 +194,10 @@ export class KeyService {
         scope.keyVersion = n;
         const version = findVersion({ record: key, versions, grants: [] }, n);
         if (n === key.primaryVersion) {
-          throw new KeywardError('invalid_state', `key version ${n} of '${key.name}' is the primary version; rotate before deactivating it`);
+          throw new KeywardError(
+            'invalid_state',
+            `key version ${n} of '${key.name}' is the primary version; rotate before deactivating it`,
+          );
         }
         if (version.state !== 'active' && version.state !== 'pre_active') {
           throw new KeywardError('invalid_state', `key version ${n} of '${key.name}' is ${version.state} and cannot be deactivated`);

@@ -11,6 +11,7 @@ import { KeyDirectory } from './key-directory.js';
 import { KeyService } from './key-service.js';
 import { Keyring } from './keyring.js';
 import { PrincipalService } from './principal-service.js';
+import { RateLimiter } from './rate-limiter.js';
 import { SysService } from './sys-service.js';
 
 export interface KeywardOptions {
@@ -20,7 +21,22 @@ export interface KeywardOptions {
   clock?: Clock;
   authorizer?: Authorizer;
   limits?: Partial<CryptoLimits>;
+  rates?: Partial<RateLimits>;
 }
+
+export interface RateLimits {
+  /** Failed authentications per source address: a burst, then this many per second. */
+  authFailureBurst: number;
+  authFailuresPerSecond: number;
+  /** Requests per principal per second (with an equal burst); null for no limit. */
+  principalRequestsPerSecond: number | null;
+}
+
+export const DEFAULT_RATES: RateLimits = Object.freeze({
+  authFailureBurst: 20,
+  authFailuresPerSecond: 1,
+  principalRequestsPerSecond: null,
+});
 
 /** The service layer, wired. Front ends receive this and nothing below it. */
 export interface Keyward {
@@ -39,6 +55,7 @@ export function createKeyward(options: KeywardOptions): Keyward {
   const { store, seal } = options;
   const clock = options.clock ?? systemClock;
   const limits: CryptoLimits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
+  const rates: RateLimits = Object.freeze({ ...DEFAULT_RATES, ...options.rates });
   const audit = new AuditLog(store);
   const authenticator = new Authenticator(store, clock);
   const keyring = new Keyring(seal);
@@ -49,6 +66,11 @@ export function createKeyward(options: KeywardOptions): Keyward {
     audit,
     clock,
     isSealed: () => seal.status().sealed,
+    authFailures: new RateLimiter({ burst: rates.authFailureBurst, perSecond: rates.authFailuresPerSecond }, clock),
+    perPrincipal:
+      rates.principalRequestsPerSecond === null
+        ? null
+        : new RateLimiter({ burst: rates.principalRequestsPerSecond, perSecond: rates.principalRequestsPerSecond }, clock),
   });
   return Object.freeze({
     sys: new SysService({ gate, seal, store, keyring, directory, authenticator, version: options.version }),

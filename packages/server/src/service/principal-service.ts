@@ -32,7 +32,15 @@ const USAGE_OPERATIONS: Readonly<Record<string, readonly KeyOperation[]>> = Obje
 /** Writes the first admin principal and its token (file-seal start-up and Shamir init). */
 export async function bootstrapAdmin(tx: StoreOps, token: string, now: Date): Promise<void> {
   const at = now.toISOString();
-  await tx.insertPrincipal({ id: 'admin', kind: 'user', roles: ['admin'], environments: [...ENVIRONMENTS], teams: [], createdAt: at, disabled: false });
+  await tx.insertPrincipal({
+    id: 'admin',
+    kind: 'user',
+    roles: ['admin'],
+    environments: [...ENVIRONMENTS],
+    teams: [],
+    createdAt: at,
+    disabled: false,
+  });
   await tx.insertToken({
     id: randomUUID(),
     principalId: 'admin',
@@ -195,7 +203,8 @@ export class PrincipalService {
       scope.authorize(key);
       scope.details.grantId = grantId;
       await this.#store.transaction(async (tx) => {
-        if (!(await tx.deleteGrant(key.record.id, grantId))) throw new KeywardError('not_found', `grant '${grantId}' does not exist on key '${keyName}'`);
+        if (!(await tx.deleteGrant(key.record.id, grantId)))
+          throw new KeywardError('not_found', `grant '${grantId}' does not exist on key '${keyName}'`);
         await scope.recordIn(tx);
       });
       this.#directory.forget(ctx.namespace, keyName);

@@ -72,7 +72,10 @@ export class SysService {
       async (scope) => {
         const seal = this.#seal;
         if (!isShareSeal(seal)) {
-          throw new KeywardError('invalid_request', `share: this server uses the ${seal.kind} seal, which has no shares; restart it to unseal`);
+          throw new KeywardError(
+            'invalid_request',
+            `share: this server uses the ${seal.kind} seal, which has no shares; restart it to unseal`,
+          );
         }
         if (!seal.status().initialized) throw new KeywardError('invalid_state', 'Keyward is not initialized; call /v1/sys/init first');
         const status = await seal.submitShare(share);

@@ -44,7 +44,15 @@ export function keyView(key: KeyRecord, versions?: readonly VersionRecord[]): Ke
 }
 
 export function principalView(p: PrincipalRecord): PrincipalView {
-  return { id: p.id, kind: p.kind, roles: p.roles, environments: p.environments, teams: p.teams, createdAt: p.createdAt, disabled: p.disabled };
+  return {
+    id: p.id,
+    kind: p.kind,
+    roles: p.roles,
+    environments: p.environments,
+    teams: p.teams,
+    createdAt: p.createdAt,
+    disabled: p.disabled,
+  };
 }
 
 export function grantView(g: GrantRecord, key: KeyRecord): GrantView {

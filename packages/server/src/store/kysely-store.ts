@@ -1,4 +1,15 @@
-import type { AlgorithmName, Environment, KeyClass, KeyOperation, KeyState, KeyUsage, PrincipalKind, Role, VersionState } from '@keyward/wire';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type {
+  AlgorithmName,
+  Environment,
+  KeyClass,
+  KeyOperation,
+  KeyState,
+  KeyUsage,
+  PrincipalKind,
+  Role,
+  VersionState,
+} from '@keyward/wire';
 import type { Kysely, Selectable } from 'kysely';
 import { type Dialect, migrate } from './migrations.js';
 import type {
@@ -119,11 +130,24 @@ function isUniqueViolation(error: unknown): boolean {
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
 }
 
+/**
+ * The transaction whose callback is running. Using the outer store inside a
+ * transaction callback would deadlock SQLite's single connection (and on
+ * PostgreSQL read outside the transaction), so it throws at once instead.
+ */
+const activeTransaction = new AsyncLocalStorage<KyselyOps>();
+
 /** Store operations over a Kysely instance or transaction; identical SQL for both dialects. */
 class KyselyOps implements StoreOps {
-  protected readonly db: Kysely<Database>;
+  readonly #db: Kysely<Database>;
   constructor(db: Kysely<Database>) {
-    this.db = db;
+    this.#db = db;
+  }
+
+  protected get db(): Kysely<Database> {
+    const active = activeTransaction.getStore();
+    if (active !== undefined && active !== this) throw new Error('the store was used inside a transaction callback; use the transaction');
+    return this.#db;
   }
 
   async getMeta(name: string): Promise<string | null> {
@@ -414,7 +438,10 @@ export class KyselyStore extends KyselyOps implements Store {
   }
 
   transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((tx) => fn(new KyselyOps(tx)));
+    return this.db.transaction().execute((tx) => {
+      const ops = new KyselyOps(tx);
+      return activeTransaction.run(ops, () => fn(ops));
+    });
   }
 
   migrate(): Promise<void> {

@@ -1,4 +1,14 @@
-import type { AlgorithmName, Environment, KeyClass, KeyOperation, KeyState, KeyUsage, PrincipalKind, Role, VersionState } from '@keyward/wire';
+import type {
+  AlgorithmName,
+  Environment,
+  KeyClass,
+  KeyOperation,
+  KeyState,
+  KeyUsage,
+  PrincipalKind,
+  Role,
+  VersionState,
+} from '@keyward/wire';
 
 /** Plain data the store keeps. Material is always wrapped; nothing here is a secret in the clear. */
 export interface KeyRecord {

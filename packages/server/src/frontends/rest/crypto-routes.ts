@@ -12,7 +12,12 @@ import { batchable, compileItemValidator, formatValidationError } from './valida
 const ciphertext = { type: 'string', minLength: 1, maxLength: 1024 * 1024 } as const;
 const keyVersion = { type: 'integer', minimum: 1, maximum: 2 ** 31 } as const;
 
-const encryptItem = { type: 'object', required: ['plaintext'], additionalProperties: false, properties: { plaintext: base64, context } } as const;
+const encryptItem = {
+  type: 'object',
+  required: ['plaintext'],
+  additionalProperties: false,
+  properties: { plaintext: base64, context },
+} as const;
 const decryptItem = { type: 'object', required: ['ciphertext'], additionalProperties: false, properties: { ciphertext, context } } as const;
 
 /** Sign and verify take exactly one of `message` and `digest`. */
@@ -71,8 +76,13 @@ export function cryptoRoutes(app: FastifyInstance, keyward: Keyward): void {
     const { plaintext, keyVersion } = await crypto.decrypt(ctx, key, item.ciphertext as string, ctxOf(item));
     return { plaintext: encodeBase64(plaintext), keyVersion };
   });
-  batchRoute(app, keyward, 'rewrap', decryptItem, 'Re-encrypt under the primary version without returning plaintext', async (ctx, key, item) =>
-    crypto.rewrap(ctx, key, item.ciphertext as string, ctxOf(item)),
+  batchRoute(
+    app,
+    keyward,
+    'rewrap',
+    decryptItem,
+    'Re-encrypt under the primary version without returning plaintext',
+    async (ctx, key, item) => crypto.rewrap(ctx, key, item.ciphertext as string, ctxOf(item)),
   );
 
   app.post<{ Params: Params; Body: { bytes?: number; context?: EncryptionContext; includePlaintext?: boolean } }>(
@@ -131,7 +141,13 @@ export function cryptoRoutes(app: FastifyInstance, keyward: Keyward): void {
       },
     },
     async (req) =>
-      crypto.verify(callContext(req), req.params.name, signInput(req.body), decodeBase64('signature', req.body.signature), req.body.keyVersion ?? null),
+      crypto.verify(
+        callContext(req),
+        req.params.name,
+        signInput(req.body),
+        decodeBase64('signature', req.body.signature),
+        req.body.keyVersion ?? null,
+      ),
   );
 
   app.post<{ Params: Params; Body: { message: string } }>(
@@ -179,6 +195,7 @@ export function cryptoRoutes(app: FastifyInstance, keyward: Keyward): void {
 }
 
 function signInput(body: { message?: string; digest?: string }): { message: Uint8Array } | { digest: Uint8Array } {
-  return body.message !== undefined ? { message: decodeBase64('message', body.message) } : { digest: decodeBase64('digest', body.digest as string) };
+  return body.message !== undefined
+    ? { message: decodeBase64('message', body.message) }
+    : { digest: decodeBase64('digest', body.digest as string) };
 }
-

@@ -74,17 +74,25 @@ const listQuery = {
 type Params = { name: string };
 
 export function keyRoutes(app: FastifyInstance, keyward: Keyward): void {
-  app.post<{ Body: CreateKeyRequest }>('/v1/keys', { schema: { tags: ['keys'], summary: 'Create a key with version 1 active', body: createBody } }, async (req, reply) =>
-    reply.code(201).send(await keyward.keys.create(callContext(req), req.body)),
+  app.post<{ Body: CreateKeyRequest }>(
+    '/v1/keys',
+    { schema: { tags: ['keys'], summary: 'Create a key with version 1 active', body: createBody } },
+    async (req, reply) => reply.code(201).send(await keyward.keys.create(callContext(req), req.body)),
   );
 
-  app.get<{ Querystring: KeyListQuery }>('/v1/keys', { schema: { tags: ['keys'], summary: 'List keys, filtered and paged', querystring: listQuery } }, async (req) => {
-    const { limit, cursor, ...filter } = req.query;
-    return keyward.keys.list(callContext(req), { ...filter, limit: limit ?? DEFAULT_PAGE, cursor: cursor ?? null });
-  });
+  app.get<{ Querystring: KeyListQuery }>(
+    '/v1/keys',
+    { schema: { tags: ['keys'], summary: 'List keys, filtered and paged', querystring: listQuery } },
+    async (req) => {
+      const { limit, cursor, ...filter } = req.query;
+      return keyward.keys.list(callContext(req), { ...filter, limit: limit ?? DEFAULT_PAGE, cursor: cursor ?? null });
+    },
+  );
 
-  app.get<{ Params: Params }>('/v1/keys/:name', { schema: { tags: ['keys'], summary: 'A key with its versions', params: keyParams } }, async (req) =>
-    keyward.keys.get(callContext(req), req.params.name),
+  app.get<{ Params: Params }>(
+    '/v1/keys/:name',
+    { schema: { tags: ['keys'], summary: 'A key with its versions', params: keyParams } },
+    async (req) => keyward.keys.get(callContext(req), req.params.name),
   );
 
   app.patch<{ Params: Params; Body: PatchKeyRequest }>(
@@ -109,7 +117,13 @@ export function keyRoutes(app: FastifyInstance, keyward: Keyward): void {
   for (const action of ['enable', 'disable'] as const) {
     app.post<{ Params: Params }>(
       `/v1/keys/:name/${action}`,
-      { schema: { tags: ['keys'], summary: `${action === 'enable' ? 'Enable' : 'Disable'} every cryptographic operation of the key`, params: keyParams } },
+      {
+        schema: {
+          tags: ['keys'],
+          summary: `${action === 'enable' ? 'Enable' : 'Disable'} every cryptographic operation of the key`,
+          params: keyParams,
+        },
+      },
       async (req) => keyward.keys.setEnabled(callContext(req), req.params.name, action === 'enable'),
     );
   }

@@ -37,12 +37,20 @@ export function principalRoutes(app: FastifyInstance, keyward: Keyward): void {
 
   app.get<{ Querystring: { limit?: number; cursor?: string } }>(
     '/v1/principals',
-    { schema: { tags: ['principals'], summary: 'List principals', querystring: { type: 'object', additionalProperties: false, properties: paging } } },
+    {
+      schema: {
+        tags: ['principals'],
+        summary: 'List principals',
+        querystring: { type: 'object', additionalProperties: false, properties: paging },
+      },
+    },
     async (req) => principals.list(callContext(req), req.query.limit ?? DEFAULT_PAGE, req.query.cursor ?? null),
   );
 
-  app.get<{ Params: { id: string } }>('/v1/principals/:id', { schema: { tags: ['principals'], summary: 'A principal', params: idParams } }, async (req) =>
-    principals.get(callContext(req), req.params.id),
+  app.get<{ Params: { id: string } }>(
+    '/v1/principals/:id',
+    { schema: { tags: ['principals'], summary: 'A principal', params: idParams } },
+    async (req) => principals.get(callContext(req), req.params.id),
   );
 
   app.post<{ Params: { id: string }; Body: { ttl?: string; description?: string } | undefined }>(
@@ -59,7 +67,8 @@ export function principalRoutes(app: FastifyInstance, keyward: Keyward): void {
         },
       },
     },
-    async (req, reply) => reply.code(201).send(await principals.createToken(callContext(req), req.params.id, req.body?.ttl, req.body?.description)),
+    async (req, reply) =>
+      reply.code(201).send(await principals.createToken(callContext(req), req.params.id, req.body?.ttl, req.body?.description)),
   );
 
   app.delete<{ Params: { tokenId: string } }>(
@@ -95,8 +104,10 @@ export function principalRoutes(app: FastifyInstance, keyward: Keyward): void {
     async (req, reply) => reply.code(201).send(await principals.addGrant(callContext(req), req.params.name, req.body)),
   );
 
-  app.get<{ Params: { name: string } }>('/v1/keys/:name/grants', { schema: { tags: ['grants'], summary: 'Grants on a key', params: keyParams } }, async (req) =>
-    principals.listGrants(callContext(req), req.params.name),
+  app.get<{ Params: { name: string } }>(
+    '/v1/keys/:name/grants',
+    { schema: { tags: ['grants'], summary: 'Grants on a key', params: keyParams } },
+    async (req) => principals.listGrants(callContext(req), req.params.name),
   );
 
   app.delete<{ Params: { name: string; grantId: string } }>(

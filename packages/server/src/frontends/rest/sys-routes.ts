@@ -3,10 +3,14 @@ import type { Keyward } from '../../service/keyward.js';
 import { callContext } from './call-context.js';
 
 export function sysRoutes(app: FastifyInstance, keyward: Keyward): void {
-  app.get('/v1/sys/health', { schema: { tags: ['sys'], summary: 'Initialization and seal state; no credential needed' } }, async (_req, reply) => {
-    const health = keyward.sys.health();
-    return reply.code(health.initialized && !health.sealed ? 200 : 503).send(health);
-  });
+  app.get(
+    '/v1/sys/health',
+    { schema: { tags: ['sys'], summary: 'Initialization and seal state; no credential needed' } },
+    async (_req, reply) => {
+      const health = keyward.sys.health();
+      return reply.code(health.initialized && !health.sealed ? 200 : 503).send(health);
+    },
+  );
 
   app.post<{ Body: { shares: number; threshold: number } }>(
     '/v1/sys/init',
@@ -31,16 +35,25 @@ export function sysRoutes(app: FastifyInstance, keyward: Keyward): void {
       schema: {
         tags: ['sys'],
         summary: 'Submit one unseal share',
-        body: { type: 'object', required: ['share'], additionalProperties: false, properties: { share: { type: 'string', minLength: 1, maxLength: 256 } } },
+        body: {
+          type: 'object',
+          required: ['share'],
+          additionalProperties: false,
+          properties: { share: { type: 'string', minLength: 1, maxLength: 256 } },
+        },
       },
     },
     async (req) => keyward.sys.unseal(callContext(req), req.body.share),
   );
 
-  app.post('/v1/sys/seal', { schema: { tags: ['sys'], summary: 'Seal: zero the root key and every cached secret (admin)' } }, async (req, reply) => {
-    await keyward.sys.seal(callContext(req));
-    return reply.code(204).send();
-  });
+  app.post(
+    '/v1/sys/seal',
+    { schema: { tags: ['sys'], summary: 'Seal: zero the root key and every cached secret (admin)' } },
+    async (req, reply) => {
+      await keyward.sys.seal(callContext(req));
+      return reply.code(204).send();
+    },
+  );
 
   app.get('/v1/auth/self', { schema: { tags: ['sys'], summary: 'The calling principal and its roles' } }, async (req) =>
     keyward.principals.self(callContext(req)),
