@@ -36,9 +36,20 @@ export function assertKeyUsable(key: KeyRecord): void {
   }
 }
 
-/** Throws invalid_state unless `version` may perform `operation`. */
-export function assertVersionAllows(key: KeyRecord, version: VersionRecord, operation: KeyOperation): void {
+/**
+ * Throws invalid_state unless `version` may perform `operation`. A
+ * compromised version still decrypts and verifies, but only for a caller
+ * allowed to recover data (`recovery`), so data can be rescued and re-encrypted.
+ */
+export function assertVersionAllows(key: KeyRecord, version: VersionRecord, operation: KeyOperation, recovery = false): void {
   const role = OPERATION_ROLE[operation];
+  if (role === 'consume' && version.state === 'compromised') {
+    if (recovery) return;
+    throw new KeywardError(
+      'invalid_state',
+      `key version ${version.version} of '${key.name}' is compromised; only a principal allowed to recover data may ${operation} with it`,
+    );
+  }
   if (!VERSION_ALLOWS[role].includes(version.state)) {
     throw new KeywardError(
       'invalid_state',

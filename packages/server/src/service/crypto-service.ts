@@ -245,13 +245,24 @@ export class CryptoService {
 
   /** The versions to try for verification: the one named, or every version that may still verify, newest first. */
   #candidates(key: LoadedKey, operation: KeyOperation, requested: number | null, scope: Scope): VersionRecord[] {
+    const recovery = this.#recovery(key, scope);
     if (requested !== null) {
       const version = findVersion(key, requested);
       scope.keyVersion = requested;
-      assertVersionAllows(key.record, version, operation);
+      assertVersionAllows(key.record, version, operation, recovery);
       return [version];
     }
-    return key.versions.filter((v) => versionAllows(v, operation)).sort((a, b) => b.version - a.version);
+    return key.versions
+      .filter((v) => versionAllows(v, operation) || (recovery && v.state === 'compromised'))
+      .sort((a, b) => b.version - a.version);
+  }
+
+  /** May this caller still decrypt and verify with compromised versions (to rescue data)? */
+  #recovery(key: LoadedKey, scope: Scope): boolean {
+    const hasCompromised = key.versions.some((v) => v.state === 'compromised');
+    const recovery = hasCompromised && scope.may('version.recover', key);
+    if (recovery) scope.details.recovery = true;
+    return recovery;
   }
 
   async #encryptWithPrimary(
@@ -283,7 +294,7 @@ export class CryptoService {
     const version = key.versions.find((v) => v.version === parsed.keyVersion);
     if (parsed.keyId !== key.record.id || parsed.algorithm !== key.record.algorithm || version === undefined) throw invalidCiphertext();
     scope.keyVersion = version.version;
-    assertVersionAllows(key.record, version, operation);
+    assertVersionAllows(key.record, version, operation, version.state === 'compromised' && this.#recovery(key, scope));
     const secret = await this.#keyring.secret(this.#store, key.record, version);
     try {
       return decryptCiphertext(parsed, secret, context);

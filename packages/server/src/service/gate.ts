@@ -46,6 +46,13 @@ export class Scope {
     }
   }
 
+  /** Whether the authorizer would allow `action` (on `key`), without refusing. */
+  may(action: Action, key?: AuthorizationRequest['key']): boolean {
+    const request: AuthorizationRequest = { principal: this.principal, action };
+    if (key !== undefined) request.key = key;
+    return this.#authorizer.authorize(request).allowed;
+  }
+
   /** Writes this request's success record inside the state change's own transaction. */
   async recordIn(tx: StoreOps): Promise<void> {
     await this.#audit.recordIn(tx, this.#build(this));
@@ -74,6 +81,9 @@ const ANONYMOUS: Principal = Object.freeze({
   disabled: false,
   tokenId: '',
 });
+
+/** Errors whose audit record the gate has written, so a front end does not record them twice. */
+const audited = new WeakSet<object>();
 
 /**
  * The one door of every operation: authenticate → authorize → act → record.
@@ -140,8 +150,35 @@ export class Gate {
       const code = error instanceof KeywardError ? error.code : 'internal';
       const outcome = code === 'unauthenticated' || code === 'forbidden' ? 'denied' : 'error';
       await this.#audit.record(build(scope, outcome, code));
+      if (typeof error === 'object' && error !== null) audited.add(error);
       throw error;
     }
+  }
+
+  /**
+   * Records a request that a front end refused before it reached an
+   * operation (malformed, oversized, no such route), unless the gate already
+   * recorded it, so probing leaves a trace too.
+   */
+  async refused(
+    request: { requestId: string; source: string; method: string; route: string },
+    error: unknown,
+    code: string,
+  ): Promise<void> {
+    if (typeof error === 'object' && error !== null && audited.has(error)) return;
+    await this.#audit.record({
+      time: this.#clock.now().toISOString(),
+      actor: null,
+      action: 'request.refused',
+      namespace: null,
+      key: null,
+      keyVersion: null,
+      outcome: 'error',
+      errorCode: code,
+      requestId: request.requestId,
+      source: request.source,
+      details: { method: request.method, route: request.route },
+    });
   }
 
   /** Authenticates, refusing a source that has failed too often lately (credential guessing). */

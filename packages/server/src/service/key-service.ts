@@ -17,12 +17,14 @@ export interface ListKeysInput extends Omit<KeyListQuery, 'limit' | 'cursor'> {
   cursor: string | null;
 }
 
-function checkDeletionWindow(days: number, keyClass: KeyRecord['class']): void {
+/** Version states from which a version can still be declared compromised. */
+const LIVE_STATES: readonly VersionRecord['state'][] = ['pre_active', 'active', 'deactivated'];
+
+function checkDeletionWindow(days: number, keyClass: KeyRecord['class'], field = 'deletionWindowDays'): void {
   const min = CLASS_DEFAULTS[keyClass].minDeletionWindowDays;
-  if (days > MAX_DELETION_WINDOW_DAYS)
-    throw new KeywardError('invalid_request', `deletionWindowDays: must be at most ${MAX_DELETION_WINDOW_DAYS}`);
+  if (days > MAX_DELETION_WINDOW_DAYS) throw new KeywardError('invalid_request', `${field}: must be at most ${MAX_DELETION_WINDOW_DAYS}`);
   if (days < min) {
-    throw new KeywardError('policy_violation', `deletionWindowDays: class ${keyClass} requires a deletion window of at least ${min} days`);
+    throw new KeywardError('policy_violation', `${field}: class ${keyClass} requires a deletion window of at least ${min} days`);
   }
 }
 
@@ -203,6 +205,63 @@ export class KeyService {
           throw new KeywardError('invalid_state', `key version ${n} of '${key.name}' is ${version.state} and cannot be deactivated`);
         }
         return { key, version: { ...version, state: 'deactivated', deactivatedAt: scope.now.toISOString() } };
+      }),
+    );
+  }
+
+  /**
+   * Declares a version compromised: from now on it only decrypts and
+   * verifies, and only for principals allowed to recover data. If it was the
+   * primary version the key rotates at once, in the same transaction.
+   */
+  compromiseVersion(ctx: CallContext, name: string, n: number, reason: string): Promise<KeyView> {
+    return this.#gate.run(ctx, 'version.compromise', async (scope) => {
+      const view = await this.#mutate(ctx, scope, name, async (key, versions, tx) => {
+        scope.keyVersion = n;
+        scope.details.reason = reason;
+        const version = findVersion({ record: key, versions, grants: [] }, n);
+        if (!LIVE_STATES.includes(version.state)) {
+          throw new KeywardError(
+            'invalid_state',
+            `key version ${n} of '${key.name}' is ${version.state} and cannot be declared compromised`,
+          );
+        }
+        const compromised: VersionRecord = { ...version, state: 'compromised', compromisedAt: scope.now.toISOString() };
+        if (n !== key.primaryVersion) return { key, version: compromised };
+        if (key.state === 'pending_deletion' || key.state === 'destroyed') return { key, version: compromised };
+        await tx.updateVersion(compromised);
+        const next = Math.max(...versions.map((v) => v.version)) + 1;
+        await this.#newVersion(tx, key, next, 'event', scope.now);
+        scope.details.rotatedTo = next;
+        return { key: { ...key, primaryVersion: next, nextRotationAt: nextRotation(key.rotationPeriod, scope.now) } };
+      });
+      this.#keyring.forgetKey(view.id);
+      return view;
+    });
+  }
+
+  /** Schedules crypto-shredding after a waiting period of `days` (7–30, never below the class minimum). */
+  scheduleDeletion(ctx: CallContext, name: string, days: number | null): Promise<KeyView> {
+    return this.#gate.run(ctx, 'key.schedule-deletion', (scope) =>
+      this.#mutate(ctx, scope, name, async (key) => {
+        if (key.state !== 'enabled' && key.state !== 'disabled') {
+          throw new KeywardError('invalid_state', `key '${key.name}' is ${key.state} and cannot be scheduled for deletion`);
+        }
+        const window = days ?? key.deletionWindowDays;
+        checkDeletionWindow(window, key.class, 'days');
+        scope.details.days = window;
+        return { key: { ...key, state: 'pending_deletion', deletionDate: addMs(scope.now, window * 86_400_000).toISOString() } };
+      }),
+    );
+  }
+
+  cancelDeletion(ctx: CallContext, name: string): Promise<KeyView> {
+    return this.#gate.run(ctx, 'key.cancel-deletion', (scope) =>
+      this.#mutate(ctx, scope, name, async (key) => {
+        if (key.state !== 'pending_deletion') {
+          throw new KeywardError('invalid_state', `key '${key.name}' is ${key.state}, not pending deletion`);
+        }
+        return { key: { ...key, state: 'disabled', deletionDate: null } };
       }),
     );
   }

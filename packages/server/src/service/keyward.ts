@@ -45,6 +45,8 @@ export interface Keyward {
   readonly crypto: CryptoService;
   readonly principals: PrincipalService;
   readonly limits: CryptoLimits;
+  /** Records a request a front end refused before any operation ran (see Gate.refused). */
+  refused: Gate['refused'];
   /** Waits for pending audit records, then zeroes every cached secret. */
   shutdown(): Promise<void>;
 }
@@ -78,6 +80,7 @@ export function createKeyward(options: KeywardOptions): Keyward {
     crypto: new CryptoService({ gate, store, keyring, directory, limits }),
     principals: new PrincipalService({ gate, store, authenticator, directory }),
     limits,
+    refused: (request: Parameters<Gate['refused']>[0], error: unknown, code: string) => gate.refused(request, error, code),
     async shutdown() {
       await audit.flush();
       keyring.clear();

@@ -10,7 +10,7 @@ import type {
   Role,
   VersionState,
 } from '@keyward/wire';
-import type { Kysely, Selectable } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import { type Dialect, migrate } from './migrations.js';
 import type {
   AuditOutcome,
@@ -120,8 +120,19 @@ function versionToRow(v: VersionRecord): KeyVersionTable {
   };
 }
 
-/** Escapes LIKE wildcards so a search term is matched literally. */
-const likeLiteral = (term: string): string => `%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+/**
+ * Escapes LIKE wildcards with `!` so a search term is matched literally. SQLite
+ * has no default escape character, so every LIKE must say `ESCAPE '!'`.
+ */
+const likeLiteral = (term: string): string => `%${term.replace(/[!%_]/g, (c) => `!${c}`)}%`;
+
+/**
+ * Case-insensitive substring match. Both sides go through the database's own
+ * lower(): SQLite's folds ASCII only, and lowering the term in JavaScript
+ * instead made non-ASCII capitals (Ä) unmatchable there.
+ */
+const containsIgnoringCase = (column: 'keys.name' | 'keys.description' | 'keys.owner', pattern: string) =>
+  sql<boolean>`lower(${sql.ref(column)}) like lower(${pattern}) escape '!'`;
 
 function isUniqueViolation(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
@@ -207,12 +218,12 @@ class KyselyOps implements StoreOps {
       );
     }
     if (filter.q !== undefined) {
-      const pattern = likeLiteral(filter.q.toLowerCase());
-      query = query.where(({ eb, or, fn }) =>
+      const pattern = likeLiteral(filter.q);
+      query = query.where(({ or }) =>
         or([
-          eb('keys.name', 'like', pattern),
-          eb(fn('lower', ['keys.description']), 'like', pattern),
-          eb(fn('lower', ['keys.owner']), 'like', pattern),
+          containsIgnoringCase('keys.name', pattern),
+          containsIgnoringCase('keys.description', pattern),
+          containsIgnoringCase('keys.owner', pattern),
         ]),
       );
     }
@@ -437,14 +448,15 @@ export class KyselyStore extends KyselyOps implements Store {
     this.#onClose = onClose;
   }
 
-  transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
+  // async so that misuse (the guard in `db`) rejects rather than throws synchronously.
+  async transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
     return this.db.transaction().execute((tx) => {
       const ops = new KyselyOps(tx);
       return activeTransaction.run(ops, () => fn(ops));
     });
   }
 
-  migrate(): Promise<void> {
+  async migrate(): Promise<void> {
     return migrate(this.db, this.dialect);
   }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServerOptions as HttpsOptions } from 'node:https';
 import swagger from '@fastify/swagger';
 import type { ErrorBody } from '@keyward/wire';
-import Fastify, { type FastifyInstance, type FastifySchemaCompiler, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifySchemaCompiler, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Keyward } from '../../service/keyward.js';
 import { cryptoRoutes } from './crypto-routes.js';
@@ -20,6 +20,10 @@ export interface RestOptions {
   https?: HttpsOptions;
 }
 
+function refusal(request: FastifyRequest) {
+  return { requestId: request.id, source: request.ip, method: request.method, route: request.routeOptions.url ?? 'unknown' };
+}
+
 /**
  * The REST front end: translates HTTP into service calls and back. It never
  * touches the store, the seal or key material.
@@ -33,11 +37,21 @@ export async function buildRestApp(keyward: Keyward, options: RestOptions): Prom
     requestIdHeader: false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     return503OnClosing: true,
+    // Key names and principal ids run to 128 characters (API.md); longer ones must reach validation and get a 400.
+    routerOptions: { maxParamLength: 1024 },
+    // Bad percent-encoding and over-long path parameters: the standard error body and X-Request-Id, not Fastify's own.
+    frameworkErrors: (error, request, reply) => {
+      const wire = toWireError(error);
+      const body: ErrorBody = { error: { code: wire.code, message: wire.message, requestId: request.id } };
+      void reply.header('x-request-id', request.id).code(wire.status).send(body);
+    },
     ...(options.https ? { https: options.https } : {}),
   }) as unknown as FastifyInstance;
 
   app.setValidatorCompiler((({ schema, httpPart }) =>
     compileValidator(schema as Record<string, unknown>, httpPart)) as FastifySchemaCompiler<unknown>);
+  // JSON only (API.md): without this, Fastify's built-in text/plain parser lets a text body reach validation.
+  app.removeContentTypeParser('text/plain');
   // A JSON body is an object; `null` is what an empty optional body parses to.
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
@@ -75,10 +89,12 @@ export async function buildRestApp(keyward: Keyward, options: RestOptions): Prom
         'internal error',
       );
     }
+    await keyward.refused(refusal(request), error, wire.code);
     const body: ErrorBody = { error: { code: wire.code, message: wire.message, requestId: request.id } };
     return reply.code(wire.status).send(body);
   });
   app.setNotFoundHandler(async (request, reply) => {
+    await keyward.refused(refusal(request), null, 'not_found');
     const body: ErrorBody = {
       error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}`, requestId: request.id },
     };

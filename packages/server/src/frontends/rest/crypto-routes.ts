@@ -52,7 +52,8 @@ function batchRoute(app: FastifyInstance, keyward: Keyward, op: string, item: ob
           try {
             if (!validateItem(entry)) {
               const issue = validateItem.errors?.[0];
-              throw new KeywardError('invalid_request', issue ? formatValidationError(issue, 'body') : 'is invalid');
+              const whole = issue === undefined || (issue.instancePath === '' && issue.keyword === 'type');
+              throw new KeywardError('invalid_request', whole ? 'must be object' : formatValidationError(issue, 'body'));
             }
             return await handle(ctx, req.params.name, entry);
           } catch (error) {

@@ -14,6 +14,8 @@ const FASTIFY_ERRORS: Readonly<Record<string, { code: ErrorCode; message: string
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'invalid_request', message: 'content-length: does not match the body' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'invalid_request', message: 'body: empty; send a JSON object' },
   FST_ERR_CTP_INVALID_JSON_BODY: { code: 'invalid_request', message: 'body: malformed JSON' },
+  FST_ERR_BAD_URL: { code: 'invalid_request', message: 'path: not a valid URL (bad percent-encoding)' },
+  FST_ERR_MAX_PARAM_LENGTH: { code: 'invalid_request', message: 'path: a path parameter is too long' },
 });
 
 /**

@@ -73,6 +73,16 @@ const listQuery = {
 
 type Params = { name: string };
 
+/** Actions that take no body: none, `{}` or `null`; any field is unknown (never silently ignored). */
+const noBody = { type: ['object', 'null'], additionalProperties: false, properties: {} } as const;
+
+const versionParams = {
+  type: 'object',
+  required: ['name', 'version'],
+  additionalProperties: false,
+  properties: { name, version: { type: 'integer', minimum: 1, maximum: 2 ** 31 } },
+} as const;
+
 export function keyRoutes(app: FastifyInstance, keyward: Keyward): void {
   app.post<{ Body: CreateKeyRequest }>(
     '/v1/keys',
@@ -122,11 +132,44 @@ export function keyRoutes(app: FastifyInstance, keyward: Keyward): void {
           tags: ['keys'],
           summary: `${action === 'enable' ? 'Enable' : 'Disable'} every cryptographic operation of the key`,
           params: keyParams,
+          body: noBody,
         },
       },
       async (req) => keyward.keys.setEnabled(callContext(req), req.params.name, action === 'enable'),
     );
   }
+
+  app.post<{ Params: Params & { version: number }; Body: { reason: string } }>(
+    '/v1/keys/:name/versions/:version/compromise',
+    {
+      schema: {
+        tags: ['keys'],
+        summary: 'Declare a version compromised: it only decrypts and verifies for recovery; a compromised primary rotates at once',
+        params: versionParams,
+        body: { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason: { ...reason, minLength: 1 } } },
+      },
+    },
+    async (req) => keyward.keys.compromiseVersion(callContext(req), req.params.name, req.params.version, req.body.reason),
+  );
+
+  app.post<{ Params: Params; Body: { days?: number } | undefined }>(
+    '/v1/keys/:name/schedule-deletion',
+    {
+      schema: {
+        tags: ['keys'],
+        summary: 'Schedule crypto-shredding after 7 to 30 days (never below the class minimum)',
+        params: keyParams,
+        body: { type: ['object', 'null'], additionalProperties: false, properties: { days: { type: 'integer', minimum: 7, maximum: 30 } } },
+      },
+    },
+    async (req) => keyward.keys.scheduleDeletion(callContext(req), req.params.name, req.body?.days ?? null),
+  );
+
+  app.post<{ Params: Params }>(
+    '/v1/keys/:name/cancel-deletion',
+    { schema: { tags: ['keys'], summary: 'Cancel a scheduled deletion; the key returns disabled', params: keyParams, body: noBody } },
+    async (req) => keyward.keys.cancelDeletion(callContext(req), req.params.name),
+  );
 
   app.post<{ Params: Params & { version: number } }>(
     '/v1/keys/:name/versions/:version/deactivate',
@@ -134,12 +177,8 @@ export function keyRoutes(app: FastifyInstance, keyward: Keyward): void {
       schema: {
         tags: ['keys'],
         summary: 'Deactivate a non-primary version: it may still decrypt and verify, never encrypt or sign',
-        params: {
-          type: 'object',
-          required: ['name', 'version'],
-          additionalProperties: false,
-          properties: { name, version: { type: 'integer', minimum: 1, maximum: 2 ** 31 } },
-        },
+        params: versionParams,
+        body: noBody,
       },
     },
     async (req) => keyward.keys.deactivateVersion(callContext(req), req.params.name, req.params.version),

@@ -41,7 +41,12 @@ export function principalRoutes(app: FastifyInstance, keyward: Keyward): void {
       schema: {
         tags: ['principals'],
         summary: 'List principals',
-        querystring: { type: 'object', additionalProperties: false, properties: paging },
+        // The cursor is the last id of the previous page: anything else is not a cursor this server issued.
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { ...paging, cursor: { ...paging.cursor, ...principalId } },
+        },
       },
     },
     async (req) => principals.list(callContext(req), req.query.limit ?? DEFAULT_PAGE, req.query.cursor ?? null),

@@ -18,7 +18,8 @@ const batchEnvelope = {
   type: 'object',
   required: ['items'],
   additionalProperties: false,
-  properties: { items: { type: 'array', minItems: 1, maxItems: MAX_BATCH_ITEMS, items: { type: 'object' } } },
+  // Each item is validated on its own (compileItemValidator), so even a non-object item fails alone (API.md, batch form).
+  properties: { items: { type: 'array', minItems: 1, maxItems: MAX_BATCH_ITEMS } },
 } as const;
 
 /** The body schema of an operation with a batch form: one item, or up to 1000 items each validated on their own. */

@@ -1,0 +1,117 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { b64, Harness } from '../support/harness.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+describe('Shamir seal', () => {
+  it('a sealed server answers 503 sealed to everything but health, init and unseal, until the threshold of shares', async () => {
+    h = await Harness.start({ seal: 'shamir' });
+    const health = await h.call('GET', '/v1/sys/health', undefined, null);
+    expect(health.status).toBe(503);
+    expect(health.body).toMatchObject({ initialized: false, sealed: true });
+    const early = await h.call('POST', '/v1/sys/unseal', { share: 'kws1.AAAA' }, null);
+    expect(early.body.error.code).toBe('invalid_state');
+
+    const init = await h.call('POST', '/v1/sys/init', { shares: 5, threshold: 3 }, null);
+    expect(init.status).toBe(200);
+    expect(init.body.unsealShares).toHaveLength(5);
+    const admin: string = init.body.adminToken;
+    expect((await h.call('POST', '/v1/sys/init', { shares: 5, threshold: 3 }, null)).body.error.code).toBe('conflict');
+    await h.call('POST', '/v1/keys', { name: 'sealed-key', algorithm: 'aes-256-gcm', owner: 'o' }, admin);
+    const ct = (await h.call('POST', '/v1/keys/sealed-key/encrypt', { plaintext: b64('survives sealing') }, admin)).body.ciphertext;
+
+    // Seal through the API: every operation now answers 503.
+    expect((await h.call('POST', '/v1/sys/seal', undefined, admin)).status).toBe(204);
+    for (const [method, path, body] of [
+      ['GET', '/v1/keys', undefined],
+      ['POST', '/v1/keys/sealed-key/decrypt', { ciphertext: ct }],
+      ['GET', '/v1/auth/self', undefined],
+      ['POST', '/v1/sys/seal', undefined],
+    ] as const) {
+      const r = await h.call(method, path, body, admin);
+      expect(r.status, path).toBe(503);
+      expect(r.body.error.code).toBe('sealed');
+    }
+    expect((await h.call('GET', '/v1/sys/health', undefined, null)).body).toMatchObject({ initialized: true, sealed: true });
+
+    const shares: string[] = init.body.unsealShares;
+    const first = await h.call('POST', '/v1/sys/unseal', { share: shares[4] }, null);
+    expect(first.body).toEqual({ sealed: true, progress: 1, threshold: 3 });
+    expect((await h.call('POST', '/v1/sys/unseal', { share: shares[4] }, null)).body.progress).toBe(1);
+    expect((await h.call('POST', '/v1/sys/unseal', { share: shares[1] }, null)).body).toEqual({ sealed: true, progress: 2, threshold: 3 });
+    expect((await h.call('GET', '/v1/keys', undefined, admin)).status).toBe(503);
+    expect((await h.call('POST', '/v1/sys/unseal', { share: shares[2] }, null)).body).toEqual({ sealed: false, progress: 0, threshold: 3 });
+    const d = await h.call('POST', '/v1/keys/sealed-key/decrypt', { ciphertext: ct }, admin);
+    expect(d.body.plaintext).toBe(b64('survives sealing'));
+    expect((await h.call('GET', '/v1/sys/health', undefined, null)).status).toBe(200);
+    h.adminToken = admin;
+  });
+
+  it('a restart comes up sealed and unseals with any threshold of shares; shares are never stored', async () => {
+    h = await Harness.start({ seal: 'shamir' });
+    const init = await h.call('POST', '/v1/sys/init', { shares: 3, threshold: 2 }, null);
+    const admin: string = init.body.adminToken;
+    h.adminToken = admin;
+    await h.call('POST', '/v1/keys', { name: 'restarted', algorithm: 'hmac-sha256', owner: 'o' }, admin);
+    const mac = (await h.call('POST', '/v1/keys/restarted/mac', { message: b64('restart-message') }, admin)).body.mac;
+    await h.restart();
+    expect((await h.call('GET', '/v1/keys/restarted', undefined, admin)).status).toBe(503);
+    const shares: string[] = init.body.unsealShares;
+    await h.call('POST', '/v1/sys/unseal', { share: shares[2] }, null);
+    expect((await h.call('POST', '/v1/sys/unseal', { share: shares[0] }, null)).body.sealed).toBe(false);
+    expect((await h.call('POST', '/v1/keys/restarted/verify-mac', { message: b64('restart-message'), mac }, admin)).body.valid).toBe(true);
+    const dump = JSON.stringify(await h.testStore.raw('SELECT * FROM meta'));
+    for (const share of shares) expect(dump).not.toContain(share.slice(5));
+  });
+
+  it('a share from another initialization resets progress with a precise error', async () => {
+    h = await Harness.start({ seal: 'shamir' });
+    const other = await Harness.start({ seal: 'shamir' });
+    const mine = (await h.call('POST', '/v1/sys/init', { shares: 2, threshold: 2 }, null)).body;
+    const theirs = (await other.call('POST', '/v1/sys/init', { shares: 2, threshold: 2 }, null)).body;
+    h.adminToken = mine.adminToken;
+    other.adminToken = theirs.adminToken;
+    await other.close();
+    expect((await h.call('POST', '/v1/sys/seal', undefined, mine.adminToken)).status).toBe(204);
+    await h.call('POST', '/v1/sys/unseal', { share: mine.unsealShares[0] }, null);
+    const r = await h.call('POST', '/v1/sys/unseal', { share: theirs.unsealShares[1] }, null);
+    expect(r.status).toBe(400);
+    expect(r.body.error.message).toMatch(/^share: /);
+    expect((await h.call('GET', '/v1/sys/health', undefined, null)).body.sealed).toBe(true);
+  });
+});
+
+describe('file seal', () => {
+  it('a restart keeps every key, version, principal and grant', async () => {
+    h = await Harness.start();
+    await h.createKey('kept', 'aes-256-gcm');
+    await h.call('POST', '/v1/keys/kept/rotate');
+    const ct = (await h.call('POST', '/v1/keys/kept/encrypt', { plaintext: b64('persisted plaintext') })).body.ciphertext;
+    const user = await h.principal('svc-kept', ['key-user']);
+    await h.grant('kept', 'svc-kept', ['decrypt']);
+    await h.restart();
+    const key = await h.call('GET', '/v1/keys/kept');
+    expect(key.body.primaryVersion).toBe(2);
+    expect(key.body.versions[1].uses).toBe(1);
+    expect((await h.call('POST', '/v1/keys/kept/decrypt', { ciphertext: ct }, user)).body.plaintext).toBe(b64('persisted plaintext'));
+  });
+
+  it('init and unseal do not apply to the file seal', async () => {
+    h = await Harness.start();
+    expect((await h.call('POST', '/v1/sys/init', { shares: 3, threshold: 2 }, null)).body.error.code).toBe('conflict');
+    const r = await h.call('POST', '/v1/sys/unseal', { share: 'kws1.whatever' }, null);
+    expect(r.status).toBe(400);
+    expect(r.body.error.message).toMatch(/^share: this server uses the file seal/);
+  });
+
+  it('sealing requires admin', async () => {
+    h = await Harness.start();
+    const token = await h.principal('kadmin', ['key-admin']);
+    expect((await h.call('POST', '/v1/sys/seal', undefined, token)).status).toBe(403);
+    expect((await h.call('GET', '/v1/sys/health', undefined, null)).status).toBe(200);
+  });
+});
