@@ -29,16 +29,45 @@ ci_die() {
   return 1
 }
 
+# ci_run_child CMD...: runs CMD in the background and waits for it. Bash runs a
+# trap only once the foreground command is over; with `wait`, a signal to the
+# script is handled at once, and the INT/TERM traps pass it on to CMD with
+# ci_kill_child. Returns CMD's exit status.
+CI_CHILD_PID=""
+ci_run_child() {
+  "$@" &
+  CI_CHILD_PID=$!
+  local rc=0
+  wait "$CI_CHILD_PID" || rc=$?
+  CI_CHILD_PID=""
+  return "$rc"
+}
+
+ci_kill_child() {
+  if [[ -n ${CI_CHILD_PID:-} ]]; then kill -TERM "$CI_CHILD_PID" 2>/dev/null || true; fi
+}
+
 # run_vitest LABEL: runs `npm test` in the current directory (vitest run), with
 # the default reporter on the terminal and a JSON report in
 # $CI_REPORT_DIR/LABEL.json that the final summary adds up. The caller sets or
-# unsets KEYWARD_TEST_DATABASE_URL. Fails when vitest fails.
+# unsets KEYWARD_TEST_DATABASE_URL. Fails when vitest fails or times out
+# (KEYWARD_CI_TEST_TIMEOUT seconds, default 30 minutes).
 run_vitest() {
   local label=$1
   local report=${CI_REPORT_DIR:-/tmp}/$label.json
   rm -f "$report"
-  npm test -- --reporter=default --reporter=json --outputFile.json="$report"
+  # A cap far above the suite's normal time, so that a hung run fails with a
+  # summary instead of eating CI's whole 90 minutes. timeout signals its whole
+  # process group (npm, vitest and its workers): npm alone does not pass a
+  # SIGTERM on to vitest.
+  local limit=${KEYWARD_CI_TEST_TIMEOUT:-1800} rc=0
+  ci_run_child timeout -k 30 "$limit" \
+    npm test -- --reporter=default --reporter=json --outputFile.json="$report" || rc=$?
+  if ((rc == 124 || rc == 137)); then
+    echo "!! $label: npm test did not finish within ${limit}s and was stopped" >&2
+  fi
   ci_count_line "$label" "$report"
+  return "$rc"
 }
 
 # Prints "LABEL: N passed, N failed, N skipped" from a vitest JSON report.

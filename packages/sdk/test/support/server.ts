@@ -4,7 +4,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,8 +14,6 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 /** `bin/keyward` of this checkout. */
 export const KEYWARD_BIN = join(REPO_ROOT, 'bin', 'keyward');
-/** True once the server package is built (integration tests skip otherwise). */
-export const SERVER_BUILT = existsSync(join(REPO_ROOT, 'packages', 'server', 'dist', 'main.js'));
 
 export interface RunningServer {
   /** `http://127.0.0.1:PORT` */

@@ -10,11 +10,14 @@ export interface OpenStore {
   db: TestStore;
 }
 
+/** Opens a fresh store (migrated unless told otherwise); cleaned up after the test. */
+export type OpenStores = (options?: { migrate?: boolean }) => Promise<OpenStore>;
+
 /**
  * Returns a function opening fresh, migrated stores of `kind`; every store and
  * database it made is closed and dropped after each test.
  */
-export function useStores(kind: StoreKind): (options?: { migrate?: boolean }) => Promise<OpenStore> {
+export function useStores(kind: StoreKind): OpenStores {
   const cleanups: (() => Promise<void>)[] = [];
   afterEach(async () => {
     const pending = cleanups.splice(0).reverse();
@@ -41,6 +44,9 @@ export function useStores(kind: StoreKind): (options?: { migrate?: boolean }) =>
     return store;
   }
 }
+
+/** Bytes as a plain array, so a mismatch shows which byte differs whatever the buffer class. */
+export const bytes = (value: Uint8Array | null): number[] | null => (value === null ? null : Array.from(value));
 
 /** Random bytes that always contain 0x00 and 0xff, the values a lossy text conversion would break. */
 export function binary(length = 64): Uint8Array {

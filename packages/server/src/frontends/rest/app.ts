@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServerOptions as HttpsOptions } from 'node:https';
 import swagger from '@fastify/swagger';
 import type { ErrorBody } from '@keyward/wire';
-import Fastify, { type FastifyInstance, type FastifyRequest, type FastifySchemaCompiler, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchemaCompiler, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Keyward } from '../../service/keyward.js';
 import { cryptoRoutes } from './crypto-routes.js';
@@ -43,7 +43,7 @@ export async function buildRestApp(keyward: Keyward, options: RestOptions): Prom
     frameworkErrors: (error, request, reply) => {
       const wire = toWireError(error);
       const body: ErrorBody = { error: { code: wire.code, message: wire.message, requestId: request.id } };
-      void reply.header('x-request-id', request.id).code(wire.status).send(body);
+      void (reply as unknown as FastifyReply).header('x-request-id', request.id).code(wire.status).send(body);
     },
     ...(options.https ? { https: options.https } : {}),
   }) as unknown as FastifyInstance;

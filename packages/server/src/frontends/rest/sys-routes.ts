@@ -48,7 +48,14 @@ export function sysRoutes(app: FastifyInstance, keyward: Keyward): void {
 
   app.post(
     '/v1/sys/seal',
-    { schema: { tags: ['sys'], summary: 'Seal: zero the root key and every cached secret (admin)' } },
+    {
+      schema: {
+        tags: ['sys'],
+        summary: 'Seal: zero the root key and every cached secret (admin)',
+        // No body: none, `{}` or `null`; any field is unknown (never silently ignored).
+        body: { type: ['object', 'null'], additionalProperties: false, properties: {} },
+      },
+    },
     async (req, reply) => {
       await keyward.sys.seal(callContext(req));
       return reply.code(204).send();

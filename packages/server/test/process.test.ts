@@ -1,0 +1,205 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../../../bin/keyward', import.meta.url));
+const dirs: string[] = [];
+const children: ChildProcess[] = [];
+
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kw-proc-'));
+  dirs.push(dir);
+  return dir;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Run {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+function run(args: string[], env: Record<string, string> = {}): Run {
+  const child = spawn(BIN, ['server', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+async function ready(url: string, exit: Promise<number | null>): Promise<void> {
+  let exited = false;
+  void exit.then(() => {
+    exited = true;
+  });
+  for (let i = 0; i < 150 && !exited; i++) {
+    try {
+      if ((await fetch(`${url}/v1/sys/health`)).status === 200) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('server did not become ready');
+}
+
+describe('keyward server (the process)', () => {
+  it('initializes a new data dir, serves, logs one JSON line per request without secrets, exits 0 on SIGTERM, and keeps keys across restarts', async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const token = `kw_${'a1'.repeat(20)}`;
+    const first = run(['--data-dir', dir, '--listen', `127.0.0.1:${port}`], { KEYWARD_INIT_ADMIN_TOKEN: token });
+    await ready(url, first.exit);
+    expect(statSync(join(dir, 'root.key')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, 'admin-token')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(dir, 'admin-token'), 'utf8').trim()).toBe(token);
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const created = await fetch(`${url}/v1/keys`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ name: 'survivor', algorithm: 'aes-256-gcm', owner: 'o' }),
+    });
+    expect(created.status).toBe(201);
+    const plaintext = Buffer.from('process-level-secret').toString('base64');
+    const enc = (await (
+      await fetch(`${url}/v1/keys/survivor/encrypt`, { method: 'POST', headers, body: JSON.stringify({ plaintext }) })
+    ).json()) as {
+      ciphertext: string;
+    };
+    first.child.kill('SIGTERM');
+    expect(await first.exit).toBe(0);
+    const lines = first.stdout().trim().split('\n');
+    for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+    expect(lines.filter((l) => JSON.parse(l).msg === 'request')).toHaveLength(3);
+    expect(first.stdout()).not.toContain(token);
+    expect(first.stdout()).not.toContain(plaintext);
+
+    const second = run(['--data-dir', dir, '--listen', `127.0.0.1:${port}`]);
+    await ready(url, second.exit);
+    const dec = await fetch(`${url}/v1/keys/survivor/decrypt`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ ciphertext: enc.ciphertext }),
+    });
+    expect(((await dec.json()) as { plaintext: string }).plaintext).toBe(plaintext);
+    second.child.kill('SIGTERM');
+    expect(await second.exit).toBe(0);
+  });
+
+  it('refuses a bad flag with exit 2 and one line', async () => {
+    const r = run(['--data-dir', tempDir(), '--bogus']);
+    expect(await r.exit).toBe(2);
+    expect(r.stderr().trim().split('\n')).toHaveLength(1);
+    expect(r.stderr()).toMatch(/^keyward server: .*bogus/);
+  });
+
+  it('refuses plain HTTP on a non-loopback address', async () => {
+    const r = run(['--data-dir', tempDir(), '--listen', '0.0.0.0:8201']);
+    expect(await r.exit).toBe(2);
+    expect(r.stderr()).toMatch(/refusing to serve plain HTTP on non-loopback address 0\.0\.0\.0/);
+  });
+
+  it('refuses an unusable data directory with exit 1', async () => {
+    const file = join(tempDir(), 'not-a-dir');
+    writeFileSync(file, 'x');
+    const r = run(['--data-dir', join(file, 'data')]);
+    expect(await r.exit).toBe(1);
+    expect(r.stderr()).toMatch(/^keyward server: cannot use data directory/);
+  });
+
+  it('refuses a root key file readable by others', async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const first = run(['--data-dir', dir, '--listen', `127.0.0.1:${port}`]);
+    await ready(`http://127.0.0.1:${port}`, first.exit);
+    first.child.kill('SIGTERM');
+    await first.exit;
+    chmodSync(join(dir, 'root.key'), 0o644);
+    const second = run(['--data-dir', dir, '--listen', `127.0.0.1:${port}`]);
+    expect(await second.exit).toBe(1);
+    expect(second.stderr()).toContain(join(dir, 'root.key'));
+    expect(second.stderr().trim().split('\n')).toHaveLength(1);
+  });
+
+  it('refuses a database it cannot open', async () => {
+    const r = run(['--data-dir', tempDir(), '--database-url', 'postgres://postgres@127.0.0.1:1/none']);
+    expect(await r.exit).toBe(1);
+    expect(r.stderr()).toMatch(/^keyward server: cannot open the database/);
+  });
+
+  it('serves TLS 1.3 with --tls-cert and --tls-key', async () => {
+    const dir = tempDir();
+    const cert = join(dir, 'tls.crt');
+    const key = join(dir, 'tls.key');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    const port = await freePort();
+    const r = run(['--data-dir', join(dir, 'data'), '--listen', `127.0.0.1:${port}`, '--tls-cert', cert, '--tls-key', key]);
+    const ca = readFileSync(cert);
+    const get = () =>
+      new Promise<{ status: number; protocol: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/v1/sys/health', ca }, (res) => {
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, protocol: (res.socket as import('node:tls').TLSSocket).getProtocol() ?? '' });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    let answer: { status: number; protocol: string } | null = null;
+    for (let i = 0; i < 100 && answer === null; i++) {
+      answer = await get().catch(() => null);
+      if (answer === null) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(answer).toEqual({ status: 200, protocol: 'TLSv1.3' });
+    r.child.kill('SIGTERM');
+    expect(await r.exit).toBe(0);
+    expect(existsSync(join(dir, 'data', 'keyward.db'))).toBe(true);
+  });
+});
