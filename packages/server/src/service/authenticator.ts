@@ -45,7 +45,8 @@ export class Authenticator {
       throw new KeywardError('unauthenticated', 'a valid bearer token is required');
     }
     const hash = hashToken(credential);
-    let entry = this.#cache.get(hash);
+    // The cache is trusted only while changes from other nodes cannot be missed.
+    let entry = this.#store.changesReliable() ? this.#cache.get(hash) : undefined;
     if (entry === undefined) {
       const token = await this.#store.getTokenByHash(hash);
       const principal = token ? await this.#store.getPrincipal(token.principalId) : null;

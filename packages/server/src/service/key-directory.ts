@@ -27,7 +27,8 @@ export class KeyDirectory {
   /** The key, or not_found naming it. */
   async load(namespace: string, name: string): Promise<LoadedKey> {
     const id = `${namespace}\0${name}`;
-    const cached = this.#cache.get(id);
+    // The cache is trusted only while changes from other nodes cannot be missed.
+    const cached = this.#store.changesReliable() ? this.#cache.get(id) : undefined;
     if (cached !== undefined) return cached;
     const record = await this.#store.getKey(namespace, name);
     if (record === null) throw new KeywardError('not_found', `key '${name}' does not exist in namespace '${namespace}'`);

@@ -96,6 +96,7 @@ export class KeyService {
       const version = await this.#inTransaction(async (tx) => {
         await tx.insertKey(record);
         const v1 = await this.#newVersion(tx, record, 1, 'created', now);
+        await tx.announce({ kind: 'key', namespace: record.namespace, name: record.name, id: record.id });
         await scope.recordIn(tx);
         return v1;
       });
@@ -286,6 +287,7 @@ export class KeyService {
       const updated: KeyRecord = { ...key, updatedAt: scope.now.toISOString() };
       await tx.updateKey(updated);
       if (version !== undefined) await tx.updateVersion(version);
+      await tx.announce({ kind: 'key', namespace: current.namespace, name: current.name, id: current.id });
       await scope.recordIn(tx);
       return { key: updated, versions: await tx.getVersions(current.id) };
     });

@@ -74,6 +74,26 @@ export function createKeyward(options: KeywardOptions): Keyward {
         ? null
         : new RateLimiter({ burst: rates.principalRequestsPerSecond, perSecond: rates.principalRequestsPerSecond }, clock),
   });
+  // Changes committed by other nodes evict what this node cached.
+  const stopListening = store.onChange((event) => {
+    switch (event.kind) {
+      case 'token':
+        authenticator.forgetToken(event.id);
+        break;
+      case 'principal':
+        authenticator.forgetPrincipal(event.id);
+        break;
+      case 'key':
+        directory.forget(event.namespace, event.name);
+        keyring.forgetKey(event.id);
+        break;
+      case 'reset':
+        authenticator.clear();
+        directory.clear();
+        keyring.clear();
+        break;
+    }
+  });
   return Object.freeze({
     sys: new SysService({ gate, seal, store, keyring, directory, authenticator, version: options.version }),
     keys: new KeyService({ gate, store, keyring, directory }),
@@ -82,6 +102,7 @@ export function createKeyward(options: KeywardOptions): Keyward {
     limits,
     refused: (request: Parameters<Gate['refused']>[0], error: unknown, code: string) => gate.refused(request, error, code),
     async shutdown() {
+      stopListening();
       await audit.flush();
       keyring.clear();
     },

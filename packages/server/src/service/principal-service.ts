@@ -148,6 +148,7 @@ export class PrincipalService {
       if (token === null) throw new KeywardError('not_found', `token '${tokenId}' does not exist`);
       await this.#store.transaction(async (tx) => {
         await tx.revokeToken(tokenId, scope.now.toISOString());
+        await tx.announce({ kind: 'token', id: tokenId });
         await scope.recordIn(tx);
       });
       this.#authenticator.forgetToken(tokenId);
@@ -179,6 +180,7 @@ export class PrincipalService {
       scope.details.operations = operations.join(',');
       await this.#store.transaction(async (tx) => {
         await tx.insertGrant(grant);
+        await tx.announce({ kind: 'key', namespace: key.record.namespace, name: key.record.name, id: key.record.id });
         await scope.recordIn(tx);
       });
       this.#directory.forget(ctx.namespace, keyName);
@@ -205,6 +207,7 @@ export class PrincipalService {
       await this.#store.transaction(async (tx) => {
         if (!(await tx.deleteGrant(key.record.id, grantId)))
           throw new KeywardError('not_found', `grant '${grantId}' does not exist on key '${keyName}'`);
+        await tx.announce({ kind: 'key', namespace: key.record.namespace, name: key.record.name, id: key.record.id });
         await scope.recordIn(tx);
       });
       this.#directory.forget(ctx.namespace, keyName);

@@ -11,6 +11,8 @@ import type {
   VersionState,
 } from '@keyward/wire';
 import { type Kysely, type Selectable, sql } from 'kysely';
+import type { Change, ChangeListener } from './change.js';
+import type { ChangeChannel } from './change-channel.js';
 import { type Dialect, migrate } from './migrations.js';
 import type {
   AuditOutcome,
@@ -151,8 +153,14 @@ const activeTransaction = new AsyncLocalStorage<KyselyOps>();
 /** Store operations over a Kysely instance or transaction; identical SQL for both dialects. */
 class KyselyOps implements StoreOps {
   readonly #db: Kysely<Database>;
-  constructor(db: Kysely<Database>) {
+  protected readonly channel: ChangeChannel;
+  constructor(db: Kysely<Database>, channel: ChangeChannel) {
     this.#db = db;
+    this.channel = channel;
+  }
+
+  announce(change: Change): Promise<void> {
+    return this.channel.announce(this.db, change);
   }
 
   protected get db(): Kysely<Database> {
@@ -440,18 +448,24 @@ function tokenFromRow(r: Selectable<Database['tokens']>): TokenRecord {
  */
 export class KyselyStore extends KyselyOps implements Store {
   readonly dialect: Dialect;
-  readonly #onClose: () => Promise<void>;
 
-  constructor(db: Kysely<Database>, dialect: Dialect, onClose: () => Promise<void>) {
-    super(db);
+  constructor(db: Kysely<Database>, dialect: Dialect, channel: ChangeChannel) {
+    super(db, channel);
     this.dialect = dialect;
-    this.#onClose = onClose;
+  }
+
+  onChange(listener: ChangeListener): () => void {
+    return this.channel.listen(listener);
+  }
+
+  changesReliable(): boolean {
+    return this.channel.reliable();
   }
 
   // async so that misuse (the guard in `db`) rejects rather than throws synchronously.
   async transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
     return this.db.transaction().execute((tx) => {
-      const ops = new KyselyOps(tx);
+      const ops = new KyselyOps(tx, this.channel);
       return activeTransaction.run(ops, () => fn(ops));
     });
   }
@@ -461,7 +475,7 @@ export class KyselyStore extends KyselyOps implements Store {
   }
 
   async close(): Promise<void> {
+    await this.channel.close();
     await this.db.destroy();
-    await this.#onClose();
   }
 }

@@ -1,3 +1,4 @@
+import type { Change, ChangeListener } from './change.js';
 import type {
   AuditRecord,
   GrantRecord,
@@ -52,12 +53,28 @@ export interface StoreOps {
 
   appendAudit(records: readonly AuditRecord[]): Promise<void>;
   listAudit(afterSeq: number, limit: number): Promise<StoredAuditRecord[]>;
+
+  /**
+   * Announces a change to the other nodes sharing this database, delivered
+   * when the surrounding transaction commits (nothing on a single-node store).
+   */
+  announce(change: Change): Promise<void>;
 }
 
 export interface Store extends StoreOps {
   readonly dialect: 'sqlite' | 'postgres';
   /** Runs `fn` in one database transaction: all of its writes land, or none. */
   transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T>;
+  /**
+   * Listens for changes announced by other nodes. Returns a function that stops listening.
+   * A `reset` event means changes may have been missed: drop every cache.
+   */
+  onChange(listener: ChangeListener): () => void;
+  /**
+   * False while changes could be missed (the PostgreSQL listener is
+   * reconnecting): caches must then read through to the store.
+   */
+  changesReliable(): boolean;
   /** Applies pending numbered migrations; refuses a database from a newer Keyward. */
   migrate(): Promise<void>;
   close(): Promise<void>;

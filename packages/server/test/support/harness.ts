@@ -84,6 +84,16 @@ export class Harness {
     await this.app.ready();
   }
 
+  /** A second node on the same database and seal as `first`; it does not own the data. */
+  static async joining(first: Harness): Promise<Harness> {
+    const h = new Harness(first.options);
+    h.testStore = { ...first.testStore, destroy: async () => {} };
+    h.adminToken = first.adminToken;
+    h.secrets.add(h.adminToken);
+    await h.#boot();
+    return h;
+  }
+
   /** Stops the server and opens a new one on the same data (a restart). */
   async restart(): Promise<void> {
     await this.#stop();

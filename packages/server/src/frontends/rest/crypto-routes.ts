@@ -52,8 +52,14 @@ function batchRoute(app: FastifyInstance, keyward: Keyward, op: string, item: ob
           try {
             if (!validateItem(entry)) {
               const issue = validateItem.errors?.[0];
-              const whole = issue === undefined || (issue.instancePath === '' && issue.keyword === 'type');
-              throw new KeywardError('invalid_request', whole ? 'must be object' : formatValidationError(issue, 'body'));
+              // A non-object item fails alone too: `items[i]: must be object`.
+              const message =
+                issue === undefined
+                  ? 'is invalid'
+                  : issue.instancePath === '' && issue.keyword === 'type'
+                    ? 'must be object'
+                    : formatValidationError(issue, 'body');
+              throw new KeywardError('invalid_request', message);
             }
             return await handle(ctx, req.params.name, entry);
           } catch (error) {

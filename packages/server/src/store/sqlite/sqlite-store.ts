@@ -1,5 +1,6 @@
 import Sqlite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
+import { singleNodeChannel } from '../change-channel.js';
 import { KyselyStore } from '../kysely-store.js';
 import type { Database } from '../schema.js';
 import type { Store } from '../store.js';
@@ -22,5 +23,5 @@ export function openSqliteStore(config: SqliteStoreConfig): Store {
   database.pragma('secure_delete = ON');
   database.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-  return new KyselyStore(db, 'sqlite', async () => {});
+  return new KyselyStore(db, 'sqlite', singleNodeChannel);
 }
