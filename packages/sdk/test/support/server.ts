@@ -23,7 +23,9 @@ export interface RunningServer {
   dataDir: string;
   /** The server's output so far, for failure messages. */
   output(): string;
-  /** SIGTERM, wait for the exit, remove the data directory. */
+  /** Secrets a test used (tokens, plaintexts, shares); `stop()` fails if the server logged any. */
+  remember(...secrets: string[]): void;
+  /** SIGTERM, wait for the exit, remove the data directory; throws if a remembered secret is in the server's output. */
   stop(): Promise<void>;
 }
 
@@ -62,9 +64,12 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
+  const secrets = new Set<string>([token]);
   const stop = async (): Promise<void> => {
     await terminate(child, exited);
     await rm(dataDir, { recursive: true, force: true });
+    const leaked = [...secrets].filter((s) => output.includes(s));
+    if (leaked.length > 0) throw new Error(`the server logged ${leaked.length} secret(s) the test used`);
   };
   try {
     await waitForHealth(url, seal === 'file' ? [200] : [200, 503], exited, options.timeoutMs ?? 30_000, () => output);
@@ -72,7 +77,10 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     await stop();
     throw error;
   }
-  return { url, token, dataDir, output: () => output, stop };
+  const remember = (...values: string[]) => {
+    for (const v of values) if (v.length >= 8) secrets.add(v);
+  };
+  return { url, token, dataDir, output: () => output, remember, stop };
 }
 
 async function freePort(): Promise<number> {
