@@ -70,7 +70,8 @@ run_vitest() {
   return "$rc"
 }
 
-# Prints "LABEL: N passed, N failed, N skipped" from a vitest JSON report.
+# Prints "LABEL -> N passed, N failed, N skipped" from a vitest JSON report (an
+# arrow, not a colon: only the final summary line should read as the closing line).
 ci_count_line() {
   [[ -f $2 ]] || return 0
   node -e '

@@ -43,6 +43,10 @@ export interface KeyVersionView {
   uses: number;
   fingerprint: string;
   publicKey: string | null;
+  /** Why this version was created: created, manual, time, use or event. */
+  trigger: string;
+  /** When a pre_active version becomes active; null otherwise. */
+  activationDate: string | null;
 }
 
 export interface KeyView {
@@ -66,6 +70,9 @@ export interface KeyView {
   deletionDate: string | null;
   createdAt: string;
   updatedAt: string;
+  minDecryptionVersion: number;
+  prepublishPeriod: string | null;
+  originatorPeriod: string | null;
   versions?: KeyVersionView[];
 }
 
@@ -81,14 +88,32 @@ export interface CreateKeyRequest {
   maxUsesPerVersion?: number;
   exportable?: boolean;
   deletionWindowDays?: number;
+  /** Publish the next version `pre_active` this long before it becomes primary (JWKS overlap). */
+  prepublishPeriod?: string;
+  /** How long a version may encrypt and sign after activation (NIST SP 800-57 originator-usage period). */
+  originatorPeriod?: string;
 }
 
-export type PatchKeyRequest = Partial<
-  Pick<
-    CreateKeyRequest,
-    'owner' | 'class' | 'environment' | 'description' | 'tags' | 'rotationPeriod' | 'maxUsesPerVersion' | 'deletionWindowDays'
-  >
->;
+export interface PatchKeyRequest {
+  owner?: string;
+  class?: KeyClass;
+  environment?: Environment;
+  description?: string;
+  tags?: Record<string, string>;
+  rotationPeriod?: string | null;
+  maxUsesPerVersion?: number | null;
+  deletionWindowDays?: number;
+  prepublishPeriod?: string | null;
+  originatorPeriod?: string | null;
+  /** Versions below this refuse to decrypt and verify; reversible until they are destroyed. */
+  minDecryptionVersion?: number;
+}
+
+export interface RotateKeyRequest {
+  reason?: string;
+  /** Create the new version `pre_active`; the scheduler activates it (and makes it primary) at this time. */
+  activationDate?: string;
+}
 
 export interface KeyListQuery {
   owner?: string;

@@ -23,6 +23,9 @@ export function keyView(overrides: Partial<KeyView> = {}): KeyView {
     deletionDate: null,
     createdAt: '2025-01-01T00:00:00Z',
     updatedAt: '2025-01-01T00:00:00Z',
+    minDecryptionVersion: 1,
+    prepublishPeriod: null,
+    originatorPeriod: null,
     versions: [
       {
         version: 1,
@@ -35,6 +38,8 @@ export function keyView(overrides: Partial<KeyView> = {}): KeyView {
         uses: 3,
         fingerprint: 'sha256:abcd',
         publicKey: null,
+        trigger: 'created',
+        activationDate: null,
       },
     ],
     ...overrides,

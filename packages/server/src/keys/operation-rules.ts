@@ -43,6 +43,12 @@ export function assertKeyUsable(key: KeyRecord): void {
  */
 export function assertVersionAllows(key: KeyRecord, version: VersionRecord, operation: KeyOperation, recovery = false): void {
   const role = OPERATION_ROLE[operation];
+  if (role === 'consume' && version.version < key.minDecryptionVersion) {
+    throw new KeywardError(
+      'invalid_state',
+      `key version ${version.version} of '${key.name}' is below the minimum decryption version ${key.minDecryptionVersion} and cannot ${operation}`,
+    );
+  }
   if (role === 'consume' && version.state === 'compromised') {
     if (recovery) return;
     throw new KeywardError(
@@ -58,6 +64,8 @@ export function assertVersionAllows(key: KeyRecord, version: VersionRecord, oper
   }
 }
 
-export function versionAllows(version: VersionRecord, operation: KeyOperation): boolean {
-  return VERSION_ALLOWS[OPERATION_ROLE[operation]].includes(version.state);
+export function versionAllows(key: KeyRecord, version: VersionRecord, operation: KeyOperation): boolean {
+  const role = OPERATION_ROLE[operation];
+  if (role === 'consume' && version.version < key.minDecryptionVersion) return false;
+  return VERSION_ALLOWS[role].includes(version.state);
 }

@@ -16,6 +16,7 @@ export type ManagementAction =
   | 'key.disable'
   | 'version.deactivate'
   | 'version.compromise'
+  | 'version.destroy'
   | 'version.recover'
   | 'key.schedule-deletion'
   | 'key.cancel-deletion'

@@ -18,6 +18,7 @@ const ROLE_ACTIONS: Readonly<Record<Role, readonly ManagementAction[]>> = Object
     'key.disable',
     'version.deactivate',
     'version.compromise',
+    'version.destroy',
     'key.schedule-deletion',
     'key.cancel-deletion',
     'grant.create',

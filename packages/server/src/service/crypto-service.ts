@@ -253,7 +253,11 @@ export class CryptoService {
       return [version];
     }
     return key.versions
-      .filter((v) => versionAllows(v, operation) || (recovery && v.state === 'compromised'))
+      .filter(
+        (v) =>
+          versionAllows(key.record, v, operation) ||
+          (recovery && v.state === 'compromised' && v.version >= key.record.minDecryptionVersion),
+      )
       .sort((a, b) => b.version - a.version);
   }
 

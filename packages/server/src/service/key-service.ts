@@ -1,24 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import { fingerprint, getAlgorithm } from '@keyward/crypto';
+import { getAlgorithm } from '@keyward/crypto';
 import { type CreateKeyRequest, type KeyList, type KeyListQuery, type KeyView, KeywardError, type PatchKeyRequest } from '@keyward/wire';
 import { CLASS_DEFAULTS, DEFAULT_CLASS, DEFAULT_ENVIRONMENT, MAX_DELETION_WINDOW_DAYS } from '../keys/class-defaults.js';
-import { addMs, parseDuration } from '../keys/duration.js';
-import { zero } from '../seal/zero.js';
-import type { KeyFilter, KeyRecord, RotationTrigger, VersionRecord } from '../store/records.js';
+import { parseDuration } from '../keys/duration.js';
+import type { KeyFilter, KeyRecord, VersionRecord } from '../store/records.js';
 import { type Store, StoreConflictError, type StoreOps } from '../store/store.js';
 import type { CallContext } from './context.js';
 import type { Gate, Scope } from './gate.js';
 import { findVersion, type KeyDirectory } from './key-directory.js';
 import type { Keyring } from './keyring.js';
+import { event, type Lifecycle, nextRotation, type Outcome, writeOutcome } from './lifecycle.js';
 import { keyView } from './views.js';
 
 export interface ListKeysInput extends Omit<KeyListQuery, 'limit' | 'cursor'> {
   limit: number;
   cursor: string | null;
 }
-
-/** Version states from which a version can still be declared compromised. */
-const LIVE_STATES: readonly VersionRecord['state'][] = ['pre_active', 'active', 'deactivated'];
 
 function checkDeletionWindow(days: number, keyClass: KeyRecord['class'], field = 'deletionWindowDays'): void {
   const min = CLASS_DEFAULTS[keyClass].minDeletionWindowDays;
@@ -28,8 +25,23 @@ function checkDeletionWindow(days: number, keyClass: KeyRecord['class'], field =
   }
 }
 
-function nextRotation(period: string | null, from: Date): string | null {
-  return period === null ? null : addMs(from, parseDuration('rotationPeriod', period)).toISOString();
+/** A version must rotate before its originator-usage period ends, and prepublication must fit in a rotation period. */
+function checkPeriods(key: KeyRecord): void {
+  const rotation = key.rotationPeriod === null ? null : parseDuration('rotationPeriod', key.rotationPeriod);
+  if (key.originatorPeriod !== null) {
+    const originator = parseDuration('originatorPeriod', key.originatorPeriod);
+    if (rotation !== null && rotation > originator) {
+      throw new KeywardError(
+        'invalid_request',
+        'rotationPeriod: must not be longer than originatorPeriod, or versions would stop encrypting before they rotate',
+      );
+    }
+  }
+  if (key.prepublishPeriod !== null) {
+    const prepublish = parseDuration('prepublishPeriod', key.prepublishPeriod);
+    if (rotation === null) throw new KeywardError('invalid_request', 'prepublishPeriod: needs a rotationPeriod');
+    if (prepublish >= rotation) throw new KeywardError('invalid_request', 'prepublishPeriod: must be shorter than rotationPeriod');
+  }
 }
 
 export function encodeCursor(name: string): string {
@@ -49,12 +61,14 @@ export class KeyService {
   readonly #store: Store;
   readonly #keyring: Keyring;
   readonly #directory: KeyDirectory;
+  readonly #lifecycle: Lifecycle;
 
-  constructor(deps: { gate: Gate; store: Store; keyring: Keyring; directory: KeyDirectory }) {
+  constructor(deps: { gate: Gate; store: Store; keyring: Keyring; directory: KeyDirectory; lifecycle: Lifecycle }) {
     this.#gate = deps.gate;
     this.#store = deps.store;
     this.#keyring = deps.keyring;
     this.#directory = deps.directory;
+    this.#lifecycle = deps.lifecycle;
   }
 
   create(ctx: CallContext, req: CreateKeyRequest): Promise<KeyView> {
@@ -90,12 +104,17 @@ export class KeyService {
         deletionDate: null,
         createdAt: now.toISOString(),
         updatedAt: now.toISOString(),
+        minDecryptionVersion: 1,
+        prepublishPeriod: req.prepublishPeriod ?? null,
+        originatorPeriod: req.originatorPeriod ?? null,
       };
+      checkPeriods(record);
       scope.details.algorithm = req.algorithm;
       scope.keyVersion = 1;
       const version = await this.#inTransaction(async (tx) => {
         await tx.insertKey(record);
-        const v1 = await this.#newVersion(tx, record, 1, 'created', now);
+        const v1 = await this.#lifecycle.newVersion(tx, record, 1, 'created', now, null);
+        await tx.appendEvents([event('key.created', record, 1, now, { algorithm: record.algorithm })]);
         await tx.announce({ kind: 'key', namespace: record.namespace, name: record.name, id: record.id });
         await scope.recordIn(tx);
         return v1;
@@ -152,42 +171,50 @@ export class KeyService {
         if (req.tags !== undefined) next.tags = req.tags;
         if (req.maxUsesPerVersion !== undefined) next.maxUsesPerVersion = req.maxUsesPerVersion;
         if (req.deletionWindowDays !== undefined) next.deletionWindowDays = req.deletionWindowDays;
+        if (req.prepublishPeriod !== undefined) next.prepublishPeriod = req.prepublishPeriod;
+        if (req.originatorPeriod !== undefined) next.originatorPeriod = req.originatorPeriod;
         if (req.rotationPeriod !== undefined) {
           next.rotationPeriod = req.rotationPeriod;
           const primary = versions.find((v) => v.version === key.primaryVersion);
           next.nextRotationAt = nextRotation(req.rotationPeriod, new Date(primary?.activatedAt ?? key.createdAt));
         }
+        if (req.minDecryptionVersion !== undefined) {
+          if (req.minDecryptionVersion > key.primaryVersion) {
+            throw new KeywardError('invalid_request', `minDecryptionVersion: must be at most the primary version (${key.primaryVersion})`);
+          }
+          next.minDecryptionVersion = req.minDecryptionVersion;
+        }
+        checkPeriods(next);
         if (req.deletionWindowDays !== undefined || req.class !== undefined) checkDeletionWindow(next.deletionWindowDays, next.class);
-        scope.details.fields = Object.keys(req).sort().join(',');
-        return { key: next };
+        const fields = Object.keys(req).sort().join(',');
+        scope.details.fields = fields;
+        return { key: next, changed: [], created: [], events: [event('key.updated', next, null, scope.now, { fields })] };
       }),
     );
   }
 
-  rotate(ctx: CallContext, name: string, reason: string | null, trigger: RotationTrigger = 'manual'): Promise<KeyView> {
+  rotate(ctx: CallContext, name: string, reason: string | null, activationDate: string | null = null): Promise<KeyView> {
     return this.#gate.run(ctx, 'key.rotate', (scope) =>
       this.#mutate(ctx, scope, name, async (key, versions, tx) => {
-        if (key.state === 'pending_deletion' || key.state === 'destroyed') {
-          throw new KeywardError('invalid_state', `key '${key.name}' is ${key.state} and cannot rotate`);
+        const activateAt = activationDate === null ? null : new Date(activationDate);
+        if (activateAt !== null && Number.isNaN(activateAt.getTime()))
+          throw new KeywardError('invalid_request', 'activationDate: not a valid time');
+        if (activateAt !== null && activateAt.getTime() <= scope.now.getTime()) {
+          throw new KeywardError('invalid_request', 'activationDate: must be in the future');
         }
-        const n = Math.max(...versions.map((v) => v.version)) + 1;
-        await this.#newVersion(tx, key, n, trigger, scope.now);
-        scope.keyVersion = n;
-        scope.details.trigger = trigger;
+        const outcome = await this.#lifecycle.rotate(tx, key, versions, 'manual', scope.now, activateAt);
+        scope.keyVersion = outcome.created[0]?.version ?? null;
+        scope.details.trigger = 'manual';
+        if (activationDate !== null) scope.details.activationDate = activationDate;
         if (reason !== null) scope.details.reason = reason;
-        return { key: { ...key, primaryVersion: n, nextRotationAt: nextRotation(key.rotationPeriod, scope.now) } };
+        return outcome;
       }),
     );
   }
 
   setEnabled(ctx: CallContext, name: string, enabled: boolean): Promise<KeyView> {
     return this.#gate.run(ctx, enabled ? 'key.enable' : 'key.disable', (scope) =>
-      this.#mutate(ctx, scope, name, async (key) => {
-        if (key.state !== 'enabled' && key.state !== 'disabled') {
-          throw new KeywardError('invalid_state', `key '${key.name}' is ${key.state} and cannot be ${enabled ? 'enabled' : 'disabled'}`);
-        }
-        return { key: { ...key, state: enabled ? 'enabled' : 'disabled' } };
-      }),
+      this.#mutate(ctx, scope, name, async (key) => this.#lifecycle.setEnabled(key, enabled, scope.now)),
     );
   }
 
@@ -195,17 +222,7 @@ export class KeyService {
     return this.#gate.run(ctx, 'version.deactivate', (scope) =>
       this.#mutate(ctx, scope, name, async (key, versions) => {
         scope.keyVersion = n;
-        const version = findVersion({ record: key, versions, grants: [] }, n);
-        if (n === key.primaryVersion) {
-          throw new KeywardError(
-            'invalid_state',
-            `key version ${n} of '${key.name}' is the primary version; rotate before deactivating it`,
-          );
-        }
-        if (version.state !== 'active' && version.state !== 'pre_active') {
-          throw new KeywardError('invalid_state', `key version ${n} of '${key.name}' is ${version.state} and cannot be deactivated`);
-        }
-        return { key, version: { ...version, state: 'deactivated', deactivatedAt: scope.now.toISOString() } };
+        return this.#lifecycle.deactivate(key, findVersion({ record: key, versions, grants: [] }, n), scope.now);
       }),
     );
   }
@@ -216,66 +233,56 @@ export class KeyService {
    * primary version the key rotates at once, in the same transaction.
    */
   compromiseVersion(ctx: CallContext, name: string, n: number, reason: string): Promise<KeyView> {
-    return this.#gate.run(ctx, 'version.compromise', async (scope) => {
-      const view = await this.#mutate(ctx, scope, name, async (key, versions, tx) => {
+    return this.#gate.run(ctx, 'version.compromise', (scope) =>
+      this.#mutate(ctx, scope, name, async (key, versions, tx) => {
         scope.keyVersion = n;
         scope.details.reason = reason;
         const version = findVersion({ record: key, versions, grants: [] }, n);
-        if (!LIVE_STATES.includes(version.state)) {
-          throw new KeywardError(
-            'invalid_state',
-            `key version ${n} of '${key.name}' is ${version.state} and cannot be declared compromised`,
-          );
-        }
-        const compromised: VersionRecord = { ...version, state: 'compromised', compromisedAt: scope.now.toISOString() };
-        if (n !== key.primaryVersion) return { key, version: compromised };
-        if (key.state === 'pending_deletion' || key.state === 'destroyed') return { key, version: compromised };
-        await tx.updateVersion(compromised);
-        const next = Math.max(...versions.map((v) => v.version)) + 1;
-        await this.#newVersion(tx, key, next, 'event', scope.now);
-        scope.details.rotatedTo = next;
-        return { key: { ...key, primaryVersion: next, nextRotationAt: nextRotation(key.rotationPeriod, scope.now) } };
-      });
-      this.#keyring.forgetKey(view.id);
-      return view;
-    });
+        const outcome = await this.#lifecycle.compromise(tx, key, versions, version, scope.now, reason);
+        const rotatedTo = outcome.created[0]?.version;
+        if (rotatedTo !== undefined) scope.details.rotatedTo = rotatedTo;
+        return outcome;
+      }),
+    );
+  }
+
+  /** Erases one non-primary version's material for good (crypto-shredding). */
+  destroyVersion(ctx: CallContext, name: string, n: number): Promise<KeyView> {
+    return this.#gate.run(ctx, 'version.destroy', (scope) =>
+      this.#mutate(ctx, scope, name, async (key, versions) => {
+        scope.keyVersion = n;
+        return this.#lifecycle.destroyVersion(key, findVersion({ record: key, versions, grants: [] }, n), scope.now);
+      }),
+    );
   }
 
   /** Schedules crypto-shredding after a waiting period of `days` (7–30, never below the class minimum). */
   scheduleDeletion(ctx: CallContext, name: string, days: number | null): Promise<KeyView> {
     return this.#gate.run(ctx, 'key.schedule-deletion', (scope) =>
       this.#mutate(ctx, scope, name, async (key) => {
-        if (key.state !== 'enabled' && key.state !== 'disabled') {
-          throw new KeywardError('invalid_state', `key '${key.name}' is ${key.state} and cannot be scheduled for deletion`);
-        }
         const window = days ?? key.deletionWindowDays;
         checkDeletionWindow(window, key.class, 'days');
         scope.details.days = window;
-        return { key: { ...key, state: 'pending_deletion', deletionDate: addMs(scope.now, window * 86_400_000).toISOString() } };
+        return this.#lifecycle.scheduleDeletion(key, window, scope.now);
       }),
     );
   }
 
   cancelDeletion(ctx: CallContext, name: string): Promise<KeyView> {
     return this.#gate.run(ctx, 'key.cancel-deletion', (scope) =>
-      this.#mutate(ctx, scope, name, async (key) => {
-        if (key.state !== 'pending_deletion') {
-          throw new KeywardError('invalid_state', `key '${key.name}' is ${key.state}, not pending deletion`);
-        }
-        return { key: { ...key, state: 'disabled', deletionDate: null } };
-      }),
+      this.#mutate(ctx, scope, name, async (key) => this.#lifecycle.cancelDeletion(key, scope.now)),
     );
   }
 
   /**
-   * Loads a key, authorizes, applies `change` and writes the key (and a
-   * changed version) with the audit record in one transaction.
+   * Loads a key, authorizes, applies `change` and writes its outcome (key,
+   * versions, events) with the audit record in one transaction.
    */
   async #mutate(
     ctx: CallContext,
     scope: Scope,
     name: string,
-    change: (key: KeyRecord, versions: VersionRecord[], tx: StoreOps) => Promise<{ key: KeyRecord; version?: VersionRecord }>,
+    change: (key: KeyRecord, versions: VersionRecord[], tx: StoreOps) => Promise<Outcome>,
   ): Promise<KeyView> {
     scope.key = name;
     scope.authorize(await this.#directory.load(ctx.namespace, name));
@@ -283,43 +290,14 @@ export class KeyService {
       // Re-read inside the transaction so concurrent changes are not lost.
       const current = await tx.getKey(ctx.namespace, name);
       if (current === null) throw new KeywardError('not_found', `key '${name}' does not exist in namespace '${ctx.namespace}'`);
-      const { key, version } = await change(current, await tx.getVersions(current.id), tx);
-      const updated: KeyRecord = { ...key, updatedAt: scope.now.toISOString() };
-      await tx.updateKey(updated);
-      if (version !== undefined) await tx.updateVersion(version);
-      await tx.announce({ kind: 'key', namespace: current.namespace, name: current.name, id: current.id });
+      const outcome = await change(current, await tx.getVersions(current.id), tx);
+      const key = await writeOutcome(tx, outcome, scope.now);
       await scope.recordIn(tx);
-      return { key: updated, versions: await tx.getVersions(current.id) };
+      return { key, versions: await tx.getVersions(current.id) };
     });
     this.#directory.forget(ctx.namespace, name);
+    this.#keyring.forgetKey(result.key.id);
     return keyView(result.key, result.versions);
-  }
-
-  async #newVersion(tx: StoreOps, key: KeyRecord, n: number, trigger: RotationTrigger, now: Date): Promise<VersionRecord> {
-    const generated = getAlgorithm(key.algorithm).generate();
-    try {
-      const { material, kekVersion } = await this.#keyring.wrapMaterial(tx, key, n, generated.secret, now);
-      const version: VersionRecord = {
-        keyId: key.id,
-        version: n,
-        state: 'active',
-        createdAt: now.toISOString(),
-        activatedAt: now.toISOString(),
-        deactivatedAt: null,
-        compromisedAt: null,
-        destroyedAt: null,
-        uses: 0,
-        fingerprint: fingerprint(key.algorithm, generated.secret),
-        publicKey: generated.publicKeyPem,
-        material,
-        kekVersion,
-        trigger,
-      };
-      await tx.insertVersion(version);
-      return version;
-    } finally {
-      zero(generated.secret);
-    }
   }
 
   async #inTransaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {

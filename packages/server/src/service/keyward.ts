@@ -10,6 +10,7 @@ import { Gate } from './gate.js';
 import { KeyDirectory } from './key-directory.js';
 import { KeyService } from './key-service.js';
 import { Keyring } from './keyring.js';
+import { Lifecycle } from './lifecycle.js';
 import { PrincipalService } from './principal-service.js';
 import { RateLimiter } from './rate-limiter.js';
 import { SysService } from './sys-service.js';
@@ -62,6 +63,7 @@ export function createKeyward(options: KeywardOptions): Keyward {
   const authenticator = new Authenticator(store, clock);
   const keyring = new Keyring(seal);
   const directory = new KeyDirectory(store);
+  const lifecycle = new Lifecycle(keyring);
   const gate = new Gate({
     authenticator,
     authorizer: options.authorizer ?? new BuiltinAuthorizer(),
@@ -96,7 +98,7 @@ export function createKeyward(options: KeywardOptions): Keyward {
   });
   return Object.freeze({
     sys: new SysService({ gate, seal, store, keyring, directory, authenticator, version: options.version }),
-    keys: new KeyService({ gate, store, keyring, directory }),
+    keys: new KeyService({ gate, store, keyring, directory, lifecycle }),
     crypto: new CryptoService({ gate, store, keyring, directory, limits }),
     principals: new PrincipalService({ gate, store, authenticator, directory }),
     limits,

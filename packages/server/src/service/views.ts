@@ -13,6 +13,8 @@ export function versionView(v: VersionRecord): KeyVersionView {
     uses: v.uses,
     fingerprint: v.fingerprint,
     publicKey: v.publicKey,
+    trigger: v.trigger,
+    activationDate: v.activateAt,
   };
 }
 
@@ -38,6 +40,9 @@ export function keyView(key: KeyRecord, versions?: readonly VersionRecord[]): Ke
     deletionDate: key.deletionDate,
     createdAt: key.createdAt,
     updatedAt: key.updatedAt,
+    minDecryptionVersion: key.minDecryptionVersion,
+    prepublishPeriod: key.prepublishPeriod,
+    originatorPeriod: key.originatorPeriod,
   };
   if (versions !== undefined) view.versions = versions.map(versionView);
   return view;

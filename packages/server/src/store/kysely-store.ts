@@ -17,13 +17,16 @@ import { type Dialect, migrate } from './migrations.js';
 import type {
   AuditOutcome,
   AuditRecord,
+  EventType,
   GrantRecord,
   KekRecord,
+  KeyEvent,
   KeyFilter,
   KeyRecord,
   PrincipalRecord,
   RotationTrigger,
   StoredAuditRecord,
+  StoredKeyEvent,
   TokenRecord,
   VersionRecord,
 } from './records.js';
@@ -56,6 +59,9 @@ function keyFromRow(row: Selectable<KeyTable>): KeyRecord {
     deletionDate: row.deletion_date,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    minDecryptionVersion: row.min_decryption_version,
+    prepublishPeriod: row.prepublish_period,
+    originatorPeriod: row.originator_period,
   };
 }
 
@@ -81,6 +87,9 @@ function keyToRow(key: KeyRecord): KeyTable {
     deletion_date: key.deletionDate,
     created_at: key.createdAt,
     updated_at: key.updatedAt,
+    min_decryption_version: key.minDecryptionVersion,
+    prepublish_period: key.prepublishPeriod,
+    originator_period: key.originatorPeriod,
   };
 }
 
@@ -100,6 +109,8 @@ function versionFromRow(row: Selectable<KeyVersionTable>): VersionRecord {
     material: row.material === null ? null : fromBytes(row.material),
     kekVersion: row.kek_version,
     trigger: row.trigger as RotationTrigger,
+    reserved: num(row.reserved),
+    activateAt: row.activate_at,
   };
 }
 
@@ -119,6 +130,8 @@ function versionToRow(v: VersionRecord): KeyVersionTable {
     material: v.material === null ? null : toBytes(v.material),
     kek_version: v.kekVersion,
     trigger: v.trigger,
+    reserved: v.reserved,
+    activate_at: v.activateAt,
   };
 }
 
@@ -283,6 +296,95 @@ class KyselyOps implements StoreOps {
       .where('key_id', '=', keyId)
       .where('version', '=', version)
       .execute();
+  }
+
+  async reserveUses(keyId: string, version: number, count: number, limit: number): Promise<number> {
+    // Optimistic compare-and-set on `reserved`: no row locks, the same SQL on both dialects.
+    for (;;) {
+      const row = await this.db
+        .selectFrom('key_versions')
+        .select('reserved')
+        .where('key_id', '=', keyId)
+        .where('version', '=', version)
+        .executeTakeFirst();
+      if (row === undefined) return 0;
+      const reserved = num(row.reserved);
+      const grant = Math.max(0, Math.min(count, limit - reserved));
+      if (grant === 0) return 0;
+      const result = await this.db
+        .updateTable('key_versions')
+        .set({ reserved: reserved + grant })
+        .where('key_id', '=', keyId)
+        .where('version', '=', version)
+        .where('reserved', '=', reserved)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 1) return grant;
+    }
+  }
+
+  async keysNeedingAttention(now: string, limit: number): Promise<KeyRecord[]> {
+    const rows = await this.db
+      .selectFrom('keys')
+      .selectAll('keys')
+      .where(({ eb, or, and, exists, selectFrom }) =>
+        or([
+          and([eb('keys.state', '=', 'enabled'), eb('keys.next_rotation_at', '<=', now)]),
+          and([eb('keys.state', '=', 'pending_deletion'), eb('keys.deletion_date', '<=', now)]),
+          and([eb('keys.state', 'in', ['enabled', 'disabled']), eb('keys.originator_period', 'is not', null)]),
+          and([eb('keys.state', '=', 'enabled'), eb('keys.prepublish_period', 'is not', null)]),
+          exists(
+            selectFrom('key_versions')
+              .select('key_versions.key_id')
+              .whereRef('key_versions.key_id', '=', 'keys.id')
+              .where('key_versions.state', '=', 'pre_active')
+              .where('key_versions.activate_at', '<=', now),
+          ),
+        ]),
+      )
+      .orderBy('keys.id')
+      .limit(limit)
+      .execute();
+    return rows.map(keyFromRow);
+  }
+
+  async appendEvents(events: readonly KeyEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.db
+      .insertInto('events')
+      .values(
+        events.map((e) => ({
+          time: e.time,
+          type: e.type,
+          namespace: e.namespace,
+          key_name: e.key,
+          key_id: e.keyId,
+          key_version: e.version,
+          data: JSON.stringify(e.data),
+        })),
+      )
+      .execute();
+  }
+
+  async listEvents(afterId: number, limit: number): Promise<StoredKeyEvent[]> {
+    const rows = await this.db.selectFrom('events').selectAll().where('id', '>', afterId).orderBy('id').limit(limit).execute();
+    return rows.map((r) => ({
+      id: num(r.id),
+      type: r.type as EventType,
+      time: r.time,
+      namespace: r.namespace,
+      key: r.key_name,
+      keyId: r.key_id,
+      version: r.key_version,
+      data: JSON.parse(r.data) as KeyEvent['data'],
+    }));
+  }
+
+  async lastEventId(): Promise<number> {
+    const row = await this.db
+      .selectFrom('events')
+      .select((eb) => eb.fn.max('id').as('id'))
+      .executeTakeFirst();
+    return row?.id === null || row?.id === undefined ? 0 : num(row.id);
   }
 
   async getPrincipal(id: string): Promise<PrincipalRecord | null> {

@@ -130,6 +130,39 @@ export const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    version: 2,
+    description: 'life cycle: cryptoperiods, minimum decryption version, use reservations, events',
+    async up(db, dialect) {
+      await db.schema
+        .alterTable('keys')
+        .addColumn('min_decryption_version', 'integer', (c) => c.notNull().defaultTo(1))
+        .execute();
+      await db.schema.alterTable('keys').addColumn('prepublish_period', 'text').execute();
+      await db.schema.alterTable('keys').addColumn('originator_period', 'text').execute();
+      await db.schema
+        .alterTable('key_versions')
+        .addColumn('reserved', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema.alterTable('key_versions').addColumn('activate_at', 'text').execute();
+      await db.schema.createIndex('keys_next_rotation').on('keys').columns(['state', 'next_rotation_at']).execute();
+      await db.schema.createIndex('keys_deletion').on('keys').columns(['state', 'deletion_date']).execute();
+      await db.schema.createIndex('key_versions_state').on('key_versions').columns(['state', 'activate_at']).execute();
+      await db.schema
+        .createTable('events')
+        .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+          dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn('time', 'text', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('namespace', 'text', (c) => c.notNull())
+        .addColumn('key_name', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('key_version', 'integer')
+        .addColumn('data', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

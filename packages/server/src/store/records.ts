@@ -32,6 +32,12 @@ export interface KeyRecord {
   deletionDate: string | null;
   createdAt: string;
   updatedAt: string;
+  /** Versions below this refuse to decrypt and verify (reversible until they are destroyed). */
+  minDecryptionVersion: number;
+  /** How long before a rotation the next version is published `pre_active` (for JWKS caches). */
+  prepublishPeriod: string | null;
+  /** How long a version may encrypt and sign after activation; then it is deactivated (NIST SP 800-57 originator-usage period). */
+  originatorPeriod: string | null;
 }
 
 export type RotationTrigger = 'created' | 'manual' | 'time' | 'use' | 'event';
@@ -52,6 +58,38 @@ export interface VersionRecord {
   material: Uint8Array | null;
   kekVersion: number;
   trigger: RotationTrigger;
+  /** Uses reserved by nodes (in blocks) against the use limit; always ≥ uses. */
+  reserved: number;
+  /** When a `pre_active` version becomes active and primary; null otherwise. */
+  activateAt: string | null;
+}
+
+export const EVENT_TYPES = [
+  'key.created',
+  'key.updated',
+  'key.rotated',
+  'key.state_changed',
+  'version.state_changed',
+  'version.compromised',
+  'key.deletion_scheduled',
+  'key.deletion_cancelled',
+  'key.destroyed',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** A change dependent systems may react to; ids increase monotonically. */
+export interface KeyEvent {
+  type: EventType;
+  time: string;
+  namespace: string;
+  key: string;
+  keyId: string;
+  version: number | null;
+  data: Record<string, string | number | boolean | null>;
+}
+
+export interface StoredKeyEvent extends KeyEvent {
+  id: number;
 }
 
 export interface KekRecord {

@@ -34,6 +34,9 @@ export interface KeyTable {
   deletion_date: string | null;
   created_at: string;
   updated_at: string;
+  min_decryption_version: number;
+  prepublish_period: string | null;
+  originator_period: string | null;
 }
 export interface KeyTagTable {
   key_id: string;
@@ -55,6 +58,8 @@ export interface KeyVersionTable {
   material: Uint8Array | null;
   kek_version: number;
   trigger: string;
+  reserved: Int;
+  activate_at: string | null;
 }
 export interface PrincipalTable {
   id: string;
@@ -97,6 +102,17 @@ export interface AuditTable {
   details: string;
 }
 
+export interface EventTable {
+  id: Generated<Int>;
+  time: string;
+  type: string;
+  namespace: string;
+  key_name: string;
+  key_id: string;
+  key_version: number | null;
+  data: string;
+}
+
 export interface Database {
   meta: MetaTable;
   keks: KekTable;
@@ -107,4 +123,5 @@ export interface Database {
   tokens: TokenTable;
   grants: GrantTable;
   audit_events: AuditTable;
+  events: EventTable;
 }

@@ -3,10 +3,12 @@ import type {
   AuditRecord,
   GrantRecord,
   KekRecord,
+  KeyEvent,
   KeyFilter,
   KeyRecord,
   PrincipalRecord,
   StoredAuditRecord,
+  StoredKeyEvent,
   TokenRecord,
   VersionRecord,
 } from './records.js';
@@ -36,6 +38,20 @@ export interface StoreOps {
   insertVersion(version: VersionRecord): Promise<void>;
   updateVersion(version: VersionRecord): Promise<void>;
   addUses(keyId: string, version: number, count: number): Promise<void>;
+  /**
+   * Reserves up to `count` uses of a version without letting `reserved` pass
+   * `limit`; returns how many were granted (0 when the version is used up).
+   * Safe under concurrency across processes.
+   */
+  reserveUses(keyId: string, version: number, count: number, limit: number): Promise<number>;
+  /** Keys the scheduler must look at by `now`: rotation or deletion due, a version to activate, or a cryptoperiod to enforce. */
+  keysNeedingAttention(now: string, limit: number): Promise<KeyRecord[]>;
+
+  appendEvents(events: readonly KeyEvent[]): Promise<void>;
+  /** Events after `afterId`, oldest first. */
+  listEvents(afterId: number, limit: number): Promise<StoredKeyEvent[]>;
+  /** The newest event id, 0 when there is none. */
+  lastEventId(): Promise<number>;
 
   getPrincipal(id: string): Promise<PrincipalRecord | null>;
   listPrincipals(limit: number, after: string | null): Promise<PrincipalRecord[]>;

@@ -72,7 +72,7 @@ describe('every error code of API.md', () => {
     await h.call('POST', '/v1/keys/errs/versions/1/deactivate');
     const r = await h.call('POST', '/v1/keys/errs/versions/1/deactivate');
     expectError(r, 'invalid_state');
-    expect(r.body.error.message).toBe("key version 1 of 'errs' is deactivated and cannot be deactivated");
+    expect(r.body.error.message).toBe("key version 1 of 'errs' is deactivated and cannot become deactivated");
   });
 
   it('payload_too_large for a plaintext over 64 KiB and for an oversized body', async () => {

@@ -79,6 +79,9 @@ export function keyRecord(overrides: Partial<KeyRecord> = {}): KeyRecord {
     deletionDate: null,
     createdAt: '2026-06-01T00:00:00.000Z',
     updatedAt: '2026-06-01T00:00:00.000Z',
+    minDecryptionVersion: 1,
+    prepublishPeriod: null,
+    originatorPeriod: null,
     ...overrides,
   };
 }
@@ -98,6 +101,8 @@ export function versionRecord(keyId: string, version: number, overrides: Partial
     publicKey: null,
     material: binary(60),
     kekVersion: 1,
+    reserved: 0,
+    activateAt: null,
     trigger: version === 1 ? 'created' : 'manual',
     ...overrides,
   };

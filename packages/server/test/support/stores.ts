@@ -53,7 +53,9 @@ export async function freshStore(kind: StoreKind = API_STORE): Promise<TestStore
         const db = new Sqlite(path);
         try {
           const statement = db.prepare(sql);
-          return statement.reader ? (statement.all(...params) as Record<string, unknown>[]) : (statement.run(...params), []);
+          if (statement.reader) return statement.all(...params) as Record<string, unknown>[];
+          statement.run(...params);
+          return [];
         } finally {
           db.close();
         }

@@ -38,7 +38,7 @@ function ctxOf(item: Item): EncryptionContext {
  * Registers an operation with a batch form: `{items:[…]}` answers per item in
  * order, and one bad item (even a malformed one) does not fail the others.
  */
-function batchRoute(app: FastifyInstance, keyward: Keyward, op: string, item: object, summary: string, handle: ItemHandler): void {
+function batchRoute(app: FastifyInstance, op: string, item: object, summary: string, handle: ItemHandler): void {
   const validateItem = compileItemValidator(item);
   app.post<{ Params: Params; Body: Item & { items?: Item[] } }>(
     `/v1/keys/:name/${op}`,
@@ -76,20 +76,15 @@ function batchRoute(app: FastifyInstance, keyward: Keyward, op: string, item: ob
 export function cryptoRoutes(app: FastifyInstance, keyward: Keyward): void {
   const { crypto } = keyward;
 
-  batchRoute(app, keyward, 'encrypt', encryptItem, 'Encrypt under the primary version', async (ctx, key, item) =>
+  batchRoute(app, 'encrypt', encryptItem, 'Encrypt under the primary version', async (ctx, key, item) =>
     crypto.encrypt(ctx, key, decodeBase64('plaintext', item.plaintext as string), ctxOf(item)),
   );
-  batchRoute(app, keyward, 'decrypt', decryptItem, 'Decrypt with the version the ciphertext names', async (ctx, key, item) => {
+  batchRoute(app, 'decrypt', decryptItem, 'Decrypt with the version the ciphertext names', async (ctx, key, item) => {
     const { plaintext, keyVersion } = await crypto.decrypt(ctx, key, item.ciphertext as string, ctxOf(item));
     return { plaintext: encodeBase64(plaintext), keyVersion };
   });
-  batchRoute(
-    app,
-    keyward,
-    'rewrap',
-    decryptItem,
-    'Re-encrypt under the primary version without returning plaintext',
-    async (ctx, key, item) => crypto.rewrap(ctx, key, item.ciphertext as string, ctxOf(item)),
+  batchRoute(app, 'rewrap', decryptItem, 'Re-encrypt under the primary version without returning plaintext', async (ctx, key, item) =>
+    crypto.rewrap(ctx, key, item.ciphertext as string, ctxOf(item)),
   );
 
   app.post<{ Params: Params; Body: { bytes?: number; context?: EncryptionContext; includePlaintext?: boolean } }>(

@@ -1,4 +1,4 @@
-import type { CreateKeyRequest, KeyListQuery, PatchKeyRequest } from '@keyward/wire';
+import type { CreateKeyRequest, KeyListQuery, PatchKeyRequest, RotateKeyRequest } from '@keyward/wire';
 import type { FastifyInstance } from 'fastify';
 import type { Keyward } from '../../service/keyward.js';
 import { callContext } from './call-context.js';
@@ -14,6 +14,7 @@ import {
   ownerId,
   paging,
   reason,
+  rfc3339,
   tags,
 } from './schemas.js';
 
@@ -34,6 +35,8 @@ const createBody = {
     description,
     tags,
     rotationPeriod: duration,
+    prepublishPeriod: duration,
+    originatorPeriod: duration,
     maxUsesPerVersion: maxUses,
     exportable: { type: 'boolean' },
     deletionWindowDays,
@@ -51,6 +54,9 @@ const patchBody = {
     description,
     tags,
     rotationPeriod: { anyOf: [duration, { type: 'null' }] },
+    prepublishPeriod: { anyOf: [duration, { type: 'null' }] },
+    originatorPeriod: { anyOf: [duration, { type: 'null' }] },
+    minDecryptionVersion: { type: 'integer', minimum: 1, maximum: 2 ** 31 },
     maxUsesPerVersion: { anyOf: [maxUses, { type: 'null' }] },
     deletionWindowDays,
   },
@@ -111,17 +117,21 @@ export function keyRoutes(app: FastifyInstance, keyward: Keyward): void {
     async (req) => keyward.keys.patch(callContext(req), req.params.name, req.body),
   );
 
-  app.post<{ Params: Params; Body: { reason?: string } | undefined }>(
+  app.post<{ Params: Params; Body: RotateKeyRequest | undefined }>(
     '/v1/keys/:name/rotate',
     {
       schema: {
         tags: ['keys'],
         summary: 'Rotate: a new primary version; older versions keep decrypting and verifying',
         params: keyParams,
-        body: { type: ['object', 'null'], additionalProperties: false, properties: { reason } },
+        body: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          properties: { reason, activationDate: rfc3339 },
+        },
       },
     },
-    async (req) => keyward.keys.rotate(callContext(req), req.params.name, req.body?.reason ?? null),
+    async (req) => keyward.keys.rotate(callContext(req), req.params.name, req.body?.reason ?? null, req.body?.activationDate ?? null),
   );
 
   for (const action of ['enable', 'disable'] as const) {
@@ -182,5 +192,18 @@ export function keyRoutes(app: FastifyInstance, keyward: Keyward): void {
       },
     },
     async (req) => keyward.keys.deactivateVersion(callContext(req), req.params.name, req.params.version),
+  );
+
+  app.post<{ Params: Params & { version: number } }>(
+    '/v1/keys/:name/versions/:version/destroy',
+    {
+      schema: {
+        tags: ['keys'],
+        summary: "Erase a non-primary version's material for good (deactivate it first); the metadata stays as a tombstone",
+        params: versionParams,
+        body: noBody,
+      },
+    },
+    async (req) => keyward.keys.destroyVersion(callContext(req), req.params.name, req.params.version),
   );
 }

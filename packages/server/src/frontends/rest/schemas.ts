@@ -26,6 +26,11 @@ export const role = { type: 'string', enum: [...ROLES] } as const;
 export const principalKind = { type: 'string', enum: [...PRINCIPAL_KINDS] } as const;
 export const operation = { type: 'string', enum: [...KEY_OPERATIONS] } as const;
 export const reason = { type: 'string', maxLength: 1024 } as const;
+/** An RFC 3339 time (API.md: times are RFC 3339 strings). */
+export const rfc3339 = {
+  type: 'string',
+  pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})$',
+} as const;
 
 export const keyParams = {
   type: 'object',

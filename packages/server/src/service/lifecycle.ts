@@ -1,0 +1,253 @@
+import { fingerprint, getAlgorithm } from '@keyward/crypto';
+import { KeywardError } from '@keyward/wire';
+import { addMs, parseDuration } from '../keys/duration.js';
+import { assertKeyTransition, assertVersionTransition } from '../keys/transitions.js';
+import { zero } from '../seal/zero.js';
+import type { EventType, KeyEvent, KeyRecord, RotationTrigger, VersionRecord } from '../store/records.js';
+import type { StoreOps } from '../store/store.js';
+import type { Keyring } from './keyring.js';
+
+/** What a life-cycle step changed, to be written in one transaction by {@link writeOutcome}. */
+export interface Outcome {
+  key: KeyRecord;
+  /** Existing versions whose state changed. */
+  changed: VersionRecord[];
+  /** Versions created (already inserted, with their material). */
+  created: VersionRecord[];
+  events: KeyEvent[];
+}
+
+type EventData = KeyEvent['data'];
+
+export function event(type: EventType, key: KeyRecord, version: number | null, now: Date, data: EventData = {}): KeyEvent {
+  return { type, time: now.toISOString(), namespace: key.namespace, key: key.name, keyId: key.id, version, data };
+}
+
+export function nextRotation(period: string | null, from: Date): string | null {
+  return period === null ? null : addMs(from, parseDuration('rotationPeriod', period)).toISOString();
+}
+
+const latest = (versions: readonly VersionRecord[]): number => Math.max(0, ...versions.map((v) => v.version));
+
+/**
+ * The key life cycle as steps over plain records: rotate, activate,
+ * deactivate, compromise, destroy. The API (KeyService), the scheduler and
+ * use-limit rotation all change keys through here, so every path obeys the
+ * same transition table (keys/transitions.ts) and emits the same events.
+ */
+export class Lifecycle {
+  readonly #keyring: Keyring;
+
+  constructor(keyring: Keyring) {
+    this.#keyring = keyring;
+  }
+
+  /** Generates, wraps and inserts version `n`: active at once, or `pre_active` until `activateAt`. */
+  async newVersion(
+    tx: StoreOps,
+    key: KeyRecord,
+    n: number,
+    trigger: RotationTrigger,
+    now: Date,
+    activateAt: Date | null,
+  ): Promise<VersionRecord> {
+    const generated = getAlgorithm(key.algorithm).generate();
+    try {
+      const { material, kekVersion } = await this.#keyring.wrapMaterial(tx, key, n, generated.secret, now);
+      const pending = activateAt !== null && activateAt.getTime() > now.getTime();
+      const version: VersionRecord = {
+        keyId: key.id,
+        version: n,
+        state: pending ? 'pre_active' : 'active',
+        createdAt: now.toISOString(),
+        activatedAt: pending ? null : now.toISOString(),
+        deactivatedAt: null,
+        compromisedAt: null,
+        destroyedAt: null,
+        uses: 0,
+        fingerprint: fingerprint(key.algorithm, generated.secret),
+        publicKey: generated.publicKeyPem,
+        material,
+        kekVersion,
+        trigger,
+        reserved: 0,
+        activateAt: pending ? activateAt.toISOString() : null,
+      };
+      await tx.insertVersion(version);
+      return version;
+    } finally {
+      zero(generated.secret);
+    }
+  }
+
+  /**
+   * Rotates: a new version becomes primary now, or is published `pre_active`
+   * until `activateAt` (prepublication; the primary stays until then).
+   * Older versions stay as they are, so nothing that depends on them breaks.
+   */
+  async rotate(
+    tx: StoreOps,
+    key: KeyRecord,
+    versions: readonly VersionRecord[],
+    trigger: RotationTrigger,
+    now: Date,
+    activateAt: Date | null = null,
+  ): Promise<Outcome> {
+    if (key.state !== 'enabled' && key.state !== 'disabled') {
+      throw new KeywardError('invalid_state', `key '${key.name}' is ${key.state} and cannot rotate`);
+    }
+    const scheduled = versions.find((v) => v.state === 'pre_active');
+    if (activateAt !== null && scheduled !== undefined) {
+      throw new KeywardError('invalid_state', `key '${key.name}' already has version ${scheduled.version} waiting to activate`);
+    }
+    const n = latest(versions) + 1;
+    const created = await this.newVersion(tx, key, n, trigger, now, activateAt);
+    if (created.state === 'pre_active') {
+      return {
+        key,
+        changed: [],
+        created: [created],
+        events: [event('version.state_changed', key, n, now, { state: 'pre_active', activateAt: created.activateAt, trigger })],
+      };
+    }
+    // A version waiting to activate is overtaken by a rotation that activates now.
+    const changed: VersionRecord[] = [];
+    const rotated: KeyRecord = { ...key, primaryVersion: n, nextRotationAt: nextRotation(key.rotationPeriod, now) };
+    return {
+      key: rotated,
+      changed,
+      created: [created],
+      events: [event('key.rotated', rotated, n, now, { trigger, previousVersion: key.primaryVersion })],
+    };
+  }
+
+  /** A `pre_active` version reaches its activation time: it becomes active and, if newest, primary. */
+  activate(key: KeyRecord, version: VersionRecord, now: Date): Outcome {
+    assertVersionTransition(key.name, version.version, version.state, 'active');
+    const active: VersionRecord = { ...version, state: 'active', activatedAt: now.toISOString(), activateAt: null };
+    const events = [event('version.state_changed', key, version.version, now, { state: 'active' })];
+    if (version.version < key.primaryVersion || key.state === 'pending_deletion' || key.state === 'destroyed') {
+      return { key, changed: [active], created: [], events };
+    }
+    const rotated: KeyRecord = { ...key, primaryVersion: version.version, nextRotationAt: nextRotation(key.rotationPeriod, now) };
+    events.push(event('key.rotated', rotated, version.version, now, { trigger: version.trigger, previousVersion: key.primaryVersion }));
+    return { key: rotated, changed: [active], created: [], events };
+  }
+
+  /** Ends a version's originator usage: it decrypts and verifies but never encrypts or signs again. */
+  deactivate(key: KeyRecord, version: VersionRecord, now: Date): Outcome {
+    if (version.version === key.primaryVersion) {
+      throw new KeywardError(
+        'invalid_state',
+        `key version ${version.version} of '${key.name}' is the primary version; rotate before deactivating it`,
+      );
+    }
+    assertVersionTransition(key.name, version.version, version.state, 'deactivated');
+    const changed = { ...version, state: 'deactivated' as const, deactivatedAt: now.toISOString() };
+    return {
+      key,
+      changed: [changed],
+      created: [],
+      events: [event('version.state_changed', key, version.version, now, { state: 'deactivated' })],
+    };
+  }
+
+  /** Declares a version compromised; a compromised primary is replaced at once (trigger `event`). */
+  async compromise(
+    tx: StoreOps,
+    key: KeyRecord,
+    versions: readonly VersionRecord[],
+    version: VersionRecord,
+    now: Date,
+    reason: string,
+  ): Promise<Outcome> {
+    assertVersionTransition(key.name, version.version, version.state, 'compromised');
+    const compromised: VersionRecord = { ...version, state: 'compromised', compromisedAt: now.toISOString(), activateAt: null };
+    const events = [event('version.compromised', key, version.version, now, { reason })];
+    const outcome: Outcome = { key, changed: [compromised], created: [], events };
+    if (version.version !== key.primaryVersion || (key.state !== 'enabled' && key.state !== 'disabled')) return outcome;
+    const others = versions.map((v) => (v.version === version.version ? compromised : v));
+    const rotated = await this.rotate(tx, key, others, 'event', now);
+    return { key: rotated.key, changed: [compromised], created: rotated.created, events: [...events, ...rotated.events] };
+  }
+
+  /** Erases one version's material (crypto-shredding). Never the primary version. */
+  destroyVersion(key: KeyRecord, version: VersionRecord, now: Date): Outcome {
+    if (version.version === key.primaryVersion && key.state !== 'pending_deletion') {
+      throw new KeywardError(
+        'invalid_state',
+        `key version ${version.version} of '${key.name}' is the primary version and cannot be destroyed`,
+      );
+    }
+    const target = version.state === 'compromised' ? 'destroyed_compromised' : 'destroyed';
+    assertVersionTransition(key.name, version.version, version.state, target);
+    const destroyed: VersionRecord = { ...version, state: target, destroyedAt: now.toISOString(), material: null, activateAt: null };
+    return {
+      key,
+      changed: [destroyed],
+      created: [],
+      events: [event('version.state_changed', key, version.version, now, { state: target })],
+    };
+  }
+
+  setEnabled(key: KeyRecord, enabled: boolean, now: Date): Outcome {
+    const to = enabled ? 'enabled' : 'disabled';
+    if (key.state === to) return { key, changed: [], created: [], events: [] };
+    assertKeyTransition(key.name, key.state, to);
+    const next: KeyRecord = { ...key, state: to };
+    return { key: next, changed: [], created: [], events: [event('key.state_changed', next, null, now, { state: to })] };
+  }
+
+  scheduleDeletion(key: KeyRecord, days: number, now: Date): Outcome {
+    assertKeyTransition(key.name, key.state, 'pending_deletion');
+    const next: KeyRecord = { ...key, state: 'pending_deletion', deletionDate: addMs(now, days * 86_400_000).toISOString() };
+    return {
+      key: next,
+      changed: [],
+      created: [],
+      events: [event('key.deletion_scheduled', next, null, now, { deletionDate: next.deletionDate, days })],
+    };
+  }
+
+  cancelDeletion(key: KeyRecord, now: Date): Outcome {
+    assertKeyTransition(key.name, key.state, 'disabled');
+    if (key.state !== 'pending_deletion')
+      throw new KeywardError('invalid_state', `key '${key.name}' is ${key.state}, not pending deletion`);
+    const next: KeyRecord = { ...key, state: 'disabled', deletionDate: null };
+    return { key: next, changed: [], created: [], events: [event('key.deletion_cancelled', next, null, now)] };
+  }
+
+  /**
+   * At the end of the deletion window: every version's material is erased
+   * from the store (not flagged), the key becomes a `destroyed` tombstone
+   * that keeps its metadata for audit and reports.
+   */
+  destroyKey(key: KeyRecord, versions: readonly VersionRecord[], now: Date): Outcome {
+    assertKeyTransition(key.name, key.state, 'destroyed');
+    const at = now.toISOString();
+    const changed = versions
+      .filter((v) => v.material !== null || (v.state !== 'destroyed' && v.state !== 'destroyed_compromised'))
+      .map((v): VersionRecord => {
+        const compromised = v.state === 'compromised' || v.state === 'destroyed_compromised';
+        return {
+          ...v,
+          state: compromised ? 'destroyed_compromised' : 'destroyed',
+          destroyedAt: v.destroyedAt ?? at,
+          material: null,
+          activateAt: null,
+        };
+      });
+    const next: KeyRecord = { ...key, state: 'destroyed', nextRotationAt: null };
+    return { key: next, changed, created: [], events: [event('key.destroyed', next, null, now, { versions: changed.length })] };
+  }
+}
+
+/** Writes an outcome: the key, changed versions and events, inside the caller's transaction. */
+export async function writeOutcome(tx: StoreOps, outcome: Outcome, now: Date): Promise<KeyRecord> {
+  const key: KeyRecord = { ...outcome.key, updatedAt: now.toISOString() };
+  await tx.updateKey(key);
+  for (const version of outcome.changed) await tx.updateVersion(version);
+  await tx.appendEvents(outcome.events);
+  await tx.announce({ kind: 'key', namespace: key.namespace, name: key.name, id: key.id });
+  return key;
+}
