@@ -10,7 +10,7 @@ export { CryptoError } from './errors.js';
 export { fingerprint } from './fingerprint.js';
 export type { MacAlgorithm } from './mac.js';
 export { mac, verifyMac } from './mac.js';
-export { publicJwk, publicKeyPem } from './public-key.js';
+export { publicJwk, publicJwkFromPem, publicKeyPem } from './public-key.js';
 export type { AlgorithmSpec, GeneratedKey } from './registry.js';
 export { getAlgorithm, isAlgorithmName } from './registry.js';
 export type { SignInput } from './sign.js';

@@ -1,9 +1,9 @@
 import type { AlgorithmName } from '@keyward/wire';
 import { toBase64url } from './base64url.js';
 import { mlDsa65PublicKey } from './ml-dsa-65.js';
-import { mlDsa65Spki } from './ml-dsa-spki.js';
-import { isClassical, privateKeyFor, spkiDer } from './node-keys.js';
-import { derToPem } from './pem.js';
+import { mlDsa65PublicKeyFromSpki, mlDsa65Spki } from './ml-dsa-spki.js';
+import { isClassical, privateKeyFor, publicKeyFor, spkiDer } from './node-keys.js';
+import { derToPem, pemToDer } from './pem.js';
 
 /**
  * SubjectPublicKeyInfo DER (RFC 5280 §4.1.2.7) of an asymmetric secret, or
@@ -40,4 +40,20 @@ export function publicJwk(name: AlgorithmName, secret: Uint8Array): Record<strin
   // Keep only public members: export of a private KeyObject includes d, p, q, ….
   for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi']) delete jwk[member];
   return jwk;
+}
+
+/**
+ * The public JWK (RFC 7517) of a stored SPKI PEM public key, without the
+ * secret: the same members {@link publicJwk} gives for the matching secret.
+ * Null for symmetric algorithms; throws `CryptoError('invalid_key')` when the
+ * PEM is not a public key of `name` (wrong type, curve or modulus size).
+ *
+ * @example
+ * const jwk = publicJwkFromPem('ed25519', version.publicKey); // { kty: 'OKP', crv: 'Ed25519', x: '…' }
+ */
+export function publicJwkFromPem(name: AlgorithmName, pem: string): Record<string, unknown> | null {
+  if (name === 'ml-dsa-65')
+    return { kty: 'AKP', alg: 'ML-DSA-65', pub: toBase64url(mlDsa65PublicKeyFromSpki(pemToDer('PUBLIC KEY', pem))) };
+  if (!isClassical(name)) return null;
+  return { ...publicKeyFor(name, pem).export({ format: 'jwk' }) };
 }

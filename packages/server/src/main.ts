@@ -49,7 +49,13 @@ async function main(): Promise<void> {
   }
   const seal = await openSeal(options.seal, store, dataDir, process.env, log);
   const v = await version();
-  const keyward = createKeyward({ store, seal, version: v });
+  const keyward = createKeyward({
+    store,
+    seal,
+    version: v,
+    onSchedulerError: (error) =>
+      log.error({ err: { type: (error as Error).name, code: (error as { code?: unknown }).code } }, 'scheduler step failed'),
+  });
   const https =
     options.tlsCert && options.tlsKey
       ? { cert: await readFile(options.tlsCert), key: await readFile(options.tlsKey), minVersion: 'TLSv1.3' as const }
@@ -57,6 +63,7 @@ async function main(): Promise<void> {
   const app = await buildRestApp(keyward, { logger: log, version: v, ...(https ? { https } : {}) });
   await app.listen({ host: options.host, port: options.port });
   log.info({ listen: `${options.host}:${options.port}`, store: store.dialect, seal: options.seal, version: v }, 'keyward listening');
+  keyward.scheduler.start(options.schedulerIntervalMs);
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -11,6 +11,8 @@ export interface ServerOptions {
   tlsCert: string | null;
   tlsKey: string | null;
   logLevel: string;
+  /** How often the life-cycle scheduler runs. */
+  schedulerIntervalMs: number;
 }
 
 /** A bad flag: the process prints the message on one line and exits 2. */
@@ -27,6 +29,12 @@ function parseListen(value: string): { host: string; port: number } {
   if (host === undefined || !Number.isInteger(port) || port > 65535) throw new UsageError(`--listen: expected HOST:PORT, got '${value}'`);
   if (host !== 'localhost' && isIP(host) === 0) throw new UsageError(`--listen: '${host}' is not an IP address`);
   return { host, port };
+}
+
+function parseInterval(value: string): number {
+  const match = /^([1-9][0-9]{0,4})(s|m)$/.exec(value);
+  if (!match) throw new UsageError(`--scheduler-interval: expected a duration such as 30s or 5m, got '${value}'`);
+  return Number(match[1]) * (match[2] === 'm' ? 60_000 : 1000);
 }
 
 /** Parses `keyward server` flags (API.md, "Server start"). */
@@ -58,6 +66,7 @@ export function parseServerOptions(argv: readonly string[], env: NodeJS.ProcessE
     tlsCert,
     tlsKey,
     logLevel: values['log-level'] ?? env.KEYWARD_LOG_LEVEL ?? 'info',
+    schedulerIntervalMs: parseInterval(values['scheduler-interval'] ?? '30s'),
   };
 }
 
@@ -74,6 +83,7 @@ function parse(argv: readonly string[]) {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'log-level': { type: 'string' },
+      'scheduler-interval': { type: 'string' },
     },
   });
 }

@@ -276,3 +276,42 @@ export interface SelfResponse {
   principal: PrincipalView;
   roles: Role[];
 }
+
+/**
+ * `GET /v1/keys/{name}/jwks`: a JWK Set (RFC 7517 §5) of every version of an
+ * asymmetric key that may still verify (or be encrypted to), plus a
+ * `pre_active` one published ahead of its activation; newest first.
+ * `kid` is `<key id>:<version>`.
+ */
+export interface JwkSet {
+  keys: Array<
+    Record<string, unknown> & {
+      kty: string;
+      kid: string;
+      alg: 'EdDSA' | 'ES256' | 'ES384' | 'PS256' | 'PS512' | 'ML-DSA-65' | 'RSA-OAEP-256';
+      use: 'sig' | 'enc';
+    }
+  >;
+}
+
+/**
+ * `GET /v1/keys/{name}/usage?since=`: successful cryptographic operations per
+ * version (every version, newest first, zero counts included), by principal
+ * and operation, counted from the audit records.
+ */
+export interface UsageReport {
+  key: string;
+  since: string | null;
+  versions: Array<{
+    version: number;
+    state: VersionState;
+    total: number;
+    lastUsedAt: string | null;
+    byPrincipal: Array<{
+      principal: string;
+      /** Operation (`decrypt`, `verify`, …) → count. */
+      operations: Partial<Record<KeyOperation, number>>;
+      lastUsedAt: string;
+    }>;
+  }>;
+}

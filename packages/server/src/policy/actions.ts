@@ -20,6 +20,8 @@ export type ManagementAction =
   | 'version.recover'
   | 'key.schedule-deletion'
   | 'key.cancel-deletion'
+  | 'key.jwks'
+  | 'key.usage'
   | 'principal.create'
   | 'principal.read'
   | 'token.create'

@@ -25,14 +25,19 @@ const ROLE_ACTIONS: Readonly<Record<Role, readonly ManagementAction[]>> = Object
     'grant.read',
     'grant.delete',
     'principal.read',
+    'key.jwks',
+    'key.usage',
   ],
   'key-user': [],
-  auditor: ['key.list', 'key.read', 'grant.read', 'principal.read'],
+  auditor: ['key.list', 'key.read', 'grant.read', 'principal.read', 'key.jwks', 'key.usage'],
   approver: [],
 });
 
 /** Management actions a key's owner (the principal or a member of the owning team) may take on it. */
-const OWNER_ACTIONS: readonly ManagementAction[] = ['key.read', 'key.update', 'grant.read'];
+const OWNER_ACTIONS: readonly ManagementAction[] = ['key.read', 'key.update', 'grant.read', 'key.jwks', 'key.usage'];
+
+/** Grants that let a key-user read a key's JWK Set: whoever may verify, or fetch public keys, with it. */
+const JWKS_OPERATIONS: readonly KeyOperation[] = ['public-key', 'verify'];
 
 const allow = (reason: string): Decision => ({ allowed: true, reason });
 const deny = (reason: string): Decision => ({ allowed: false, reason });
@@ -54,7 +59,9 @@ function isOwner(principal: Principal, key: KeyRecord): boolean {
  * - `key-admin` manages keys and grants but performs no cryptographic operation;
  * - `key-user` performs the operations a grant names, on keys in its environments;
  * - `auditor` reads metadata; `approver` votes (quorum arrives with governance);
- * - a key's owner may read and edit its metadata.
+ * - a key's owner may read and edit its metadata, read its JWK Set and its usage report;
+ * - a key's JWK Set (`key.jwks`) is also open to a key-user whose grant allows
+ *   `public-key` or `verify` (in its environments), as the public-key operation is.
  */
 export class BuiltinAuthorizer implements Authorizer {
   authorize({ principal, action, key }: AuthorizationRequest): Decision {
@@ -69,6 +76,10 @@ export class BuiltinAuthorizer implements Authorizer {
       if (OWNER_ACTIONS.includes(management) && isOwner(principal, key.record)) return allow('key owner');
       if (management === 'key.read' && principal.roles.includes('key-user') && holdsGrant(principal, key.grants, null)) {
         return allow('key-user holding a grant');
+      }
+      if (management === 'key.jwks') {
+        const byGrant = JWKS_OPERATIONS.map((op) => this.#crypto(principal, op, key)).find((d) => d.allowed);
+        if (byGrant !== undefined) return allow(`${byGrant.reason} for public-key or verify`);
       }
     }
     return deny(`no role of '${principal.id}' allows ${action}`);

@@ -29,6 +29,9 @@ import type { CallContext } from './context.js';
 import type { Gate, Scope } from './gate.js';
 import { findVersion, type KeyDirectory, type LoadedKey } from './key-directory.js';
 import type { Keyring } from './keyring.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { SystemActions } from './system-actions.js';
+import type { UseLimiter } from './use-limiter.js';
 
 /** Which key usage each operation needs. */
 const NEEDS_USAGE: Readonly<Record<KeyOperation, KeyUsage>> = Object.freeze({
@@ -69,8 +72,24 @@ export class CryptoService {
   readonly #keyring: Keyring;
   readonly #directory: KeyDirectory;
   readonly #limits: CryptoLimits;
+  readonly #uses: UseLimiter;
+  readonly #system: SystemActions;
+  readonly #lifecycle: Lifecycle;
+  readonly #rotations = new Map<string, Promise<unknown>>();
 
-  constructor(deps: { gate: Gate; store: Store; keyring: Keyring; directory: KeyDirectory; limits: CryptoLimits }) {
+  constructor(deps: {
+    gate: Gate;
+    store: Store;
+    keyring: Keyring;
+    directory: KeyDirectory;
+    limits: CryptoLimits;
+    uses: UseLimiter;
+    system: SystemActions;
+    lifecycle: Lifecycle;
+  }) {
+    this.#uses = deps.uses;
+    this.#system = deps.system;
+    this.#lifecycle = deps.lifecycle;
     this.#gate = deps.gate;
     this.#store = deps.store;
     this.#keyring = deps.keyring;
@@ -86,7 +105,7 @@ export class CryptoService {
   ): Promise<{ ciphertext: string; keyVersion: number }> {
     return this.#run(ctx, 'encrypt', name, async (key, scope) => {
       this.#checkSize('plaintext', plaintext, key.record);
-      return this.#encryptWithPrimary(key, scope, plaintext, context);
+      return this.#encryptWithPrimary(ctx, key, scope, plaintext, context);
     });
   }
 
@@ -112,7 +131,7 @@ export class CryptoService {
       const plaintext = await this.#decrypt(key, scope, ciphertext, context, 'decrypt');
       scope.details.fromVersion = scope.keyVersion;
       try {
-        return await this.#encryptWithPrimary(key, scope, plaintext, context);
+        return await this.#encryptWithPrimary(ctx, key, scope, plaintext, context);
       } finally {
         plaintext.fill(0);
       }
@@ -129,7 +148,7 @@ export class CryptoService {
     return this.#run(ctx, 'data-key', name, async (key, scope) => {
       const dataKey = randomBytes(bytes);
       scope.details.bytes = bytes;
-      const { ciphertext, keyVersion } = await this.#encryptWithPrimary(key, scope, dataKey, context);
+      const { ciphertext, keyVersion } = await this.#encryptWithPrimary(ctx, key, scope, dataKey, context);
       if (includePlaintext) return { plaintext: dataKey, ciphertext, keyVersion };
       dataKey.fill(0);
       return { ciphertext, keyVersion };
@@ -139,7 +158,7 @@ export class CryptoService {
   sign(ctx: CallContext, name: string, input: SignInput): Promise<{ signature: Uint8Array; keyVersion: number }> {
     return this.#run(ctx, 'sign', name, async (key, scope) => {
       if ('message' in input) this.#checkSize('message', input.message, key.record);
-      const version = this.#primary(key, 'sign', scope);
+      const version = await this.#primary(key, 'sign', scope, ctx);
       const secret = await this.#keyring.secret(this.#store, key.record, version);
       try {
         return { signature: sign(key.record.algorithm, secret, input), keyVersion: version.version };
@@ -180,7 +199,7 @@ export class CryptoService {
   mac(ctx: CallContext, name: string, message: Uint8Array): Promise<{ mac: Uint8Array; keyVersion: number }> {
     return this.#run(ctx, 'mac', name, async (key, scope) => {
       this.#checkSize('message', message, key.record);
-      const version = this.#primary(key, 'mac', scope);
+      const version = await this.#primary(key, 'mac', scope, ctx);
       const secret = await this.#keyring.secret(this.#store, key.record, version);
       return { mac: mac(key.record.algorithm as 'hmac-sha256' | 'hmac-sha512', secret, message), keyVersion: version.version };
     });
@@ -235,12 +254,61 @@ export class CryptoService {
     });
   }
 
-  #primary(key: LoadedKey, operation: KeyOperation, scope: Scope): VersionRecord {
-    const version = findVersion(key, key.record.primaryVersion);
-    scope.keyVersion = version.version;
-    assertVersionAllows(key.record, version, operation);
-    scope.use = { keyId: key.record.id, version: version.version };
-    return version;
+  /** The primary version for an operation that produces output, counting the use against the version's limit. */
+  async #primary(key: LoadedKey, operation: KeyOperation, scope: Scope, ctx: CallContext): Promise<VersionRecord> {
+    return (await this.#originate(key, operation, scope, ctx)).version;
+  }
+
+  /**
+   * Takes one use of the primary version. The request that finds the version
+   * at its use limit rotates the key (trigger `use`) and proceeds with the new
+   * version, so no request fails because of the rotation.
+   */
+  async #originate(
+    key: LoadedKey,
+    operation: KeyOperation,
+    scope: Scope,
+    ctx: CallContext,
+  ): Promise<{ key: LoadedKey; version: VersionRecord }> {
+    let current = key;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const version = findVersion(current, current.record.primaryVersion);
+      scope.keyVersion = version.version;
+      assertVersionAllows(current.record, version, operation);
+      if (await this.#uses.take(current.record, version)) {
+        scope.use = { keyId: current.record.id, version: version.version };
+        return { key: current, version };
+      }
+      current = await this.#rotateForUse(current, version.version, ctx);
+    }
+    throw new KeywardError('invalid_state', `key '${key.record.name}' keeps reaching its use limit; try again`);
+  }
+
+  /** Rotates a key whose primary version is used up, once per key however many requests find it so. */
+  async #rotateForUse(key: LoadedKey, exhausted: number, ctx: CallContext): Promise<LoadedKey> {
+    const id = key.record.id;
+    let rotation = this.#rotations.get(id);
+    if (rotation === undefined) {
+      rotation = this.#system
+        .apply(
+          id,
+          async (k, versions, tx, now) => {
+            // Another request or node rotated already: nothing to do.
+            if (k.primaryVersion !== exhausted || k.state !== 'enabled') return null;
+            const outcome = await this.#lifecycle.rotate(tx, k, versions, 'use', now);
+            return { action: 'key.rotate', outcome, details: { trigger: 'use', exhaustedVersion: exhausted } };
+          },
+          ctx.requestId,
+        )
+        // A concurrent rotation by another node shows up as a conflict on the new version number: reload either way.
+        .catch(() => null)
+        .finally(() => this.#rotations.delete(id));
+      this.#rotations.set(id, rotation);
+    }
+    await rotation;
+    this.#directory.forget(key.record.namespace, key.record.name);
+    this.#uses.forgetKey(id);
+    return this.#directory.load(key.record.namespace, key.record.name);
   }
 
   /** The versions to try for verification: the one named, or every version that may still verify, newest first. */
@@ -270,14 +338,15 @@ export class CryptoService {
   }
 
   async #encryptWithPrimary(
+    ctx: CallContext,
     key: LoadedKey,
     scope: Scope,
     plaintext: Uint8Array,
     context: EncryptionContext,
   ): Promise<{ ciphertext: string; keyVersion: number }> {
-    const version = this.#primary(key, 'encrypt', scope);
-    const secret = await this.#keyring.secret(this.#store, key.record, version);
-    const header = { keyId: key.record.id, keyVersion: version.version, algorithm: key.record.algorithm as CiphertextAlgorithm };
+    const { key: current, version } = await this.#originate(key, 'encrypt', scope, ctx);
+    const secret = await this.#keyring.secret(this.#store, current.record, version);
+    const header = { keyId: current.record.id, keyVersion: version.version, algorithm: current.record.algorithm as CiphertextAlgorithm };
     return { ciphertext: encryptToCiphertext(header, secret, plaintext, context), keyVersion: version.version };
   }
 

@@ -10,6 +10,7 @@ import type { Gate, Scope } from './gate.js';
 import { findVersion, type KeyDirectory } from './key-directory.js';
 import type { Keyring } from './keyring.js';
 import { event, type Lifecycle, nextRotation, type Outcome, writeOutcome } from './lifecycle.js';
+import type { UseLimiter } from './use-limiter.js';
 import { keyView } from './views.js';
 
 export interface ListKeysInput extends Omit<KeyListQuery, 'limit' | 'cursor'> {
@@ -62,8 +63,10 @@ export class KeyService {
   readonly #keyring: Keyring;
   readonly #directory: KeyDirectory;
   readonly #lifecycle: Lifecycle;
+  readonly #uses: UseLimiter;
 
-  constructor(deps: { gate: Gate; store: Store; keyring: Keyring; directory: KeyDirectory; lifecycle: Lifecycle }) {
+  constructor(deps: { gate: Gate; store: Store; keyring: Keyring; directory: KeyDirectory; lifecycle: Lifecycle; uses: UseLimiter }) {
+    this.#uses = deps.uses;
     this.#gate = deps.gate;
     this.#store = deps.store;
     this.#keyring = deps.keyring;
@@ -297,6 +300,7 @@ export class KeyService {
     });
     this.#directory.forget(ctx.namespace, name);
     this.#keyring.forgetKey(result.key.id);
+    this.#uses.forgetKey(result.key.id);
     return keyView(result.key, result.versions);
   }
 

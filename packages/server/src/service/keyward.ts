@@ -1,6 +1,7 @@
 import { AuditLog } from '../audit/audit-log.js';
 import type { Authorizer } from '../policy/authorizer.js';
 import { BuiltinAuthorizer } from '../policy/builtin-authorizer.js';
+import { Scheduler } from '../scheduler/scheduler.js';
 import type { Seal } from '../seal/seal.js';
 import type { Store } from '../store/store.js';
 import { Authenticator } from './authenticator.js';
@@ -13,7 +14,10 @@ import { Keyring } from './keyring.js';
 import { Lifecycle } from './lifecycle.js';
 import { PrincipalService } from './principal-service.js';
 import { RateLimiter } from './rate-limiter.js';
+import { ReportService } from './report-service.js';
 import { SysService } from './sys-service.js';
+import { SystemActions } from './system-actions.js';
+import { UseLimiter } from './use-limiter.js';
 
 export interface KeywardOptions {
   store: Store;
@@ -23,6 +27,8 @@ export interface KeywardOptions {
   authorizer?: Authorizer;
   limits?: Partial<CryptoLimits>;
   rates?: Partial<RateLimits>;
+  /** Called with each error a scheduler step throws (the step is retried on the next run). */
+  onSchedulerError?: (error: unknown) => void;
 }
 
 export interface RateLimits {
@@ -45,7 +51,10 @@ export interface Keyward {
   readonly keys: KeyService;
   readonly crypto: CryptoService;
   readonly principals: PrincipalService;
+  readonly reports: ReportService;
   readonly limits: CryptoLimits;
+  /** Life-cycle jobs; `main.ts` starts it on an interval, tests call `runOnce()` after moving the clock. */
+  readonly scheduler: Scheduler;
   /** Records a request a front end refused before any operation ran (see Gate.refused). */
   refused: Gate['refused'];
   /** Waits for pending audit records, then zeroes every cached secret. */
@@ -64,6 +73,9 @@ export function createKeyward(options: KeywardOptions): Keyward {
   const keyring = new Keyring(seal);
   const directory = new KeyDirectory(store);
   const lifecycle = new Lifecycle(keyring);
+  const uses = new UseLimiter(store);
+  const system = new SystemActions({ store, audit, clock, directory, keyring });
+  const scheduler = new Scheduler({ store, system, lifecycle, onError: options.onSchedulerError ?? (() => {}) });
   const gate = new Gate({
     authenticator,
     authorizer: options.authorizer ?? new BuiltinAuthorizer(),
@@ -88,6 +100,7 @@ export function createKeyward(options: KeywardOptions): Keyward {
       case 'key':
         directory.forget(event.namespace, event.name);
         keyring.forgetKey(event.id);
+        uses.forgetKey(event.id);
         break;
       case 'reset':
         authenticator.clear();
@@ -98,13 +111,16 @@ export function createKeyward(options: KeywardOptions): Keyward {
   });
   return Object.freeze({
     sys: new SysService({ gate, seal, store, keyring, directory, authenticator, version: options.version }),
-    keys: new KeyService({ gate, store, keyring, directory, lifecycle }),
-    crypto: new CryptoService({ gate, store, keyring, directory, limits }),
+    keys: new KeyService({ gate, store, keyring, directory, lifecycle, uses }),
+    crypto: new CryptoService({ gate, store, keyring, directory, limits, uses, system, lifecycle }),
     principals: new PrincipalService({ gate, store, authenticator, directory }),
+    reports: new ReportService({ gate, store, directory }),
     limits,
+    scheduler,
     refused: (request: Parameters<Gate['refused']>[0], error: unknown, code: string) => gate.refused(request, error, code),
     async shutdown() {
       stopListening();
+      await scheduler.stop();
       await audit.flush();
       keyring.clear();
     },

@@ -8,6 +8,8 @@ export interface ChangeChannel {
   announce(db: Kysely<Database>, change: Change): Promise<void>;
   listen(listener: ChangeListener): () => void;
   reliable(): boolean;
+  /** Whether this node holds the scheduler lock (taking it if free). */
+  leader(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -16,5 +18,6 @@ export const singleNodeChannel: ChangeChannel = Object.freeze({
   announce: async () => {},
   listen: () => () => {},
   reliable: () => true,
+  leader: async () => true,
   close: async () => {},
 });

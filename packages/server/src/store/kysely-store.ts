@@ -28,6 +28,7 @@ import type {
   StoredAuditRecord,
   StoredKeyEvent,
   TokenRecord,
+  UsageRow,
   VersionRecord,
 } from './records.js';
 import type { Database, KeyTable, KeyVersionTable } from './schema.js';
@@ -518,6 +519,41 @@ class KyselyOps implements StoreOps {
       details: JSON.parse(r.details) as AuditRecord['details'],
     }));
   }
+
+  async usage(namespace: string, keyName: string, since: string | null): Promise<UsageRow[]> {
+    let query = this.db
+      .selectFrom('audit_events')
+      .select((eb) => [
+        'key_version',
+        'actor',
+        'action',
+        eb.fn.countAll<number | string>().as('count'),
+        eb.fn.min('time').as('first_at'),
+        eb.fn.max('time').as('last_at'),
+      ])
+      .where('namespace', '=', namespace)
+      .where('key_name', '=', keyName)
+      .where('outcome', '=', 'success')
+      // The pattern has no `_` or `%` before the final wildcard, so it needs no ESCAPE clause.
+      .where('action', 'like', 'crypto.%')
+      .where('key_version', 'is not', null)
+      .where('actor', 'is not', null);
+    if (since !== null) query = query.where('time', '>=', since);
+    const rows = await query
+      .groupBy(['key_version', 'actor', 'action'])
+      .orderBy('key_version', 'desc')
+      .orderBy('actor')
+      .orderBy('action')
+      .execute();
+    return rows.map((r) => ({
+      version: r.key_version as number,
+      principal: r.actor as string,
+      operation: r.action.slice('crypto.'.length),
+      count: num(r.count),
+      firstAt: r.first_at as string,
+      lastAt: r.last_at as string,
+    }));
+  }
 }
 
 function principalFromRow(r: Selectable<Database['principals']>): PrincipalRecord {
@@ -562,6 +598,10 @@ export class KyselyStore extends KyselyOps implements Store {
 
   changesReliable(): boolean {
     return this.channel.reliable();
+  }
+
+  isLeader(): Promise<boolean> {
+    return this.channel.leader();
   }
 
   // async so that misuse (the guard in `db`) rejects rather than throws synchronously.

@@ -159,3 +159,14 @@ export interface KeyFilter {
   tag?: { key: string; value: string };
   q?: string;
 }
+
+/** Successful cryptographic operations of one principal with one version, counted from the audit records. */
+export interface UsageRow {
+  version: number;
+  principal: string;
+  /** The operation without its `crypto.` prefix: `decrypt`, `verify`, …. */
+  operation: string;
+  count: number;
+  firstAt: string;
+  lastAt: string;
+}

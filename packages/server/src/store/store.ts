@@ -10,6 +10,7 @@ import type {
   StoredAuditRecord,
   StoredKeyEvent,
   TokenRecord,
+  UsageRow,
   VersionRecord,
 } from './records.js';
 
@@ -69,6 +70,14 @@ export interface StoreOps {
 
   appendAudit(records: readonly AuditRecord[]): Promise<void>;
   listAudit(afterSeq: number, limit: number): Promise<StoredAuditRecord[]>;
+  /**
+   * Successful cryptographic operations (audit actions `crypto.*`, outcome
+   * `success`, with a version and an actor) on one key, at or after `since`
+   * (an ISO time as `toISOString()` writes it) when given: one row per
+   * version, principal and operation, ordered by version descending, then
+   * principal, then operation.
+   */
+  usage(namespace: string, keyName: string, since: string | null): Promise<UsageRow[]>;
 
   /**
    * Announces a change to the other nodes sharing this database, delivered
@@ -91,6 +100,11 @@ export interface Store extends StoreOps {
    * reconnecting): caches must then read through to the store.
    */
   changesReliable(): boolean;
+  /**
+   * Whether this node may run the scheduler: always on a single-node store;
+   * on PostgreSQL, while it holds the scheduler's advisory lock.
+   */
+  isLeader(): Promise<boolean>;
   /** Applies pending numbered migrations; refuses a database from a newer Keyward. */
   migrate(): Promise<void>;
   close(): Promise<void>;

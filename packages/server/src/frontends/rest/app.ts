@@ -9,6 +9,7 @@ import { cryptoRoutes } from './crypto-routes.js';
 import { toWireError } from './error-table.js';
 import { keyRoutes } from './key-routes.js';
 import { principalRoutes } from './principal-routes.js';
+import { reportRoutes } from './report-routes.js';
 import { sysRoutes } from './sys-routes.js';
 import { compileValidator } from './validation.js';
 
@@ -115,5 +116,6 @@ export async function buildRestApp(keyward: Keyward, options: RestOptions): Prom
   keyRoutes(app, keyward);
   cryptoRoutes(app, keyward);
   principalRoutes(app, keyward);
+  reportRoutes(app, keyward);
   return app;
 }

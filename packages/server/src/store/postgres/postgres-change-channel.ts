@@ -5,6 +5,8 @@ import type { ChangeChannel } from '../change-channel.js';
 import type { Database } from '../schema.js';
 
 const CHANNEL = 'keyward_changes';
+/** Advisory lock key of the scheduler: the first 8 bytes of SHA-256("keyward-scheduler") would do; any fixed bigint works. */
+const SCHEDULER_LOCK = 0x6b65797761726401n;
 const RECONNECT_MS = 1000;
 
 /**
@@ -19,6 +21,7 @@ export class PostgresChangeChannel implements ChangeChannel {
   readonly #listeners = new Set<ChangeListener>();
   #client: pg.Client | null = null;
   #connected = false;
+  #leader = false;
   #closed = false;
   #timer: NodeJS.Timeout | null = null;
 
@@ -40,9 +43,30 @@ export class PostgresChangeChannel implements ChangeChannel {
     return this.#connected;
   }
 
-  /** Resolves once the listening connection is up (tests and start-up use it). */
-  async ready(): Promise<void> {
-    while (!this.#connected && !this.#closed) await new Promise((resolve) => setTimeout(resolve, 20));
+  /**
+   * The scheduler lock is a session-level advisory lock held by the
+   * listening connection: it is released if this node dies or loses the
+   * connection, and another node takes it on its next run.
+   */
+  async leader(): Promise<boolean> {
+    if (this.#client === null && !this.#closed) void this.#connect();
+    await this.ready();
+    const client = this.#client;
+    if (client === null || !this.#connected) return false;
+    if (this.#leader) return true;
+    try {
+      const result = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [SCHEDULER_LOCK.toString()]);
+      this.#leader = result.rows[0]?.locked === true;
+    } catch {
+      this.#leader = false;
+    }
+    return this.#leader;
+  }
+
+  /** Resolves once the listening connection is up, or after `timeoutMs` (then `reliable()` is still false). */
+  async ready(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.#connected && !this.#closed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   }
 
   async #connect(): Promise<void> {
@@ -51,6 +75,7 @@ export class PostgresChangeChannel implements ChangeChannel {
     const lost = () => {
       if (this.#client !== client) return;
       this.#connected = false;
+      this.#leader = false;
       this.#client = null;
       client.removeAllListeners();
       void client.end().catch(() => {});

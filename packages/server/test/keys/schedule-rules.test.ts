@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { dueStep } from '../../src/keys/schedule-rules.js';
+import type { KeyRecord, VersionRecord } from '../../src/store/records.js';
+
+const day = 86_400_000;
+const t0 = new Date('2026-01-01T00:00:00.000Z');
+const at = (days: number) => new Date(t0.getTime() + days * day);
+const iso = (days: number) => at(days).toISOString();
+
+function key(overrides: Partial<KeyRecord> = {}): KeyRecord {
+  return {
+    id: 'k1',
+    namespace: 'default',
+    name: 'k',
+    algorithm: 'aes-256-gcm',
+    usage: 'encrypt',
+    state: 'enabled',
+    owner: 'o',
+    class: 'standard',
+    environment: 'prod',
+    description: '',
+    tags: {},
+    rotationPeriod: '30d',
+    maxUsesPerVersion: null,
+    nextRotationAt: iso(30),
+    primaryVersion: 1,
+    exportable: false,
+    deletionWindowDays: 30,
+    deletionDate: null,
+    createdAt: iso(0),
+    updatedAt: iso(0),
+    minDecryptionVersion: 1,
+    prepublishPeriod: null,
+    originatorPeriod: null,
+    ...overrides,
+  };
+}
+
+function version(n: number, overrides: Partial<VersionRecord> = {}): VersionRecord {
+  return {
+    keyId: 'k1',
+    version: n,
+    state: 'active',
+    createdAt: iso(0),
+    activatedAt: iso(0),
+    deactivatedAt: null,
+    compromisedAt: null,
+    destroyedAt: null,
+    uses: 0,
+    fingerprint: 'f',
+    publicKey: null,
+    material: new Uint8Array(1),
+    kekVersion: 1,
+    trigger: 'created',
+    reserved: 0,
+    activateAt: null,
+    ...overrides,
+  };
+}
+
+describe('dueStep', () => {
+  it('nothing is due before the rotation date', () => {
+    expect(dueStep(key(), [version(1)], at(29))).toBeNull();
+  });
+  it('rotates at the rotation date', () => {
+    expect(dueStep(key(), [version(1)], at(30))).toEqual({ kind: 'rotate' });
+  });
+  it('a disabled key does not rotate by time', () => {
+    expect(dueStep(key({ state: 'disabled' }), [version(1)], at(31))).toBeNull();
+  });
+  it('prepublishes the next version prepublishPeriod before the rotation, then activates it', () => {
+    const k = key({ prepublishPeriod: '7d' });
+    expect(dueStep(k, [version(1)], at(22))).toBeNull();
+    expect(dueStep(k, [version(1)], at(23))).toEqual({ kind: 'prepublish', activateAt: at(30) });
+    const waiting = version(2, { state: 'pre_active', activatedAt: null, activateAt: iso(30) });
+    expect(dueStep(k, [version(1), waiting], at(29))).toBeNull();
+    expect(dueStep(k, [version(1), waiting], at(30))).toEqual({ kind: 'activate', version: waiting });
+  });
+  it('destroys a pending key at its deletion date, not before', () => {
+    const k = key({ state: 'pending_deletion', deletionDate: iso(40) });
+    expect(dueStep(k, [version(1)], at(39))).toBeNull();
+    expect(dueStep(k, [version(1)], at(40))).toEqual({ kind: 'destroy-key' });
+    expect(dueStep(key({ state: 'destroyed' }), [version(1)], at(400))).toBeNull();
+  });
+  it('deactivates a non-primary version at the end of its originator-usage period', () => {
+    const k = key({ originatorPeriod: '45d', primaryVersion: 2, nextRotationAt: iso(60) });
+    const v1 = version(1);
+    const v2 = version(2, { activatedAt: iso(30) });
+    expect(dueStep(k, [v1, v2], at(44))).toBeNull();
+    expect(dueStep(k, [v1, v2], at(45))).toEqual({ kind: 'deactivate', version: v1 });
+  });
+  it('rotates a primary version whose originator-usage period is over', () => {
+    const k = key({ originatorPeriod: '45d', rotationPeriod: null, nextRotationAt: null });
+    expect(dueStep(k, [version(1)], at(45))).toEqual({ kind: 'rotate' });
+  });
+});
