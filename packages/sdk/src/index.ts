@@ -24,5 +24,6 @@ export type {
   ScheduleDeletionOptions,
   SignInput,
   SignResult,
+  UsageOptions,
   VerifyInput,
 } from './sdk-types.js';

@@ -102,3 +102,9 @@ export interface ScheduleDeletionOptions {
   /** 7–30 days, never below the class minimum; the key's window by default. */
   days?: number;
 }
+
+/** Options of `usage`. */
+export interface UsageOptions {
+  /** Count only operations at or after this time (RFC 3339, or a Date). */
+  since?: string | Date;
+}

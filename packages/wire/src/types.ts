@@ -315,3 +315,73 @@ export interface UsageReport {
     }>;
   }>;
 }
+
+/** Types of key events (`GET /v1/events`, webhooks). */
+export const EVENT_TYPES = [
+  'key.created',
+  'key.updated',
+  'key.rotated',
+  'key.state_changed',
+  'version.state_changed',
+  'version.compromised',
+  'key.deletion_scheduled',
+  'key.deletion_cancelled',
+  'key.destroyed',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/**
+ * A change dependent systems may react to: the `data:` of a Server-Sent
+ * Event on `GET /v1/events`, and the body of a webhook delivery. Ids increase
+ * monotonically across the whole service.
+ */
+export interface KeyEventView {
+  id: number;
+  type: EventType;
+  time: string;
+  namespace: string;
+  key: string;
+  keyId: string;
+  version: number | null;
+  data: Record<string, string | number | boolean | null>;
+}
+
+/** `POST /v1/webhooks`. The secret (16–256 characters) signs every delivery and is never returned. */
+export interface CreateWebhookRequest {
+  url: string;
+  events: EventType[];
+  secret: string;
+}
+
+export type WebhookState = 'active' | 'failing';
+
+export interface WebhookView {
+  id: string;
+  url: string;
+  events: EventType[];
+  createdAt: string;
+  createdBy: string;
+  /** `failing` after an event exhausted its attempts; back to `active` on the next success. */
+  state: WebhookState;
+  failureReason: string | null;
+  /** The last event id delivered (or skipped as not subscribed, or given up on). */
+  cursor: number;
+  lastDeliveryAt: string | null;
+  /** When the pending event is tried again, while it is being retried. */
+  nextAttemptAt: string | null;
+}
+
+/** One delivery attempt (`GET /v1/webhooks/{id}/deliveries`, newest first). */
+export interface WebhookDeliveryView {
+  id: string;
+  eventId: number;
+  eventType: EventType;
+  attempt: number;
+  time: string;
+  /** The receiver's HTTP status; null when no answer came (then `error` says why). */
+  status: number | null;
+  error: string | null;
+  durationMs: number;
+  /** When the event is tried again; null after a success or once attempts are exhausted. */
+  nextRetryAt: string | null;
+}

@@ -28,6 +28,9 @@ export type ManagementAction =
   | 'token.revoke'
   | 'grant.create'
   | 'grant.read'
-  | 'grant.delete';
+  | 'grant.delete'
+  | 'events.read'
+  | 'webhook.manage'
+  | 'webhook.read';
 
 export type Action = ManagementAction | `crypto.${KeyOperation}`;

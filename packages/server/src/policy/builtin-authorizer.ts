@@ -27,9 +27,12 @@ const ROLE_ACTIONS: Readonly<Record<Role, readonly ManagementAction[]>> = Object
     'principal.read',
     'key.jwks',
     'key.usage',
+    'events.read',
+    'webhook.manage',
+    'webhook.read',
   ],
   'key-user': [],
-  auditor: ['key.list', 'key.read', 'grant.read', 'principal.read', 'key.jwks', 'key.usage'],
+  auditor: ['key.list', 'key.read', 'grant.read', 'principal.read', 'key.jwks', 'key.usage', 'events.read', 'webhook.read'],
   approver: [],
 });
 

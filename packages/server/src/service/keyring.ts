@@ -99,6 +99,26 @@ export class Keyring {
     return key;
   }
 
+  /**
+   * Wraps a small secret the service must recover later (a webhook signing
+   * secret) directly under the root key; `aad` binds it to its owner, so a
+   * blob copied to another row fails to unwrap.
+   */
+  wrapSecret(aad: Uint8Array, secret: Uint8Array): Promise<Uint8Array> {
+    return this.#seal.wrap(secret, aad);
+  }
+
+  /** Unwraps a secret made by {@link wrapSecret}; an altered or moved blob is an integrity failure. */
+  async unwrapSecret(aad: Uint8Array, wrapped: Uint8Array): Promise<Uint8Array> {
+    try {
+      return await this.#seal.unwrap(wrapped, aad);
+    } catch (error) {
+      if (error instanceof CryptoError)
+        throw new KeywardError('internal', 'a wrapped secret failed its integrity check under the root key');
+      throw error;
+    }
+  }
+
   /** Drops (and zeroes) cached material of one key, e.g. after a state change. */
   forgetKey(keyId: string): void {
     for (const [id, bytes] of this.#material) {

@@ -27,11 +27,16 @@ import type {
   RotationTrigger,
   StoredAuditRecord,
   StoredKeyEvent,
+  StoredWebhookDelivery,
   TokenRecord,
   UsageRow,
   VersionRecord,
+  WebhookDeliveryRecord,
+  WebhookProgress,
+  WebhookRecord,
+  WebhookState,
 } from './records.js';
-import type { Database, KeyTable, KeyVersionTable } from './schema.js';
+import type { Database, KeyTable, KeyVersionTable, WebhookTable } from './schema.js';
 import { type Store, StoreConflictError, type StoreOps } from './store.js';
 
 const toBytes = (value: Uint8Array): Buffer => Buffer.from(value.buffer, value.byteOffset, value.byteLength);
@@ -520,6 +525,81 @@ class KyselyOps implements StoreOps {
     }));
   }
 
+  async insertWebhook(w: WebhookRecord): Promise<void> {
+    await this.db
+      .insertInto('webhooks')
+      .values({
+        id: w.id,
+        url: w.url,
+        events: JSON.stringify(w.events),
+        secret: toBytes(w.secret),
+        created_at: w.createdAt,
+        created_by: w.createdBy,
+        ...progressToRow(w),
+      })
+      .execute();
+  }
+
+  async getWebhook(id: string): Promise<WebhookRecord | null> {
+    const row = await this.db.selectFrom('webhooks').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? webhookFromRow(row) : null;
+  }
+
+  async listWebhooks(limit: number, after: string | null): Promise<WebhookRecord[]> {
+    let query = this.db.selectFrom('webhooks').selectAll();
+    if (after !== null) query = query.where('id', '>', after);
+    const rows = await query.orderBy('id').limit(limit).execute();
+    return rows.map(webhookFromRow);
+  }
+
+  async deleteWebhook(id: string): Promise<boolean> {
+    await this.db.deleteFrom('webhook_deliveries').where('webhook_id', '=', id).execute();
+    const result = await this.db.deleteFrom('webhooks').where('id', '=', id).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async updateWebhookProgress(id: string, progress: WebhookProgress): Promise<boolean> {
+    const result = await this.db.updateTable('webhooks').set(progressToRow(progress)).where('id', '=', id).executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async appendWebhookDelivery(d: WebhookDeliveryRecord): Promise<void> {
+    await this.db
+      .insertInto('webhook_deliveries')
+      .values({
+        id: d.id,
+        webhook_id: d.webhookId,
+        event_id: d.eventId,
+        event_type: d.eventType,
+        attempt: d.attempt,
+        time: d.time,
+        status: d.status,
+        error: d.error,
+        duration_ms: d.durationMs,
+        next_retry_at: d.nextRetryAt,
+      })
+      .execute();
+  }
+
+  async listWebhookDeliveries(webhookId: string, limit: number, beforeSeq: number | null): Promise<StoredWebhookDelivery[]> {
+    let query = this.db.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', webhookId);
+    if (beforeSeq !== null) query = query.where('seq', '<', beforeSeq);
+    const rows = await query.orderBy('seq', 'desc').limit(limit).execute();
+    return rows.map((r) => ({
+      seq: num(r.seq),
+      id: r.id,
+      webhookId: r.webhook_id,
+      eventId: num(r.event_id),
+      eventType: r.event_type as EventType,
+      attempt: r.attempt,
+      time: r.time,
+      status: r.status,
+      error: r.error,
+      durationMs: r.duration_ms,
+      nextRetryAt: r.next_retry_at,
+    }));
+  }
+
   async usage(namespace: string, keyName: string, since: string | null): Promise<UsageRow[]> {
     let query = this.db
       .selectFrom('audit_events')
@@ -555,6 +635,32 @@ class KyselyOps implements StoreOps {
     }));
   }
 }
+
+function webhookFromRow(r: Selectable<WebhookTable>): WebhookRecord {
+  return {
+    id: r.id,
+    url: r.url,
+    events: JSON.parse(r.events) as EventType[],
+    secret: fromBytes(r.secret),
+    createdAt: r.created_at,
+    createdBy: r.created_by,
+    state: r.state as WebhookState,
+    failureReason: r.failure_reason,
+    cursor: num(r.cursor),
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+    lastDeliveryAt: r.last_delivery_at,
+  };
+}
+
+const progressToRow = (p: WebhookProgress) => ({
+  state: p.state,
+  failure_reason: p.failureReason,
+  cursor: p.cursor,
+  attempts: p.attempts,
+  next_attempt_at: p.nextAttemptAt,
+  last_delivery_at: p.lastDeliveryAt,
+});
 
 function principalFromRow(r: Selectable<Database['principals']>): PrincipalRecord {
   return {

@@ -170,3 +170,50 @@ export interface UsageRow {
   firstAt: string;
   lastAt: string;
 }
+
+export type WebhookState = 'active' | 'failing';
+
+/**
+ * A webhook subscription. `secret` is the signing secret wrapped under the
+ * root key (AAD binds it to the webhook id); it is never stored in the clear.
+ */
+export interface WebhookRecord {
+  id: string;
+  url: string;
+  events: EventType[];
+  secret: Uint8Array;
+  createdAt: string;
+  createdBy: string;
+  state: WebhookState;
+  /** Why the webhook is failing; null while active. */
+  failureReason: string | null;
+  /** Delivery progress, written only by the dispatcher (see {@link WebhookProgress}). */
+  cursor: number;
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastDeliveryAt: string | null;
+}
+
+/** The part of a webhook the dispatcher moves forward. */
+export type WebhookProgress = Pick<WebhookRecord, 'state' | 'failureReason' | 'cursor' | 'attempts' | 'nextAttemptAt' | 'lastDeliveryAt'>;
+
+/** One delivery attempt of one event to one webhook. */
+export interface WebhookDeliveryRecord {
+  /** Sent as `X-Keyward-Delivery`; unique per attempt. */
+  id: string;
+  webhookId: string;
+  eventId: number;
+  eventType: EventType;
+  attempt: number;
+  time: string;
+  /** The receiver's HTTP status, or null when no answer came (then `error` says why). */
+  status: number | null;
+  error: string | null;
+  durationMs: number;
+  /** When this event is tried again; null after a success or the last attempt. */
+  nextRetryAt: string | null;
+}
+
+export interface StoredWebhookDelivery extends WebhookDeliveryRecord {
+  seq: number;
+}

@@ -113,6 +113,35 @@ export interface EventTable {
   data: string;
 }
 
+export interface WebhookTable {
+  id: string;
+  url: string;
+  events: string;
+  secret: Uint8Array;
+  created_at: string;
+  created_by: string;
+  state: string;
+  failure_reason: string | null;
+  cursor: Int;
+  attempts: number;
+  next_attempt_at: string | null;
+  last_delivery_at: string | null;
+}
+
+export interface WebhookDeliveryTable {
+  seq: Generated<Int>;
+  id: string;
+  webhook_id: string;
+  event_id: Int;
+  event_type: string;
+  attempt: number;
+  time: string;
+  status: number | null;
+  error: string | null;
+  duration_ms: number;
+  next_retry_at: string | null;
+}
+
 export interface Database {
   meta: MetaTable;
   keks: KekTable;
@@ -124,4 +153,6 @@ export interface Database {
   grants: GrantTable;
   audit_events: AuditTable;
   events: EventTable;
+  webhooks: WebhookTable;
+  webhook_deliveries: WebhookDeliveryTable;
 }

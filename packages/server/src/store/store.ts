@@ -9,9 +9,13 @@ import type {
   PrincipalRecord,
   StoredAuditRecord,
   StoredKeyEvent,
+  StoredWebhookDelivery,
   TokenRecord,
   UsageRow,
   VersionRecord,
+  WebhookDeliveryRecord,
+  WebhookProgress,
+  WebhookRecord,
 } from './records.js';
 
 /**
@@ -78,6 +82,18 @@ export interface StoreOps {
    * principal, then operation.
    */
   usage(namespace: string, keyName: string, since: string | null): Promise<UsageRow[]>;
+
+  insertWebhook(webhook: WebhookRecord): Promise<void>;
+  getWebhook(id: string): Promise<WebhookRecord | null>;
+  /** Webhooks ordered by id, strictly after `after` when given. */
+  listWebhooks(limit: number, after: string | null): Promise<WebhookRecord[]>;
+  /** Deletes a webhook and its delivery log; false when there was none. */
+  deleteWebhook(id: string): Promise<boolean>;
+  /** Moves a webhook's delivery progress; false when the webhook no longer exists. */
+  updateWebhookProgress(id: string, progress: WebhookProgress): Promise<boolean>;
+  appendWebhookDelivery(delivery: WebhookDeliveryRecord): Promise<void>;
+  /** Delivery attempts of one webhook, newest first, strictly before `beforeSeq` when given. */
+  listWebhookDeliveries(webhookId: string, limit: number, beforeSeq: number | null): Promise<StoredWebhookDelivery[]>;
 
   /**
    * Announces a change to the other nodes sharing this database, delivered
