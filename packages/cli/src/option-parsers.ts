@@ -35,6 +35,36 @@ export function parseDuration(value: string): string {
 }
 
 /**
+ * Parses a duration, or `none` to clear the setting (`key update`). Commander
+ * turns a parser's `null` into an empty string, so `none` is kept as is and
+ * {@link noneToNull} maps it when the request is built.
+ *
+ * @example
+ * durationOrNone('none'); // 'none'
+ */
+export function durationOrNone(value: string): string {
+  return value === 'none' ? value : parseDuration(value);
+}
+
+/** `none` (from {@link durationOrNone}) becomes null; anything else is kept. */
+export function noneToNull<T>(value: T | 'none'): T | null {
+  return value === 'none' ? null : value;
+}
+
+/**
+ * Parses an RFC 3339 time such as 2027-01-01T00:00:00Z.
+ *
+ * @example
+ * parseTime('2027-01-01T00:00:00Z');
+ */
+export function parseTime(value: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.test(value) || Number.isNaN(Date.parse(value))) {
+    throw new InvalidArgumentError('expected an RFC 3339 time such as 2027-01-01T00:00:00Z');
+  }
+  return value;
+}
+
+/**
  * Parses hexadecimal bytes (an even number of hex digits).
  *
  * @example

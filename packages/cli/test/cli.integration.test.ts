@@ -100,6 +100,43 @@ describe('keyward CLI against the real server', () => {
     expect(json<{ state: string }>((await run(['key', 'cancel-deletion', 'cli-retire', '--json'])).stdout).state).toBe('disabled');
   });
 
+  it('key update, rotate --activation-date, destroy-version', async () => {
+    expect(
+      (await run(['key', 'create', 'cli-cycle', '--algorithm', 'ed25519', '--owner', 'team-cli', '--rotation-period', '30d'])).code,
+    ).toBe(0);
+    const updated = await run([
+      'key',
+      'update',
+      'cli-cycle',
+      '--prepublish-period',
+      '7d',
+      '--originator-period',
+      '60d',
+      '--description',
+      'signing',
+      '--json',
+    ]);
+    expect(updated.code).toBe(0);
+    expect(json(updated.stdout)).toMatchObject({ prepublishPeriod: '7d', originatorPeriod: '60d', description: 'signing' });
+    const cleared = await run(['key', 'update', 'cli-cycle', '--prepublish-period', 'none', '--json']);
+    expect(json<{ prepublishPeriod: null }>(cleared.stdout).prepublishPeriod).toBeNull();
+    expect((await run(['key', 'update', 'cli-cycle'])).code).toBe(2);
+    const later = new Date(Date.now() + 86_400_000).toISOString();
+    const scheduled = await run(['key', 'rotate', 'cli-cycle', '--activation-date', later, '--json']);
+    expect(json<{ versions: Array<{ state: string }> }>(scheduled.stdout).versions[1]?.state).toBe('pre_active');
+    expect((await run(['key', 'rotate', 'cli-cycle', '--activation-date', 'tomorrow'])).code).toBe(2);
+    await run(['key', 'rotate', 'cli-cycle']);
+    expect((await run(['key', 'deactivate-version', 'cli-cycle', '1'])).code).toBe(0);
+    const destroyed = await run(['key', 'destroy-version', 'cli-cycle', '1', '--json']);
+    expect(destroyed.code).toBe(0);
+    expect(json<{ versions: Array<{ state: string }> }>(destroyed.stdout).versions[0]?.state).toBe('destroyed');
+    const shown = await run(['key', 'show', 'cli-cycle']);
+    expect(shown.stdout).toMatch(/^1 +destroyed +created/m);
+    expect(shown.stdout).toMatch(/Originator period: +60d/);
+    const floor = await run(['key', 'update', 'cli-cycle', '--min-decryption-version', '3', '--json']);
+    expect(json<{ minDecryptionVersion: number }>(floor.stdout).minDecryptionVersion).toBe(3);
+  });
+
   it('encrypt and decrypt through pipes and files, with a context', async () => {
     await run(['key', 'create', 'cli-enc', '--algorithm', 'aes-256-gcm', '--owner', 'team-cli']);
     const secret = new Uint8Array([0, 1, 2, 255, 10, 13, 0]);

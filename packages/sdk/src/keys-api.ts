@@ -1,4 +1,4 @@
-import type { CreateKeyRequest, KeyList, KeyListQuery, KeyView, PatchKeyRequest } from '@keyward/wire';
+import type { CreateKeyRequest, KeyList, KeyListQuery, KeyView, PatchKeyRequest, RotateKeyRequest } from '@keyward/wire';
 import { apiPath } from './api-path.js';
 import { pickDefined } from './pick-defined.js';
 import type { KeyFilter, ReasonOptions, ScheduleDeletionOptions } from './sdk-types.js';
@@ -74,8 +74,20 @@ export class KeysApi extends SysApi {
    * @example
    * const key = await client.rotateKey('payments-db', { reason: 'quarterly' });
    */
-  rotateKey(name: string, options: ReasonOptions = {}): Promise<KeyView> {
-    return this.transport.request<KeyView>('POST', apiPath`/keys/${name}/rotate`, { body: pickDefined(options, ['reason']) });
+  rotateKey(name: string, options: RotateKeyRequest = {}): Promise<KeyView> {
+    return this.transport.request<KeyView>('POST', apiPath`/keys/${name}/rotate`, {
+      body: pickDefined(options, ['reason', 'activationDate']),
+    });
+  }
+
+  /**
+   * Erases a deactivated, non-primary version's material for good; its metadata stays.
+   *
+   * @example
+   * await client.destroyVersion('payments-db', 1);
+   */
+  destroyVersion(name: string, version: number): Promise<KeyView> {
+    return this.transport.request<KeyView>('POST', apiPath`/keys/${name}/versions/${version}/destroy`);
   }
 
   /**

@@ -1,8 +1,20 @@
-import { ALGORITHMS, type CreateKeyRequest, ENVIRONMENTS, KEY_CLASSES, KEY_STATES, type KeyList, type KeyListQuery } from '@keyward/wire';
+import {
+  ALGORITHMS,
+  type CreateKeyRequest,
+  ENVIRONMENTS,
+  KEY_CLASSES,
+  KEY_STATES,
+  type KeyList,
+  type KeyListQuery,
+  type PatchKeyRequest,
+  type RotateKeyRequest,
+} from '@keyward/wire';
 import { type Command, Option } from 'commander';
 import type { CommandContext } from '../command-context.js';
-import { collectKeyValue, integerBetween, parseDuration } from '../option-parsers.js';
+import { collectKeyValue, durationOrNone, integerBetween, noneToNull, parseDuration, parseTime } from '../option-parsers.js';
 import { renderKey, renderKeyList } from '../render/render-key.js';
+import { UsageError } from '../usage-error.js';
+import { registerKeyReportCommands } from './key-report-command.js';
 
 interface CreateOptions {
   algorithm: CreateKeyRequest['algorithm'];
@@ -15,12 +27,28 @@ interface CreateOptions {
   maxUses?: number;
   exportable?: boolean;
   deletionWindowDays?: number;
+  prepublishPeriod?: string;
+  originatorPeriod?: string;
+}
+
+interface UpdateOptions {
+  owner?: string;
+  class?: PatchKeyRequest['class'];
+  environment?: PatchKeyRequest['environment'];
+  description?: string;
+  tag?: Record<string, string>;
+  rotationPeriod?: string;
+  maxUses?: number | 'none';
+  deletionWindowDays?: number;
+  prepublishPeriod?: string;
+  originatorPeriod?: string;
+  minDecryptionVersion?: number;
 }
 
 type ListOptions = Omit<KeyListQuery, 'q'> & { query?: string; all?: boolean };
 
 /**
- * `keyward key create|list|show|rotate|enable|disable|deactivate-version|compromise-version|schedule-deletion|cancel-deletion`.
+ * `keyward key create|list|show|update|rotate|enable|disable|deactivate-version|compromise-version|destroy-version|schedule-deletion|cancel-deletion`.
  *
  * @example
  * registerKeyCommand(program, ctx);
@@ -43,6 +71,8 @@ export function registerKeyCommand(program: Command, ctx: CommandContext): void 
     .option('--max-uses <n>', 'rotate after this many uses of a version', version)
     .option('--exportable', 'allow the material to be exported (under policy)')
     .option('--deletion-window-days <days>', 'days between scheduling deletion and destruction', integerBetween(7, 30))
+    .option('--prepublish-period <duration>', 'publish the next version pre_active this long before it becomes primary', parseDuration)
+    .option('--originator-period <duration>', 'a version stops encrypting and signing this long after activation', parseDuration)
     .action(async (name: string, options: CreateOptions, command: Command) => {
       const request: CreateKeyRequest = { name, algorithm: options.algorithm, owner: options.owner };
       if (options.class !== undefined) request.class = options.class;
@@ -53,8 +83,43 @@ export function registerKeyCommand(program: Command, ctx: CommandContext): void 
       if (options.maxUses !== undefined) request.maxUsesPerVersion = options.maxUses;
       if (options.exportable === true) request.exportable = true;
       if (options.deletionWindowDays !== undefined) request.deletionWindowDays = options.deletionWindowDays;
+      if (options.prepublishPeriod !== undefined) request.prepublishPeriod = options.prepublishPeriod;
+      if (options.originatorPeriod !== undefined) request.originatorPeriod = options.originatorPeriod;
       const client = await ctx.client(command);
       ctx.print(command, await client.createKey(request), renderKey);
+    });
+
+  key
+    .command('update')
+    .description('change key metadata and life-cycle settings (durations accept "none" to clear)')
+    .argument('<name>', 'key name')
+    .option('--owner <owner>', 'new owner (key-admin)')
+    .addOption(new Option('--class <class>', 'new class (key-admin)').choices(KEY_CLASSES))
+    .addOption(new Option('--environment <env>', 'new environment (key-admin)').choices(ENVIRONMENTS))
+    .option('--description <text>', 'what the key is for')
+    .option('--tag <k=v>', 'replace the tags (repeatable)', collectKeyValue)
+    .option('--rotation-period <duration|none>', 'rotate automatically after e.g. 90d', durationOrNone)
+    .option('--max-uses <n|none>', 'rotate after this many uses of a version', (v: string) => (v === 'none' ? 'none' : version(v)))
+    .option('--deletion-window-days <days>', 'days between scheduling deletion and destruction', integerBetween(7, 30))
+    .option('--prepublish-period <duration|none>', 'publish the next version this long before it becomes primary', durationOrNone)
+    .option('--originator-period <duration|none>', 'a version stops encrypting and signing this long after activation', durationOrNone)
+    .option('--min-decryption-version <n>', 'versions below this refuse to decrypt and verify (reversible)', version)
+    .action(async (name: string, options: UpdateOptions, command: Command) => {
+      const request: PatchKeyRequest = {};
+      if (options.owner !== undefined) request.owner = options.owner;
+      if (options.class !== undefined) request.class = options.class;
+      if (options.environment !== undefined) request.environment = options.environment;
+      if (options.description !== undefined) request.description = options.description;
+      if (options.tag !== undefined) request.tags = options.tag;
+      if (options.rotationPeriod !== undefined) request.rotationPeriod = noneToNull(options.rotationPeriod);
+      if (options.maxUses !== undefined) request.maxUsesPerVersion = noneToNull(options.maxUses);
+      if (options.deletionWindowDays !== undefined) request.deletionWindowDays = options.deletionWindowDays;
+      if (options.prepublishPeriod !== undefined) request.prepublishPeriod = noneToNull(options.prepublishPeriod);
+      if (options.originatorPeriod !== undefined) request.originatorPeriod = noneToNull(options.originatorPeriod);
+      if (options.minDecryptionVersion !== undefined) request.minDecryptionVersion = options.minDecryptionVersion;
+      if (Object.keys(request).length === 0) throw new UsageError('key update: give at least one setting to change');
+      const client = await ctx.client(command);
+      ctx.print(command, await client.patchKey(name, request), renderKey);
     });
 
   key
@@ -100,9 +165,20 @@ export function registerKeyCommand(program: Command, ctx: CommandContext): void 
     .description('add a new primary version; older versions keep decrypting and verifying')
     .argument('<name>', 'key name')
     .option('--reason <text>', 'why (recorded in the audit log)')
-    .action(async (name: string, options: { reason?: string }, command: Command) => {
+    .option('--activation-date <time>', 'create the version pre_active; it becomes primary at this RFC 3339 time', parseTime)
+    .action(async (name: string, options: RotateKeyRequest, command: Command) => {
       const client = await ctx.client(command);
-      ctx.print(command, await client.rotateKey(name, options.reason === undefined ? {} : { reason: options.reason }), renderKey);
+      ctx.print(command, await client.rotateKey(name, options), renderKey);
+    });
+
+  key
+    .command('destroy-version')
+    .description("erase a deactivated, non-primary version's material for good (its metadata stays)")
+    .argument('<name>', 'key name')
+    .argument('<version>', 'version number', version)
+    .action(async (name: string, number: number, _options: object, command: Command) => {
+      const client = await ctx.client(command);
+      ctx.print(command, await client.destroyVersion(name, number), renderKey);
     });
 
   for (const [verb, description] of [
@@ -156,6 +232,8 @@ export function registerKeyCommand(program: Command, ctx: CommandContext): void 
       const client = await ctx.client(command);
       ctx.print(command, await client.scheduleDeletion(name, options.days === undefined ? {} : { days: options.days }), renderKey);
     });
+
+  registerKeyReportCommands(key, ctx);
 }
 
 /** `--tag k=v` of `key list` as the contract's `tag=k:v`. */

@@ -29,6 +29,9 @@ export function renderKey(key: KeyView): string {
     ['Rotation period', key.rotationPeriod ?? '-'],
     ['Next rotation', key.nextRotationAt ?? '-'],
     ['Max uses/version', key.maxUsesPerVersion === null ? '-' : String(key.maxUsesPerVersion)],
+    ['Prepublish period', key.prepublishPeriod ?? '-'],
+    ['Originator period', key.originatorPeriod ?? '-'],
+    ['Min decrypt version', String(key.minDecryptionVersion)],
     ['Exportable', key.exportable ? 'yes' : 'no'],
     ['Deletion window', `${key.deletionWindowDays} days`],
     ['Deletion date', key.deletionDate ?? '-'],
@@ -37,11 +40,13 @@ export function renderKey(key: KeyView): string {
   ]);
   if (key.versions === undefined || key.versions.length === 0) return details;
   const versions = formatTable(
-    ['VERSION', 'STATE', 'CREATED', 'USES', 'FINGERPRINT'],
+    ['VERSION', 'STATE', 'TRIGGER', 'CREATED', 'ACTIVATES', 'USES', 'FINGERPRINT'],
     key.versions.map((version) => [
       version.version === key.primaryVersion ? `${version.version}*` : String(version.version),
       version.state,
+      version.trigger,
       version.createdAt,
+      version.activationDate ?? '-',
       String(version.uses),
       version.fingerprint,
     ]),

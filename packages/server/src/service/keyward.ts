@@ -1,4 +1,8 @@
 import { AuditLog } from '../audit/audit-log.js';
+import { EventHub } from '../events/event-hub.js';
+import { EventService } from '../events/event-service.js';
+import { type DispatcherOptions, WebhookDispatcher } from '../events/webhook-dispatcher.js';
+import { WebhookService } from '../events/webhook-service.js';
 import type { Authorizer } from '../policy/authorizer.js';
 import { BuiltinAuthorizer } from '../policy/builtin-authorizer.js';
 import { Scheduler } from '../scheduler/scheduler.js';
@@ -29,7 +33,21 @@ export interface KeywardOptions {
   rates?: Partial<RateLimits>;
   /** Called with each error a scheduler step throws (the step is retried on the next run). */
   onSchedulerError?: (error: unknown) => void;
+  /** Event streams and webhook delivery (docs/events.md). */
+  events?: Partial<EventOptions>;
+  webhooks?: Partial<DispatcherOptions>;
+  /** Called with each error a webhook delivery run throws (the run is retried on the next tick). */
+  onDispatcherError?: (error: unknown) => void;
 }
+
+export interface EventOptions {
+  /** How often this node looks for new events while a stream is open. */
+  pollIntervalMs: number;
+  /** How often an idle event stream sends a comment (keeps proxies from closing it; re-checks the caller's token). */
+  heartbeatMs: number;
+}
+
+export const DEFAULT_EVENT_OPTIONS: EventOptions = Object.freeze({ pollIntervalMs: 250, heartbeatMs: 15_000 });
 
 export interface RateLimits {
   /** Failed authentications per source address: a burst, then this many per second. */
@@ -55,6 +73,11 @@ export interface Keyward {
   readonly limits: CryptoLimits;
   /** Life-cycle jobs; `main.ts` starts it on an interval, tests call `runOnce()` after moving the clock. */
   readonly scheduler: Scheduler;
+  readonly events: EventService;
+  readonly eventOptions: EventOptions;
+  readonly webhooks: WebhookService;
+  /** Webhook delivery; `main.ts` starts it on an interval, tests call `runOnce()` after moving the clock. */
+  readonly dispatcher: WebhookDispatcher;
   /** Records a request a front end refused before any operation ran (see Gate.refused). */
   refused: Gate['refused'];
   /** Waits for pending audit records, then zeroes every cached secret. */
@@ -76,9 +99,10 @@ export function createKeyward(options: KeywardOptions): Keyward {
   const uses = new UseLimiter(store);
   const system = new SystemActions({ store, audit, clock, directory, keyring });
   const scheduler = new Scheduler({ store, system, lifecycle, onError: options.onSchedulerError ?? (() => {}) });
+  const authorizer = options.authorizer ?? new BuiltinAuthorizer();
   const gate = new Gate({
     authenticator,
-    authorizer: options.authorizer ?? new BuiltinAuthorizer(),
+    authorizer,
     audit,
     clock,
     isSealed: () => seal.status().sealed,
@@ -87,6 +111,17 @@ export function createKeyward(options: KeywardOptions): Keyward {
       rates.principalRequestsPerSecond === null
         ? null
         : new RateLimiter({ burst: rates.principalRequestsPerSecond, perSecond: rates.principalRequestsPerSecond }, clock),
+  });
+  const isSealed = () => seal.status().sealed;
+  const eventOptions: EventOptions = Object.freeze({ ...DEFAULT_EVENT_OPTIONS, ...options.events });
+  const hub = new EventHub(store, eventOptions.pollIntervalMs);
+  const dispatcher = new WebhookDispatcher({
+    store,
+    keyring,
+    clock,
+    isSealed,
+    options: options.webhooks ?? {},
+    onError: options.onDispatcherError ?? (() => {}),
   });
   // Changes committed by other nodes evict what this node cached.
   const stopListening = store.onChange((event) => {
@@ -117,10 +152,16 @@ export function createKeyward(options: KeywardOptions): Keyward {
     reports: new ReportService({ gate, store, directory }),
     limits,
     scheduler,
+    events: new EventService({ gate, store, hub, authenticator, authorizer, isSealed }),
+    eventOptions,
+    webhooks: new WebhookService({ gate, store, keyring }),
+    dispatcher,
     refused: (request: Parameters<Gate['refused']>[0], error: unknown, code: string) => gate.refused(request, error, code),
     async shutdown() {
       stopListening();
       await scheduler.stop();
+      hub.close();
+      await dispatcher.stop();
       await audit.flush();
       keyring.clear();
     },

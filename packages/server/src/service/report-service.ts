@@ -89,10 +89,15 @@ export class ReportService {
       const byVersion = new Map<number, Map<string, UsageReport['versions'][number]['byPrincipal'][number]>>();
       for (const row of rows) {
         let principals = byVersion.get(row.version);
-        if (principals === undefined) byVersion.set(row.version, (principals = new Map()));
+        if (principals === undefined) {
+          principals = new Map();
+          byVersion.set(row.version, principals);
+        }
         let entry = principals.get(row.principal);
-        if (entry === undefined)
-          principals.set(row.principal, (entry = { principal: row.principal, operations: {}, lastUsedAt: row.lastAt }));
+        if (entry === undefined) {
+          entry = { principal: row.principal, operations: {}, lastUsedAt: row.lastAt };
+          principals.set(row.principal, entry);
+        }
         const operation = row.operation as KeyOperation;
         entry.operations[operation] = (entry.operations[operation] ?? 0) + row.count;
         if (row.lastAt > entry.lastUsedAt) entry.lastUsedAt = row.lastAt;

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Keyward } from '../../service/keyward.js';
 import { cryptoRoutes } from './crypto-routes.js';
 import { toWireError } from './error-table.js';
+import { eventRoutes } from './event-routes.js';
 import { keyRoutes } from './key-routes.js';
 import { principalRoutes } from './principal-routes.js';
 import { reportRoutes } from './report-routes.js';
@@ -117,5 +118,6 @@ export async function buildRestApp(keyward: Keyward, options: RestOptions): Prom
   cryptoRoutes(app, keyward);
   principalRoutes(app, keyward);
   reportRoutes(app, keyward);
+  eventRoutes(app, keyward);
   return app;
 }
