@@ -207,27 +207,37 @@ export const MIGRATIONS: readonly Migration[] = [
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Applies every migration newer than the database's `schema_version`, refusing a newer database. */
+/** Advisory lock key that serializes migrations of several nodes starting at once on PostgreSQL. */
+const MIGRATION_LOCK = 0x6b65797761726402n;
+
+/**
+ * Applies every migration newer than the database's `schema_version`, in one
+ * transaction (both dialects have transactional DDL), refusing a newer
+ * database. On PostgreSQL an advisory lock makes concurrent starts wait for
+ * each other instead of racing.
+ */
 export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
-  await db.schema
-    .createTable('meta')
-    .ifNotExists()
-    .addColumn('name', 'text', (c) => c.primaryKey())
-    .addColumn('value', 'text', (c) => c.notNull())
-    .execute();
-  const row = await db.selectFrom('meta').select('value').where('name', '=', 'schema_version').executeTakeFirst();
-  const current = row ? Number(row.value) : 0;
-  if (!Number.isInteger(current) || current > SCHEMA_VERSION) {
-    throw new StoreVersionError(
-      `the database has schema version ${row?.value}, newer than this Keyward understands (${SCHEMA_VERSION}); upgrade Keyward`,
-    );
-  }
-  for (const migration of MIGRATIONS) {
-    if (migration.version <= current) continue;
-    await db.transaction().execute(async (tx) => {
+  await db.transaction().execute(async (tx) => {
+    if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(${MIGRATION_LOCK.toString()}::bigint)`.execute(tx);
+    await tx.schema
+      .createTable('meta')
+      .ifNotExists()
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .execute();
+    const row = await tx.selectFrom('meta').select('value').where('name', '=', 'schema_version').executeTakeFirst();
+    const current = row ? Number(row.value) : 0;
+    if (!Number.isInteger(current) || current > SCHEMA_VERSION) {
+      throw new StoreVersionError(
+        `the database has schema version ${row?.value}, newer than this Keyward understands (${SCHEMA_VERSION}); upgrade Keyward`,
+      );
+    }
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= current) continue;
       await migration.up(tx, dialect);
       const value = String(migration.version);
-      if (migration.version === 1) await tx.insertInto('meta').values({ name: 'schema_version', value }).execute();
+      if (current === 0 && migration.version === 1) await tx.insertInto('meta').values({ name: 'schema_version', value }).execute();
       else await tx.updateTable('meta').set({ value }).where('name', '=', 'schema_version').execute();
-    });
-  }
+    }
+  });
 }
