@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import type { CommandContext } from './command-context.js';
 import { registerCryptoCommand } from './commands/crypto-command.js';
+import { registerEventCommands } from './commands/event-command.js';
 import { registerGrantCommand } from './commands/grant-command.js';
 import { registerKeyCommand } from './commands/key-command.js';
 import { registerOperatorCommand } from './commands/operator-command.js';
@@ -51,5 +52,6 @@ export function buildProgram(ctx: CommandContext): Command {
   registerPrincipalCommand(program, ctx);
   registerTokenCommand(program, ctx);
   registerGrantCommand(program, ctx);
+  registerEventCommands(program, ctx);
   return program;
 }

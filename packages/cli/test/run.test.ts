@@ -68,7 +68,8 @@ describe('global options', () => {
     };
     visit(buildProgram(new CommandContext({} as CliIo)));
     expect(flags).toContain('--token-file');
-    expect(flags.filter((flag) => /token|secret|^--share$|password/.test(flag))).toEqual(['--token-file']);
+    // Only flags naming a file that holds the secret (`webhook create --secret-file`), never the secret itself.
+    expect(flags.filter((flag) => /token|secret|^--share$|password/.test(flag))).toEqual(['--token-file', '--secret-file']);
   });
 
   it('refuses an empty or unreadable token file with exit 2', async () => {

@@ -86,6 +86,37 @@ export class HttpTransport {
     }
   }
 
+  /**
+   * Opens a streaming GET under `/v1` (Server-Sent Events) and answers the
+   * response once its headers arrived; refusals become errors as for
+   * `request`. The request timeout covers only the wait for the headers:
+   * the stream then lasts until `signal` aborts or the server ends it.
+   */
+  async stream(path: string, options: { query?: RequestOptions['query']; headers?: Record<string, string>; signal?: AbortSignal } = {}) {
+    const url = new URL(`${this.#base.pathname.replace(/\/$/, '')}/v1${path}`, this.#base);
+    for (const [name, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(name, String(value));
+    }
+    const headers: Record<string, string> = { accept: 'text/event-stream', ...options.headers };
+    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
+    if (this.#namespace !== undefined) headers['x-keyward-namespace'] = this.#namespace;
+    const connect = new AbortController();
+    const timer = setTimeout(() => connect.abort(new DOMException('timed out', 'TimeoutError')), this.#timeoutMs);
+    const signal = options.signal === undefined ? connect.signal : AbortSignal.any([connect.signal, options.signal]);
+    let response: Response;
+    try {
+      response = await this.#fetch(url, { method: 'GET', headers, signal });
+    } catch (error) {
+      throw this.#connectionError(connect.signal.aborted ? connect.signal.reason : error);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (response.status < 200 || response.status >= 300 || response.body === null) {
+      throw apiError(response.status, response.headers.get('x-request-id'), await response.text());
+    }
+    return response;
+  }
+
   #connectionError(error: unknown): KeywardConnectionError {
     const timedOut = error instanceof Error && error.name === 'TimeoutError';
     const reason = timedOut ? `no answer within ${this.#timeoutMs} ms` : describeCause(error);

@@ -1,6 +1,7 @@
 export type { ErrorCode } from '@keyward/wire';
 export { KeywardError } from '@keyward/wire';
 export { fromBase64, toBase64 } from './base64.js';
+export type { EventStreamOptions, WebhookDeliveryList, WebhookList } from './events-api.js';
 export { isBatchItemError } from './is-batch-item-error.js';
 export { KeywardApiError } from './keyward-api-error.js';
 export { KeywardClient } from './keyward-client.js';

@@ -1,4 +1,4 @@
-import { ReportsApi } from './reports-api.js';
+import { EventsApi } from './events-api.js';
 
 /**
  * Typed client of the Keyward HTTP API (shared/API.md). Every endpoint is one
@@ -9,11 +9,11 @@ import { ReportsApi } from './reports-api.js';
  * not retried.
  *
  * The operation groups live in their own files (`sys-api.ts`, `keys-api.ts`,
- * `crypto-api.ts`, `principals-api.ts`, `grants-api.ts`, `reports-api.ts`).
+ * `crypto-api.ts`, `principals-api.ts`, `grants-api.ts`, `reports-api.ts`, `events-api.ts`).
  *
  * @example
  * const client = new KeywardClient({ address: 'http://127.0.0.1:8200', token: process.env.KEYWARD_TOKEN });
  * const { ciphertext } = await client.encrypt('payments-db', new TextEncoder().encode('4111…'));
  * const { plaintext } = await client.decrypt('payments-db', ciphertext);
  */
-export class KeywardClient extends ReportsApi {}
+export class KeywardClient extends EventsApi {}

@@ -13,6 +13,9 @@ import { openPostgresStore } from './store/postgres/postgres-store.js';
 import { openSqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/store.js';
 
+/** How often the webhook dispatcher looks for events to deliver and retries that are due. */
+const WEBHOOK_INTERVAL_MS = 1_000;
+
 async function version(): Promise<string> {
   const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
@@ -55,6 +58,8 @@ async function main(): Promise<void> {
     version: v,
     onSchedulerError: (error) =>
       log.error({ err: { type: (error as Error).name, code: (error as { code?: unknown }).code } }, 'scheduler step failed'),
+    onDispatcherError: (error) =>
+      log.error({ err: { type: (error as Error).name, code: (error as { code?: unknown }).code } }, 'webhook delivery run failed'),
   });
   const https =
     options.tlsCert && options.tlsKey
@@ -64,6 +69,7 @@ async function main(): Promise<void> {
   await app.listen({ host: options.host, port: options.port });
   log.info({ listen: `${options.host}:${options.port}`, store: store.dialect, seal: options.seal, version: v }, 'keyward listening');
   keyward.scheduler.start(options.schedulerIntervalMs);
+  keyward.dispatcher.start(WEBHOOK_INTERVAL_MS);
 
   let stopping = false;
   const stop = async (signal: string) => {

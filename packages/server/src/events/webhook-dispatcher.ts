@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Periodic } from '../scheduler/periodic.js';
 import { zero } from '../seal/zero.js';
 import type { Clock } from '../service/clock.js';
 import type { Keyring } from '../service/keyring.js';
@@ -83,8 +84,7 @@ export class WebhookDispatcher {
   readonly #onError: (error: unknown) => void;
   readonly #fetch: typeof globalThis.fetch;
   #stopping = new AbortController();
-  #timer: NodeJS.Timeout | null = null;
-  #running: Promise<DispatchRun> | null = null;
+  readonly #periodic: Periodic<DispatchRun>;
 
   constructor(deps: {
     store: Store;
@@ -101,6 +101,7 @@ export class WebhookDispatcher {
     this.#isSealed = deps.isSealed;
     this.#options = Object.freeze({ ...DEFAULT_DISPATCHER_OPTIONS, ...deps.options });
     this.#onError = deps.onError ?? (() => {});
+    this.#periodic = new Periodic(() => this.#run(), this.#onError);
     this.#fetch = deps.fetch ?? globalThis.fetch;
   }
 
@@ -110,28 +111,17 @@ export class WebhookDispatcher {
 
   /** One pass over every webhook with something due. Concurrent calls share one pass. */
   runOnce(): Promise<DispatchRun> {
-    if (this.#running === null) {
-      this.#running = this.#run().finally(() => {
-        this.#running = null;
-      });
-    }
-    return this.#running;
+    return this.#periodic.runOnce();
   }
 
   start(intervalMs: number): void {
-    if (this.#timer !== null) return;
-    this.#timer = setInterval(() => {
-      this.runOnce().catch(this.#onError);
-    }, intervalMs);
-    this.#timer.unref();
+    this.#periodic.start(intervalMs);
   }
 
   /** Stops the timer and aborts attempts in flight (each is logged as a failed attempt and retried later). */
   async stop(): Promise<void> {
-    if (this.#timer !== null) clearInterval(this.#timer);
-    this.#timer = null;
     this.#stopping.abort();
-    await this.#running?.catch(() => {});
+    await this.#periodic.stop();
     this.#stopping = new AbortController();
   }
 
@@ -193,7 +183,17 @@ export class WebhookDispatcher {
             dirty = true;
             continue;
           }
-          secret ??= await this.#keyring.unwrapSecret(webhookSecretAad(webhook.id), webhook.secret);
+          if (secret === null) {
+            try {
+              secret = await this.#keyring.unwrapSecret(webhookSecretAad(webhook.id), webhook.secret);
+            } catch (error) {
+              // An altered or moved secret: nothing can be signed. Say so on the webhook rather than retry blindly.
+              progress.state = 'failing';
+              progress.failureReason = 'the stored signing secret failed its integrity check; recreate the webhook';
+              await this.#store.updateWebhookProgress(webhook.id, progress);
+              throw error;
+            }
+          }
           const ok = await this.#attempt(webhook, secret, event, progress);
           dirty = false;
           if (ok === null) return { delivered, failed }; // deleted meanwhile, or stopping

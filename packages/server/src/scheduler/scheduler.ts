@@ -3,6 +3,7 @@ import { type DueStep, dueStep } from '../keys/schedule-rules.js';
 import type { Lifecycle, Outcome } from '../service/lifecycle.js';
 import type { SystemActions } from '../service/system-actions.js';
 import type { Store } from '../store/store.js';
+import { Periodic } from './periodic.js';
 
 export interface SchedulerRun {
   /** False when another node holds the scheduler lock and this one did nothing. */
@@ -29,39 +30,28 @@ export class Scheduler {
   readonly #store: Store;
   readonly #system: SystemActions;
   readonly #lifecycle: Lifecycle;
-  #timer: NodeJS.Timeout | null = null;
-  #running: Promise<SchedulerRun> | null = null;
-  #onError: (error: unknown) => void;
+  readonly #onError: (error: unknown) => void;
+  readonly #periodic: Periodic<SchedulerRun>;
 
   constructor(deps: { store: Store; system: SystemActions; lifecycle: Lifecycle; onError?: (error: unknown) => void }) {
     this.#store = deps.store;
     this.#system = deps.system;
     this.#lifecycle = deps.lifecycle;
     this.#onError = deps.onError ?? (() => {});
+    this.#periodic = new Periodic(() => this.#run(), this.#onError);
   }
 
   /** One pass over every key that needs attention now. Concurrent calls share one pass. */
   runOnce(): Promise<SchedulerRun> {
-    if (this.#running === null) {
-      this.#running = this.#run().finally(() => {
-        this.#running = null;
-      });
-    }
-    return this.#running;
+    return this.#periodic.runOnce();
   }
 
   start(intervalMs: number): void {
-    if (this.#timer !== null) return;
-    this.#timer = setInterval(() => {
-      this.runOnce().catch(this.#onError);
-    }, intervalMs);
-    this.#timer.unref();
+    this.#periodic.start(intervalMs);
   }
 
-  async stop(): Promise<void> {
-    if (this.#timer !== null) clearInterval(this.#timer);
-    this.#timer = null;
-    await this.#running?.catch(() => {});
+  stop(): Promise<void> {
+    return this.#periodic.stop();
   }
 
   async #run(): Promise<SchedulerRun> {

@@ -202,6 +202,13 @@ export const MIGRATIONS: readonly Migration[] = [
       await db.schema.createIndex('webhook_deliveries_webhook').on('webhook_deliveries').columns(['webhook_id', 'seq']).execute();
     },
   },
+  {
+    version: 4,
+    description: 'index for usage reports over the audit records',
+    async up(db) {
+      await db.schema.createIndex('audit_events_key_usage').on('audit_events').columns(['namespace', 'key_name', 'time']).execute();
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

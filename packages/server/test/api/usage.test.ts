@@ -136,6 +136,13 @@ describe('GET /v1/keys/{name}/usage', () => {
     expect((await h.call('GET', '/v1/keys/missing/usage')).status).toBe(404);
   });
 
+  it('is documented in the OpenAPI document with jwks', async () => {
+    const { paths } = (await h.call('GET', '/v1/openapi.json', undefined, null)).body;
+    expect(paths['/v1/keys/{name}/jwks'].get.summary).toMatch(/JWK Set/);
+    const parameters = paths['/v1/keys/{name}/usage'].get.parameters as Array<{ in: string; name: string }>;
+    expect(parameters.filter((p) => p.in === 'query').map((p) => p.name)).toEqual(['since']);
+  });
+
   it('does not count a report reading as usage', async () => {
     const before = (await h.call('GET', '/v1/keys/orders/usage')).body;
     await h.call('GET', '/v1/keys/orders/usage');

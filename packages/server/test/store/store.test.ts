@@ -1,9 +1,11 @@
 import { STORE_KINDS } from '../support/stores.js';
 import { describeStoreConformance } from './store-conformance.js';
 import { describeUsageConformance } from './usage-conformance.js';
+import { describeWebhookConformance } from './webhook-conformance.js';
 
 // SQLite always; PostgreSQL too when KEYWARD_TEST_DATABASE_URL is set (an unreachable server fails, never skips).
 for (const kind of STORE_KINDS) {
   describeStoreConformance(kind);
   describeUsageConformance(kind);
+  describeWebhookConformance(kind);
 }

@@ -23,11 +23,13 @@ export interface HarnessOptions {
   store?: StoreKind;
   rates?: KeywardOptions['rates'];
   limits?: KeywardOptions['limits'];
+  events?: KeywardOptions['events'];
+  webhooks?: KeywardOptions['webhooks'];
   /** Wraps the store before the service sees it (e.g. to count calls). */
   wrapStore?: (store: Store) => Store;
 }
 
-const SECRET_FIELDS = new Set(['plaintext', 'share', 'token', 'adminToken', 'message']);
+const SECRET_FIELDS = new Set(['plaintext', 'share', 'token', 'adminToken', 'message', 'secret']);
 
 /**
  * A real Keyward (real store, real seal, the real REST app) driven through
@@ -79,6 +81,8 @@ export class Harness {
       rates: { authFailureBurst: 1000, ...this.options.rates },
     };
     if (this.options.limits) options.limits = this.options.limits;
+    if (this.options.events) options.events = this.options.events;
+    if (this.options.webhooks) options.webhooks = this.options.webhooks;
     this.keyward = createKeyward(options);
     this.app = await buildRestApp(this.keyward, { logger, version: '0.0.0-test' });
     await this.app.ready();

@@ -1,6 +1,6 @@
-import type { CreateWebhookRequest } from '@keyward/wire';
-import { KeywardError } from '@keyward/wire';
-import type { FastifyInstance } from 'fastify';
+import type { ServerResponse } from 'node:http';
+import { type CreateWebhookRequest, KeywardError } from '@keyward/wire';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type EventStream, parseEventTypes } from '../../events/event-service.js';
 import { eventView } from '../../events/views.js';
 import type { Keyward } from '../../service/keyward.js';
@@ -54,7 +54,7 @@ export function eventRoutes(app: FastifyInstance, keyward: Keyward): void {
     },
   );
 
-  function serve(req: Parameters<Parameters<typeof app.get>[1]>[0], res: import('node:http').ServerResponse, stream: EventStream): void {
+  function serve(req: FastifyRequest, res: ServerResponse, stream: EventStream): void {
     let sent = 0;
     let ended = false;
     const end = () => {
@@ -115,7 +115,10 @@ export function eventRoutes(app: FastifyInstance, keyward: Keyward): void {
           await write(chunk);
         }
       } catch (error) {
-        req.log.error({ requestId: req.id, err: { type: (error as Error).name, code: (error as { code?: unknown }).code } }, 'event stream failed');
+        req.log.error(
+          { requestId: req.id, err: { type: (error as Error).name, code: (error as { code?: unknown }).code } },
+          'event stream failed',
+        );
       } finally {
         end();
       }
@@ -134,7 +137,13 @@ export function eventRoutes(app: FastifyInstance, keyward: Keyward): void {
           additionalProperties: false,
           properties: {
             url: { type: 'string', minLength: 1, maxLength: 2048 },
-            events: { type: 'array', minItems: 1, maxItems: EVENT_TYPES.length, uniqueItems: true, items: { type: 'string', enum: [...EVENT_TYPES] } },
+            events: {
+              type: 'array',
+              minItems: 1,
+              maxItems: EVENT_TYPES.length,
+              uniqueItems: true,
+              items: { type: 'string', enum: [...EVENT_TYPES] },
+            },
             secret: { type: 'string', minLength: 16, maxLength: 256 },
           },
         },
