@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes as nodeRandomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 import { CryptoError } from './errors.js';
 
 export type AeadAlgorithm = 'aes-256-gcm' | 'chacha20-poly1305';
@@ -8,9 +8,32 @@ export const AEAD_NONCE_BYTES = 12;
 export const AEAD_TAG_BYTES = 16;
 export const AEAD_KEY_BYTES = 32;
 
-/** Cryptographically secure random bytes. */
+/**
+ * Cryptographically secure random bytes, written straight into the returned
+ * array (no intermediate copy is left behind when the bytes are a key).
+ */
 export function randomBytes(length: number): Uint8Array {
-  return new Uint8Array(nodeRandomBytes(length));
+  return randomFillSync(new Uint8Array(length));
+}
+
+/** Random bytes drawn ahead for nonces: one system call per 4 KiB instead of one per encryption. */
+const NONCE_POOL_BYTES = 4096;
+const noncePool = new Uint8Array(NONCE_POOL_BYTES);
+let nonceOffset = NONCE_POOL_BYTES;
+
+/**
+ * A fresh random 96-bit AEAD nonce (NIST SP 800-38D §8.2.2, RBG-based
+ * construction). Nonces are public, so drawing them from a pool filled by
+ * the CSPRNG is safe; each pool byte is handed out once.
+ */
+export function randomNonce(): Uint8Array {
+  if (nonceOffset + AEAD_NONCE_BYTES > NONCE_POOL_BYTES) {
+    randomFillSync(noncePool);
+    nonceOffset = 0;
+  }
+  const nonce = noncePool.slice(nonceOffset, nonceOffset + AEAD_NONCE_BYTES);
+  nonceOffset += AEAD_NONCE_BYTES;
+  return nonce;
 }
 
 function checkKeyAndNonce(key: Uint8Array, nonce: Uint8Array): void {
@@ -70,7 +93,7 @@ export function aeadDecrypt(algorithm: AeadAlgorithm, key: Uint8Array, nonce: Ui
  * binds the material to where it belongs (DESIGN.md, "Key hierarchy").
  */
 export function wrapKey(kek: Uint8Array, material: Uint8Array, aad: Uint8Array): Uint8Array {
-  const nonce = randomBytes(AEAD_NONCE_BYTES);
+  const nonce = randomNonce();
   const sealed = aeadEncrypt('aes-256-gcm', kek, nonce, material, aad);
   const out = new Uint8Array(nonce.length + sealed.length);
   out.set(nonce, 0);

@@ -1,4 +1,4 @@
-import { AEAD_NONCE_BYTES, aeadDecrypt, randomBytes } from './aead.js';
+import { AEAD_NONCE_BYTES, aeadDecrypt, randomNonce } from './aead.js';
 import { asymmetricDecrypt, asymmetricEncrypt } from './asymmetric-encrypt.js';
 import { fromBase64urlStrict } from './base64url.js';
 import {
@@ -55,7 +55,7 @@ export function encryptToCiphertext(
   const { algorithm } = header;
   if (isAead(algorithm)) {
     if (typeof secretOrPublicKey === 'string') throw new CryptoError('invalid_key', `${algorithm} needs a 32-byte key`);
-    return sealAeadWithNonce(header, secretOrPublicKey, randomBytes(AEAD_NONCE_BYTES), plaintext, context);
+    return sealAeadWithNonce(header, secretOrPublicKey, randomNonce(), plaintext, context);
   }
   const body = asymmetricEncrypt(algorithm, secretOrPublicKey, plaintext, oaepLabel(headerBytes, context));
   return toText(headerBytes, body);

@@ -4,6 +4,7 @@ import { singleNodeChannel } from '../change-channel.js';
 import { KyselyStore } from '../kysely-store.js';
 import type { Database } from '../schema.js';
 import type { Store } from '../store.js';
+import { withStatementCache } from './statement-cache.js';
 
 export interface SqliteStoreConfig {
   /** Path of the database file. */
@@ -22,6 +23,6 @@ export function openSqliteStore(config: SqliteStoreConfig): Store {
   database.pragma('foreign_keys = ON');
   database.pragma('secure_delete = ON');
   database.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   return new KyselyStore(db, 'sqlite', singleNodeChannel);
 }
