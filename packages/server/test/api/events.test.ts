@@ -126,7 +126,7 @@ describe('event stream', () => {
     expect(r.body.error.code).toBe('forbidden');
     expect((await h.call('GET', '/v1/events?types=key.nope')).body.error).toMatchObject({
       code: 'invalid_request',
-      message: "types: unknown event type 'key.nope'",
+      message: "querystring.types: unknown event type 'key.nope'",
     });
     expect((await h.call('GET', '/v1/events', undefined, h.adminToken, { 'last-event-id': 'x1' })).body.error.message).toBe(
       'Last-Event-ID: must be an event id (a non-negative integer)',

@@ -44,8 +44,8 @@ export function eventRoutes(app: FastifyInstance, keyward: Keyward): void {
       // Last-Event-ID (sent by a reconnecting EventSource) wins over `from` in the URL it reconnects to.
       const header = req.headers['last-event-id'];
       const resume = typeof header === 'string' && header.trim() !== '' ? eventId('Last-Event-ID', header.trim()) : null;
-      const from = req.query.from === undefined ? null : eventId('from', req.query.from);
-      const types = req.query.types === undefined ? null : parseEventTypes('types', req.query.types);
+      const from = req.query.from === undefined ? null : eventId('querystring.from', req.query.from);
+      const types = req.query.types === undefined ? null : parseEventTypes('querystring.types', req.query.types);
       // Authentication and authorization happen here, before any byte of the stream: a refusal is a JSON error.
       const stream = await events.subscribe(callContext(req), { after: resume ?? from, types });
       reply.hijack();
