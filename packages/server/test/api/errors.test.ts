@@ -107,6 +107,18 @@ describe('every error code of API.md', () => {
 });
 
 describe('audit', () => {
+  it('records requests Fastify refuses before routing (bad percent-encoding) too', async () => {
+    const r = await h.app.inject({ method: 'GET', url: '/v1/keys/%zz' });
+    expect(r.statusCode).toBe(400);
+    const id = r.headers['x-request-id'];
+    const records = await h.audit();
+    expect(records.find((a) => a.requestId === id)).toMatchObject({
+      action: 'request.refused',
+      outcome: 'error',
+      errorCode: 'invalid_request',
+    });
+  });
+
   it('records every request, allowed or refused, with actor, action, key, version, outcome, request id and source', async () => {
     const records = await h.audit();
     const denied = records.find((r) => r.errorCode === 'unauthenticated');

@@ -23,7 +23,8 @@ export interface RestOptions {
 }
 
 function refusal(request: FastifyRequest) {
-  return { requestId: request.id, source: request.ip, method: request.method, route: request.routeOptions.url ?? 'unknown' };
+  // routeOptions is missing on requests Fastify refuses before routing (frameworkErrors).
+  return { requestId: request.id, source: request.ip, method: request.method, route: request.routeOptions?.url ?? 'unknown' };
 }
 
 /**
@@ -45,7 +46,9 @@ export async function buildRestApp(keyward: Keyward, options: RestOptions): Prom
     frameworkErrors: (error, request, reply) => {
       const wire = toWireError(error);
       const body: ErrorBody = { error: { code: wire.code, message: wire.message, requestId: request.id } };
-      void (reply as unknown as FastifyReply).header('x-request-id', request.id).code(wire.status).send(body);
+      const send = () => void (reply as unknown as FastifyReply).header('x-request-id', request.id).code(wire.status).send(body);
+      // Audited like every other refusal; answered even if the record cannot be written (it is a client error).
+      keyward.refused(refusal(request as unknown as FastifyRequest), error, wire.code).then(send, send);
     },
     ...(options.https ? { https: options.https } : {}),
   }) as unknown as FastifyInstance;
