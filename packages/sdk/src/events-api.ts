@@ -46,6 +46,9 @@ async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator<string
       }
     }
   } finally {
+    // Leaving early (break, return, an error) must close the connection, not only release the lock:
+    // otherwise the server keeps streaming to a caller that has gone.
+    await reader.cancel().catch(() => {});
     reader.releaseLock();
   }
 }

@@ -72,7 +72,7 @@ describe('a crash during a scheduled rotation', () => {
       expect(r.status).toBe(201);
     }
     // Make every key due now; RSA key generation makes the scheduler's run long enough to interrupt.
-    await store.raw("UPDATE keys SET next_rotation_at = '2000-01-01T00:00:00.000Z'");
+    await store.raw("UPDATE keys SET next_rotation_at = '2000-01-01T00:00:00.000Z', next_check_at = '2000-01-01T00:00:00.000Z'");
     await until(async () => (await rotations()) >= 1);
     server.kill('SIGKILL');
     await new Promise((r) => server.once('exit', r));

@@ -42,3 +42,30 @@ export function dueStep(key: KeyRecord, versions: readonly VersionRecord[], now:
   }
   return null;
 }
+
+/**
+ * The earliest time at which {@link dueStep} can return a step for this key
+ * (if nothing changes meanwhile), or null when it never will. Stored on the
+ * key so the scheduler reads only keys that are due, through an index.
+ */
+export function nextCheckAt(
+  key: KeyRecord,
+  versions: ReadonlyArray<Pick<VersionRecord, 'state' | 'activatedAt' | 'activateAt'>>,
+): string | null {
+  if (key.state === 'destroyed') return null;
+  if (key.state === 'pending_deletion') return key.deletionDate;
+  const times: number[] = [];
+  const waiting = versions.find((v) => v.state === 'pre_active');
+  if (waiting !== undefined) times.push(at(waiting.activateAt));
+  if (key.state === 'enabled' && key.nextRotationAt !== null && waiting === undefined) {
+    const due = at(key.nextRotationAt);
+    times.push(due);
+    if (key.prepublishPeriod !== null) times.push(due - parseDuration('prepublishPeriod', key.prepublishPeriod));
+  }
+  if (key.originatorPeriod !== null) {
+    const period = parseDuration('originatorPeriod', key.originatorPeriod);
+    for (const v of versions) if (v.state === 'active') times.push(at(v.activatedAt) + period);
+  }
+  const earliest = Math.min(...times.filter(Number.isFinite));
+  return Number.isFinite(earliest) ? new Date(earliest).toISOString() : null;
+}

@@ -3,6 +3,7 @@ import { getAlgorithm } from '@keyward/crypto';
 import { type CreateKeyRequest, type KeyList, type KeyListQuery, type KeyView, KeywardError, type PatchKeyRequest } from '@keyward/wire';
 import { CLASS_DEFAULTS, DEFAULT_CLASS, DEFAULT_ENVIRONMENT, MAX_DELETION_WINDOW_DAYS } from '../keys/class-defaults.js';
 import { parseDuration } from '../keys/duration.js';
+import { nextCheckAt } from '../keys/schedule-rules.js';
 import type { KeyFilter, KeyRecord, VersionRecord } from '../store/records.js';
 import { type Store, StoreConflictError, type StoreOps } from '../store/store.js';
 import type { CallContext } from './context.js';
@@ -110,7 +111,10 @@ export class KeyService {
         minDecryptionVersion: 1,
         prepublishPeriod: req.prepublishPeriod ?? null,
         originatorPeriod: req.originatorPeriod ?? null,
+        nextCheckAt: null,
       };
+      // Version 1 is created active now.
+      record.nextCheckAt = nextCheckAt(record, [{ state: 'active', activatedAt: now.toISOString(), activateAt: null }]);
       checkPeriods(record);
       scope.details.algorithm = req.algorithm;
       scope.keyVersion = 1;

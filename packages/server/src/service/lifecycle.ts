@@ -1,6 +1,7 @@
 import { fingerprint, getAlgorithm } from '@keyward/crypto';
 import { KeywardError } from '@keyward/wire';
 import { addMs, parseDuration } from '../keys/duration.js';
+import { nextCheckAt } from '../keys/schedule-rules.js';
 import { assertKeyTransition, assertVersionTransition } from '../keys/transitions.js';
 import { zero } from '../seal/zero.js';
 import type { EventType, KeyEvent, KeyRecord, RotationTrigger, VersionRecord } from '../store/records.js';
@@ -242,11 +243,15 @@ export class Lifecycle {
   }
 }
 
-/** Writes an outcome: the key, changed versions and events, inside the caller's transaction. */
+/**
+ * Writes an outcome: changed versions, the key (with when the scheduler must
+ * look at it next) and events, inside the caller's transaction.
+ */
 export async function writeOutcome(tx: StoreOps, outcome: Outcome, now: Date): Promise<KeyRecord> {
-  const key: KeyRecord = { ...outcome.key, updatedAt: now.toISOString() };
-  await tx.updateKey(key);
   for (const version of outcome.changed) await tx.updateVersion(version);
+  const versions = await tx.getVersions(outcome.key.id);
+  const key: KeyRecord = { ...outcome.key, updatedAt: now.toISOString(), nextCheckAt: nextCheckAt(outcome.key, versions) };
+  await tx.updateKey(key);
   await tx.appendEvents(outcome.events);
   await tx.announce({ kind: 'key', namespace: key.namespace, name: key.name, id: key.id });
   return key;

@@ -1,4 +1,5 @@
 import type { AuditLog } from '../audit/audit-log.js';
+import { nextCheckAt } from '../keys/schedule-rules.js';
 import type { KeyRecord, VersionRecord } from '../store/records.js';
 import type { Store, StoreOps } from '../store/store.js';
 import type { Clock } from './clock.js';
@@ -47,8 +48,14 @@ export class SystemActions {
     const done = await this.#store.transaction(async (tx) => {
       const key = await tx.getKeyById(keyId);
       if (key === null) return null;
-      const planned = await step(key, await tx.getVersions(key.id), tx, now);
-      if (planned === null) return null;
+      const versions = await tx.getVersions(key.id);
+      const planned = await step(key, versions, tx, now);
+      if (planned === null) {
+        // Nothing due after all (e.g. done by another node): store when to look again.
+        const next = nextCheckAt(key, versions);
+        if (next !== key.nextCheckAt) await tx.updateKey({ ...key, nextCheckAt: next });
+        return null;
+      }
       const written = await writeOutcome(tx, planned.outcome, now);
       const version = planned.outcome.created[0]?.version ?? planned.outcome.changed[0]?.version ?? null;
       await this.#audit.recordIn(tx, {

@@ -68,6 +68,7 @@ function keyFromRow(row: Selectable<KeyTable>): KeyRecord {
     minDecryptionVersion: row.min_decryption_version,
     prepublishPeriod: row.prepublish_period,
     originatorPeriod: row.originator_period,
+    nextCheckAt: row.next_check_at,
   };
 }
 
@@ -96,6 +97,7 @@ function keyToRow(key: KeyRecord): KeyTable {
     min_decryption_version: key.minDecryptionVersion,
     prepublish_period: key.prepublishPeriod,
     originator_period: key.originatorPeriod,
+    next_check_at: key.nextCheckAt,
   };
 }
 
@@ -335,23 +337,10 @@ class KyselyOps implements StoreOps {
   async keysNeedingAttention(now: string, limit: number): Promise<KeyRecord[]> {
     const rows = await this.db
       .selectFrom('keys')
-      .selectAll('keys')
-      .where(({ eb, or, and, exists, selectFrom }) =>
-        or([
-          and([eb('keys.state', '=', 'enabled'), eb('keys.next_rotation_at', '<=', now)]),
-          and([eb('keys.state', '=', 'pending_deletion'), eb('keys.deletion_date', '<=', now)]),
-          and([eb('keys.state', 'in', ['enabled', 'disabled']), eb('keys.originator_period', 'is not', null)]),
-          and([eb('keys.state', '=', 'enabled'), eb('keys.prepublish_period', 'is not', null)]),
-          exists(
-            selectFrom('key_versions')
-              .select('key_versions.key_id')
-              .whereRef('key_versions.key_id', '=', 'keys.id')
-              .where('key_versions.state', '=', 'pre_active')
-              .where('key_versions.activate_at', '<=', now),
-          ),
-        ]),
-      )
-      .orderBy('keys.id')
+      .selectAll()
+      .where('next_check_at', '<=', now)
+      .orderBy('next_check_at')
+      .orderBy('id')
       .limit(limit)
       .execute();
     return rows.map(keyFromRow);

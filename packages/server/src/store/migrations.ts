@@ -209,6 +209,20 @@ export const MIGRATIONS: readonly Migration[] = [
       await db.schema.createIndex('audit_events_key_usage').on('audit_events').columns(['namespace', 'key_name', 'time']).execute();
     },
   },
+  {
+    version: 5,
+    description: 'when the scheduler must look at each key next',
+    async up(db) {
+      await db.schema.alterTable('keys').addColumn('next_check_at', 'text').execute();
+      await db.schema.createIndex('keys_next_check').on('keys').column('next_check_at').execute();
+      // Every live key is looked at once; the scheduler then stores its real next time.
+      await db
+        .updateTable('keys')
+        .set((eb) => ({ next_check_at: eb.ref('created_at') }))
+        .where('state', '!=', 'destroyed')
+        .execute();
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -38,6 +38,8 @@ export interface KeyRecord {
   prepublishPeriod: string | null;
   /** How long a version may encrypt and sign after activation; then it is deactivated (NIST SP 800-57 originator-usage period). */
   originatorPeriod: string | null;
+  /** When the scheduler must look at this key next (internal; see keys/schedule-rules.ts). */
+  nextCheckAt: string | null;
 }
 
 export type RotationTrigger = 'created' | 'manual' | 'time' | 'use' | 'event';

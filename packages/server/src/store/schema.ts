@@ -37,6 +37,7 @@ export interface KeyTable {
   min_decryption_version: number;
   prepublish_period: string | null;
   originator_period: string | null;
+  next_check_at: string | null;
 }
 export interface KeyTagTable {
   key_id: string;

@@ -49,7 +49,7 @@ export interface StoreOps {
    * Safe under concurrency across processes.
    */
   reserveUses(keyId: string, version: number, count: number, limit: number): Promise<number>;
-  /** Keys the scheduler must look at by `now`: rotation or deletion due, a version to activate, or a cryptoperiod to enforce. */
+  /** Keys whose `nextCheckAt` has come (rotation or deletion due, a version to activate, a cryptoperiod to enforce), earliest first. */
   keysNeedingAttention(now: string, limit: number): Promise<KeyRecord[]>;
 
   appendEvents(events: readonly KeyEvent[]): Promise<void>;

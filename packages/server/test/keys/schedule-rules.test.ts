@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { dueStep } from '../../src/keys/schedule-rules.js';
+import { dueStep, nextCheckAt } from '../../src/keys/schedule-rules.js';
 import type { KeyRecord, VersionRecord } from '../../src/store/records.js';
 
 const day = 86_400_000;
@@ -32,6 +33,7 @@ function key(overrides: Partial<KeyRecord> = {}): KeyRecord {
     minDecryptionVersion: 1,
     prepublishPeriod: null,
     originatorPeriod: null,
+    nextCheckAt: null,
     ...overrides,
   };
 }
@@ -92,5 +94,51 @@ describe('dueStep', () => {
   it('rotates a primary version whose originator-usage period is over', () => {
     const k = key({ originatorPeriod: '45d', rotationPeriod: null, nextRotationAt: null });
     expect(dueStep(k, [version(1)], at(45))).toEqual({ kind: 'rotate' });
+  });
+});
+
+describe('nextCheckAt', () => {
+  it('is the rotation date, or the prepublication date before it', () => {
+    expect(nextCheckAt(key(), [version(1)])).toBe(iso(30));
+    expect(nextCheckAt(key({ prepublishPeriod: '7d' }), [version(1)])).toBe(iso(23));
+    expect(nextCheckAt(key({ state: 'destroyed' }), [version(1)])).toBeNull();
+    expect(nextCheckAt(key({ rotationPeriod: null, nextRotationAt: null }), [version(1)])).toBeNull();
+    expect(nextCheckAt(key({ state: 'pending_deletion', deletionDate: iso(40) }), [version(1)])).toBe(iso(40));
+    expect(nextCheckAt(key({ originatorPeriod: '10d' }), [version(1)])).toBe(iso(10));
+  });
+
+  it('nothing is ever due before it, and something is due at it (property)', () => {
+    const arbitraryKey = fc.record({
+      state: fc.constantFrom('enabled', 'disabled', 'pending_deletion') as fc.Arbitrary<KeyRecord['state']>,
+      rotation: fc.option(fc.integer({ min: 2, max: 90 })),
+      prepublish: fc.option(fc.integer({ min: 1, max: 1 })),
+      originator: fc.option(fc.integer({ min: 1, max: 120 })),
+      created: fc.integer({ min: 0, max: 50 }),
+      deletion: fc.integer({ min: 0, max: 60 }),
+      waiting: fc.option(fc.integer({ min: 0, max: 60 })),
+    });
+    fc.assert(
+      fc.property(arbitraryKey, (a) => {
+        const k = key({
+          state: a.state,
+          rotationPeriod: a.rotation === null ? null : `${a.rotation}d`,
+          nextRotationAt: a.rotation === null ? null : iso(a.created + a.rotation),
+          prepublishPeriod: a.rotation !== null && a.prepublish !== null ? `${a.prepublish}d` : null,
+          originatorPeriod: a.originator === null ? null : `${a.originator}d`,
+          deletionDate: a.state === 'pending_deletion' ? iso(a.deletion) : null,
+        });
+        const versions = [version(1, { activatedAt: iso(a.created) })];
+        if (a.waiting !== null) versions.push(version(2, { state: 'pre_active', activatedAt: null, activateAt: iso(a.waiting) }));
+        const next = nextCheckAt(k, versions);
+        if (next === null) {
+          expect(dueStep(k, versions, at(400))).toBeNull();
+          return;
+        }
+        const t = new Date(next).getTime();
+        expect(dueStep(k, versions, new Date(t - 1))).toBeNull();
+        expect(dueStep(k, versions, new Date(t))).not.toBeNull();
+      }),
+      { numRuns: 500 },
+    );
   });
 });

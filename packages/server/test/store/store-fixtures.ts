@@ -82,6 +82,7 @@ export function keyRecord(overrides: Partial<KeyRecord> = {}): KeyRecord {
     minDecryptionVersion: 1,
     prepublishPeriod: null,
     originatorPeriod: null,
+    nextCheckAt: null,
     ...overrides,
   };
 }
