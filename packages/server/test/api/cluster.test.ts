@@ -65,6 +65,28 @@ describe.runIf(POSTGRES_URL !== null)('two nodes on one PostgreSQL database', ()
     expect((await b.call('POST', '/v1/keys/dis-shared/encrypt', { plaintext: b64('no') })).body.error.code).toBe('invalid_state');
   });
 
+  it('a version compromised or destroyed on one node stops working on the other', async () => {
+    await a.createKey('cv-shared');
+    const user = await a.principal('svc-cluster-3', ['key-user']);
+    await a.grant('cv-shared', 'svc-cluster-3', ['encrypt', 'decrypt']);
+    await heard(
+      (e) => e.kind === 'key' && e.name === 'cv-shared' && events.filter((x) => x.kind === 'key' && x.name === 'cv-shared').length >= 2,
+    );
+    const ct = (await b.call('POST', '/v1/keys/cv-shared/encrypt', { plaintext: b64('cached material on b') }, user)).body.ciphertext;
+    expect((await b.call('POST', '/v1/keys/cv-shared/decrypt', { ciphertext: ct }, user)).status).toBe(200);
+    await a.call('POST', '/v1/keys/cv-shared/versions/1/compromise', { reason: 'cluster test' });
+    await heard((e) => e.kind === 'key' && e.name === 'cv-shared');
+    const refused = await b.call('POST', '/v1/keys/cv-shared/decrypt', { ciphertext: ct }, user);
+    expect(refused.body.error).toMatchObject({ code: 'invalid_state' });
+    expect((await b.call('POST', '/v1/keys/cv-shared/encrypt', { plaintext: b64('x') }, user)).body.keyVersion).toBe(2);
+    await a.call('POST', '/v1/keys/cv-shared/versions/1/destroy');
+    await heard((e) => e.kind === 'key' && e.name === 'cv-shared');
+    // Even the admin (allowed to recover from compromised versions) gets nothing from a destroyed one.
+    expect((await b.call('POST', '/v1/keys/cv-shared/decrypt', { ciphertext: ct })).body.error.message).toContain(
+      'is destroyed_compromised',
+    );
+  });
+
   it('while the listening connection is down, the other node reads through its caches (fails closed), then resets them', async () => {
     await a.createKey('outage');
     const token = await a.principal('svc-outage', ['key-user']);
