@@ -1,39 +1,9 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { KeyEventView, WebhookDeliveryView } from '@keyward/wire';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KeywardApiError, KeywardClient } from '../src/index.js';
-import { type RunningServer, startServer } from './support/server.js';
-
-interface Received {
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-/** A local webhook receiver that answers 200 and keeps every raw request. */
-async function startReceiver(): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
-  const received: Received[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/hooks/keyward?capability=abc`,
-    received,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
+import { type Received, startReceiver } from './support/receiver.js';
+import { useServer } from './support/server.js';
 
 /** Reads `count` events from the stream, then leaves the loop (and aborts as a safety net so the test never hangs). */
 async function take(client: KeywardClient, count: number, options: Parameters<KeywardClient['events']>[0] = {}): Promise<KeyEventView[]> {
@@ -73,22 +43,13 @@ function signatureMatches(secret: string, header: string, body: string): boolean
 }
 
 describe('events and webhooks through the SDK against the real server', () => {
-  let server: RunningServer;
-  let admin: KeywardClient;
-
-  beforeAll(async () => {
-    server = await startServer();
-    admin = new KeywardClient({ address: server.url, token: server.token });
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const ctx = useServer();
 
   it('events({ from: 0 }) replays key.created then key.rotated with increasing ids', async () => {
-    await admin.createKey({ name: 'ev-replay', algorithm: 'aes-256-gcm', owner: 'team-events' });
-    await admin.rotateKey('ev-replay', { reason: 'test' });
+    await ctx.admin.createKey({ name: 'ev-replay', algorithm: 'aes-256-gcm', owner: 'team-events' });
+    await ctx.admin.rotateKey('ev-replay', { reason: 'test' });
 
-    const events = (await take(admin, 2, { from: 0 })).filter((e) => e.key === 'ev-replay');
+    const events = (await take(ctx.admin, 2, { from: 0 })).filter((e) => e.key === 'ev-replay');
     expect(events.map((e) => e.type)).toEqual(['key.created', 'key.rotated']);
     const [created, rotated] = events as [KeyEventView, KeyEventView];
     expect(created).toMatchObject({ namespace: 'default', key: 'ev-replay', version: 1, data: { algorithm: 'aes-256-gcm' } });
@@ -99,15 +60,15 @@ describe('events and webhooks through the SDK against the real server', () => {
     expect(Date.parse(created.time)).not.toBeNaN();
 
     // Resuming after the first event starts at the second one.
-    const resumed = await take(admin, 1, { from: created.id });
+    const resumed = await take(ctx.admin, 1, { from: created.id });
     expect(resumed[0]?.id).toBe(rotated.id);
   });
 
   it('ids increase across the whole replay', async () => {
-    await admin.createKey({ name: 'ev-order', algorithm: 'hmac-sha256', owner: 'team-events' });
-    await admin.rotateKey('ev-order');
-    await admin.rotateKey('ev-order');
-    const events = await take(admin, 5, { from: 0 });
+    await ctx.admin.createKey({ name: 'ev-order', algorithm: 'hmac-sha256', owner: 'team-events' });
+    await ctx.admin.rotateKey('ev-order');
+    await ctx.admin.rotateKey('ev-order');
+    const events = await take(ctx.admin, 5, { from: 0 });
     expect(events).toHaveLength(5);
     for (let i = 1; i < events.length; i++) expect((events[i] as KeyEventView).id).toBeGreaterThan((events[i - 1] as KeyEventView).id);
   });
@@ -132,7 +93,7 @@ describe('events and webhooks through the SDK against the real server', () => {
       });
       return new Response(body, { status: response.status, headers: response.headers });
     };
-    const client = new KeywardClient({ address: server.url, token: server.token, fetch: tracking });
+    const client = new KeywardClient({ address: ctx.server.url, token: ctx.server.token, fetch: tracking });
     const safety = new AbortController();
     try {
       const seen: KeyEventView[] = [];
@@ -154,7 +115,7 @@ describe('events and webhooks through the SDK against the real server', () => {
     const controller = new AbortController();
     const seen: KeyEventView[] = [];
     const loop = (async () => {
-      for await (const event of admin.events({ signal: controller.signal })) seen.push(event);
+      for await (const event of ctx.admin.events({ signal: controller.signal })) seen.push(event);
     })();
     setTimeout(() => controller.abort(), 300);
     await expect(loop).resolves.toBeUndefined();
@@ -165,11 +126,11 @@ describe('events and webhooks through the SDK against the real server', () => {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), 10_000);
     try {
-      const iterator = admin.events({ signal: controller.signal })[Symbol.asyncIterator]();
+      const iterator = ctx.admin.events({ signal: controller.signal })[Symbol.asyncIterator]();
       const first = iterator.next();
       // The stream is open once the request is answered; an event committed now must be the first one seen.
       await new Promise((resolve) => setTimeout(resolve, 300));
-      await admin.createKey({ name: 'ev-live', algorithm: 'aes-256-gcm', owner: 'team-events' });
+      await ctx.admin.createKey({ name: 'ev-live', algorithm: 'aes-256-gcm', owner: 'team-events' });
       const { value, done } = await first;
       expect(done).toBe(false);
       expect(value).toMatchObject({ type: 'key.created', key: 'ev-live' });
@@ -181,35 +142,35 @@ describe('events and webhooks through the SDK against the real server', () => {
   });
 
   it('the types filter keeps only the requested types', async () => {
-    await admin.createKey({ name: 'ev-filter', algorithm: 'aes-256-gcm', owner: 'team-events' });
-    await admin.rotateKey('ev-filter');
-    const rotated = await take(admin, 3, { from: 0, types: ['key.rotated'] });
+    await ctx.admin.createKey({ name: 'ev-filter', algorithm: 'aes-256-gcm', owner: 'team-events' });
+    await ctx.admin.rotateKey('ev-filter');
+    const rotated = await take(ctx.admin, 3, { from: 0, types: ['key.rotated'] });
     expect(rotated.length).toBeGreaterThanOrEqual(3);
     expect(rotated.every((e) => e.type === 'key.rotated')).toBe(true);
 
-    const both = await take(admin, 4, { from: 0, types: ['key.created', 'key.rotated'] });
+    const both = await take(ctx.admin, 4, { from: 0, types: ['key.created', 'key.rotated'] });
     expect(new Set(both.map((e) => e.type))).toEqual(new Set(['key.created', 'key.rotated']));
   });
 
   it('refuses an unknown type, a bad from and a missing token before streaming', async () => {
-    const unknownType = await take(admin, 1, { from: 0, types: ['key.nope' as 'key.rotated'] }).catch((e: unknown) => e);
+    const unknownType = await take(ctx.admin, 1, { from: 0, types: ['key.nope' as 'key.rotated'] }).catch((e: unknown) => e);
     expect(unknownType).toBeInstanceOf(KeywardApiError);
     expect(unknownType).toMatchObject({ code: 'invalid_request', status: 400 });
 
-    await expect(take(admin, 1, { from: -1 })).rejects.toMatchObject({ code: 'invalid_request', status: 400 });
+    await expect(take(ctx.admin, 1, { from: -1 })).rejects.toMatchObject({ code: 'invalid_request', status: 400 });
 
-    const anonymous = new KeywardClient({ address: server.url });
+    const anonymous = new KeywardClient({ address: ctx.server.url });
     await expect(take(anonymous, 1, { from: 0 })).rejects.toMatchObject({ code: 'unauthenticated', status: 401 });
   });
 
   it('creates, lists, gets, delivers signed events to, and removes a webhook', async () => {
-    const receiver = await startReceiver();
+    const receiver = await startReceiver('/hooks/keyward?capability=abc');
     const secret = `whsec_${randomBytes(24).toString('base64url')}`;
-    server.remember(secret);
+    ctx.server.remember(secret);
     try {
-      await admin.createKey({ name: 'ev-hook', algorithm: 'aes-256-gcm', owner: 'team-events' });
+      await ctx.admin.createKey({ name: 'ev-hook', algorithm: 'aes-256-gcm', owner: 'team-events' });
 
-      const hook = await admin.createWebhook({ url: receiver.url, events: ['key.rotated'], secret });
+      const hook = await ctx.admin.createWebhook({ url: receiver.url, events: ['key.rotated'], secret });
       expect(hook).toMatchObject({
         url: receiver.url,
         events: ['key.rotated'],
@@ -223,19 +184,19 @@ describe('events and webhooks through the SDK against the real server', () => {
       expect(JSON.stringify(hook)).not.toContain(secret);
       expect(hook).not.toHaveProperty('secret');
 
-      const listed = await admin.listWebhooks();
+      const listed = await ctx.admin.listWebhooks();
       expect(listed.webhooks.map((w) => w.id)).toContain(hook.id);
       expect(JSON.stringify(listed)).not.toContain(secret);
-      const got = await admin.getWebhook(hook.id);
+      const got = await ctx.admin.getWebhook(hook.id);
       expect(got).toMatchObject({ id: hook.id, url: receiver.url, events: ['key.rotated'] });
       expect(JSON.stringify(got)).not.toContain(secret);
 
       // A created key is not subscribed; a rotation is.
-      await admin.createKey({ name: 'ev-hook-other', algorithm: 'aes-256-gcm', owner: 'team-events' });
-      await admin.rotateKey('ev-hook', { reason: 'webhook test' });
+      await ctx.admin.createKey({ name: 'ev-hook-other', algorithm: 'aes-256-gcm', owner: 'team-events' });
+      await ctx.admin.rotateKey('ev-hook', { reason: 'webhook test' });
 
       const deliveries = await waitFor('a delivery', async () => {
-        const page = await admin.webhookDeliveries(hook.id);
+        const page = await ctx.admin.webhookDeliveries(hook.id);
         return page.deliveries.length > 0 ? page.deliveries : undefined;
       });
       const delivery = deliveries[0] as WebhookDeliveryView;
@@ -262,18 +223,18 @@ describe('events and webhooks through the SDK against the real server', () => {
       expect(signatureMatches(`${secret}x`, signature as string, request.body)).toBe(false);
       expect(signatureMatches(secret, signature as string, `${request.body} `)).toBe(false);
 
-      const after = await admin.getWebhook(hook.id);
+      const after = await ctx.admin.getWebhook(hook.id);
       expect(after.state).toBe('active');
       expect(after.lastDeliveryAt).not.toBeNull();
       expect(after.cursor).toBeGreaterThanOrEqual(event.id);
 
-      await admin.removeWebhook(hook.id);
-      const gone = await admin.getWebhook(hook.id).catch((e: unknown) => e);
+      await ctx.admin.removeWebhook(hook.id);
+      const gone = await ctx.admin.getWebhook(hook.id).catch((e: unknown) => e);
       expect(gone).toBeInstanceOf(KeywardApiError);
       expect(gone).toMatchObject({ code: 'not_found', status: 404 });
-      await expect(admin.webhookDeliveries(hook.id)).rejects.toMatchObject({ code: 'not_found' });
-      await expect(admin.removeWebhook(hook.id)).rejects.toMatchObject({ code: 'not_found' });
-      expect((await admin.listWebhooks()).webhooks.map((w) => w.id)).not.toContain(hook.id);
+      await expect(ctx.admin.webhookDeliveries(hook.id)).rejects.toMatchObject({ code: 'not_found' });
+      await expect(ctx.admin.removeWebhook(hook.id)).rejects.toMatchObject({ code: 'not_found' });
+      expect((await ctx.admin.listWebhooks()).webhooks.map((w) => w.id)).not.toContain(hook.id);
     } finally {
       await receiver.close();
     }
@@ -281,27 +242,27 @@ describe('events and webhooks through the SDK against the real server', () => {
 
   it('refuses bad webhook requests without echoing the secret', async () => {
     const secret = `whsec_${randomBytes(24).toString('base64url')}`;
-    server.remember(secret);
-    const credentials = await admin
+    ctx.server.remember(secret);
+    const credentials = await ctx.admin
       .createWebhook({ url: 'http://user:pw@127.0.0.1:9/hook', events: ['key.rotated'], secret })
       .catch((e: unknown) => e);
     expect(credentials).toMatchObject({ code: 'invalid_request', status: 400 });
     expect((credentials as Error).message).not.toContain(secret);
 
-    await expect(admin.createWebhook({ url: 'ftp://127.0.0.1/hook', events: ['key.rotated'], secret })).rejects.toMatchObject({
+    await expect(ctx.admin.createWebhook({ url: 'ftp://127.0.0.1/hook', events: ['key.rotated'], secret })).rejects.toMatchObject({
       code: 'invalid_request',
     });
-    await expect(admin.createWebhook({ url: 'http://127.0.0.1:9/hook', events: [], secret })).rejects.toMatchObject({
+    await expect(ctx.admin.createWebhook({ url: 'http://127.0.0.1:9/hook', events: [], secret })).rejects.toMatchObject({
       code: 'invalid_request',
     });
     const short = randomBytes(12).toString('base64url').slice(0, 15);
-    server.remember(short);
-    const tooShort = await admin
+    ctx.server.remember(short);
+    const tooShort = await ctx.admin
       .createWebhook({ url: 'http://127.0.0.1:9/hook', events: ['key.rotated'], secret: short })
       .catch((e: unknown) => e);
     expect(tooShort).toMatchObject({ code: 'invalid_request', status: 400 });
     expect((tooShort as Error).message).not.toContain(short);
 
-    await expect(admin.getWebhook('00000000-0000-4000-8000-000000000000')).rejects.toMatchObject({ code: 'not_found', status: 404 });
+    await expect(ctx.admin.getWebhook('00000000-0000-4000-8000-000000000000')).rejects.toMatchObject({ code: 'not_found', status: 404 });
   });
 });

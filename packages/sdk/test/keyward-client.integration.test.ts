@@ -1,40 +1,31 @@
 import { createHash, createPublicKey, verify as verifySignature } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isBatchItemError, KeywardApiError, KeywardClient, KeywardConnectionError } from '../src/index.js';
-import { type RunningServer, startServer } from './support/server.js';
+import { useServer } from './support/server.js';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (data: Uint8Array): string => new TextDecoder().decode(data);
 
 describe('KeywardClient against the real server', () => {
-  let server: RunningServer;
-  let admin: KeywardClient;
-
-  beforeAll(async () => {
-    server = await startServer();
-    admin = new KeywardClient({ address: server.url, token: server.token });
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const ctx = useServer();
 
   it('health and self', async () => {
-    expect(await admin.health()).toMatchObject({ initialized: true, sealed: false });
-    const self = await admin.self();
+    expect(await ctx.admin.health()).toMatchObject({ initialized: true, sealed: false });
+    const self = await ctx.admin.self();
     expect(self.roles).toContain('admin');
   });
 
   it('refuses a missing or wrong token with unauthenticated', async () => {
-    const anonymous = new KeywardClient({ address: server.url });
+    const anonymous = new KeywardClient({ address: ctx.server.url });
     await expect(anonymous.listKeys()).rejects.toMatchObject({ code: 'unauthenticated', status: 401 });
-    const wrong = new KeywardClient({ address: server.url, token: 'kw_wrong' });
+    const wrong = new KeywardClient({ address: ctx.server.url, token: 'kw_wrong' });
     const error = await wrong.listKeys().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(KeywardApiError);
     expect((error as KeywardApiError).requestId).toEqual(expect.any(String));
   });
 
   it('runs the key life cycle', async () => {
-    const created = await admin.createKey({
+    const created = await ctx.admin.createKey({
       name: 'sdk-life',
       algorithm: 'aes-256-gcm',
       owner: 'team-sdk',
@@ -44,129 +35,133 @@ describe('KeywardClient against the real server', () => {
       tags: { app: 'sdk' },
     });
     expect(created).toMatchObject({ name: 'sdk-life', state: 'enabled', primaryVersion: 1 });
-    await expect(admin.createKey({ name: 'sdk-life', algorithm: 'aes-256-gcm', owner: 'x' })).rejects.toMatchObject({ code: 'conflict' });
+    await expect(ctx.admin.createKey({ name: 'sdk-life', algorithm: 'aes-256-gcm', owner: 'x' })).rejects.toMatchObject({
+      code: 'conflict',
+    });
 
-    expect((await admin.getKey('sdk-life')).versions?.[0]?.state).toBe('active');
-    expect((await admin.patchKey('sdk-life', { description: 'changed' })).description).toBe('changed');
-    const rotated = await admin.rotateKey('sdk-life', { reason: 'test' });
+    expect((await ctx.admin.getKey('sdk-life')).versions?.[0]?.state).toBe('active');
+    expect((await ctx.admin.patchKey('sdk-life', { description: 'changed' })).description).toBe('changed');
+    const rotated = await ctx.admin.rotateKey('sdk-life', { reason: 'test' });
     expect(rotated.primaryVersion).toBe(2);
-    const deactivated = await admin.deactivateVersion('sdk-life', 1);
+    const deactivated = await ctx.admin.deactivateVersion('sdk-life', 1);
     expect(deactivated.versions?.find((v) => v.version === 1)?.state).toBe('deactivated');
-    expect((await admin.disableKey('sdk-life')).state).toBe('disabled');
-    await expect(admin.encrypt('sdk-life', bytes('x'))).rejects.toMatchObject({ code: 'invalid_state', status: 409 });
-    expect((await admin.enableKey('sdk-life')).state).toBe('enabled');
-    await expect(admin.getKey('sdk-nope')).rejects.toMatchObject({ code: 'not_found', status: 404 });
+    expect((await ctx.admin.disableKey('sdk-life')).state).toBe('disabled');
+    await expect(ctx.admin.encrypt('sdk-life', bytes('x'))).rejects.toMatchObject({ code: 'invalid_state', status: 409 });
+    expect((await ctx.admin.enableKey('sdk-life')).state).toBe('enabled');
+    await expect(ctx.admin.getKey('sdk-nope')).rejects.toMatchObject({ code: 'not_found', status: 404 });
   });
 
   it('compromises a version and schedules and cancels deletion', async () => {
-    await admin.createKey({ name: 'sdk-retire', algorithm: 'aes-256-gcm', owner: 'team-sdk', class: 'standard' });
-    await admin.rotateKey('sdk-retire');
-    const compromised = await admin.compromiseVersion('sdk-retire', 2, { reason: 'drill' });
+    await ctx.admin.createKey({ name: 'sdk-retire', algorithm: 'aes-256-gcm', owner: 'team-sdk', class: 'standard' });
+    await ctx.admin.rotateKey('sdk-retire');
+    const compromised = await ctx.admin.compromiseVersion('sdk-retire', 2, { reason: 'drill' });
     expect(compromised.primaryVersion).toBe(3);
     expect(compromised.versions?.find((v) => v.version === 2)?.state).toBe('compromised');
-    await admin.disableKey('sdk-retire');
-    const pending = await admin.scheduleDeletion('sdk-retire', { days: 7 });
+    await ctx.admin.disableKey('sdk-retire');
+    const pending = await ctx.admin.scheduleDeletion('sdk-retire', { days: 7 });
     expect(pending.state).toBe('pending_deletion');
     expect(pending.deletionDate).not.toBeNull();
-    expect((await admin.cancelDeletion('sdk-retire')).state).toBe('disabled');
+    expect((await ctx.admin.cancelDeletion('sdk-retire')).state).toBe('disabled');
   });
 
   it('lists with filters and iterates over pages', async () => {
     for (const name of ['sdk-page-a', 'sdk-page-b', 'sdk-page-c']) {
-      await admin.createKey({ name, algorithm: 'hmac-sha256', owner: 'team-pages' });
+      await ctx.admin.createKey({ name, algorithm: 'hmac-sha256', owner: 'team-pages' });
     }
-    const first = await admin.listKeys({ owner: 'team-pages', limit: 2 });
+    const first = await ctx.admin.listKeys({ owner: 'team-pages', limit: 2 });
     expect(first.keys).toHaveLength(2);
     expect(first.nextCursor).not.toBeNull();
     const names: string[] = [];
-    for await (const key of admin.iterateKeys({ owner: 'team-pages', limit: 2 })) names.push(key.name);
+    for await (const key of ctx.admin.iterateKeys({ owner: 'team-pages', limit: 2 })) names.push(key.name);
     expect(names.sort()).toEqual(['sdk-page-a', 'sdk-page-b', 'sdk-page-c']);
   });
 
   it('encrypts, decrypts, rewraps and makes data keys with a context', async () => {
-    await admin.createKey({ name: 'sdk-enc', algorithm: 'aes-256-gcm', owner: 'team-sdk' });
+    await ctx.admin.createKey({ name: 'sdk-enc', algorithm: 'aes-256-gcm', owner: 'team-sdk' });
     const context = { tenant: '42' };
-    const { ciphertext, keyVersion } = await admin.encrypt('sdk-enc', bytes('card 4111'), { context });
+    const { ciphertext, keyVersion } = await ctx.admin.encrypt('sdk-enc', bytes('card 4111'), { context });
     expect(keyVersion).toBe(1);
-    expect(text((await admin.decrypt('sdk-enc', ciphertext, { context })).plaintext)).toBe('card 4111');
-    await expect(admin.decrypt('sdk-enc', ciphertext, { context: { tenant: '43' } })).rejects.toMatchObject({ code: 'invalid_ciphertext' });
-    await admin.rotateKey('sdk-enc');
-    const rewrapped = await admin.rewrap('sdk-enc', ciphertext, { context });
+    expect(text((await ctx.admin.decrypt('sdk-enc', ciphertext, { context })).plaintext)).toBe('card 4111');
+    await expect(ctx.admin.decrypt('sdk-enc', ciphertext, { context: { tenant: '43' } })).rejects.toMatchObject({
+      code: 'invalid_ciphertext',
+    });
+    await ctx.admin.rotateKey('sdk-enc');
+    const rewrapped = await ctx.admin.rewrap('sdk-enc', ciphertext, { context });
     expect(rewrapped.keyVersion).toBe(2);
-    expect(text((await admin.decrypt('sdk-enc', rewrapped.ciphertext, { context })).plaintext)).toBe('card 4111');
+    expect(text((await ctx.admin.decrypt('sdk-enc', rewrapped.ciphertext, { context })).plaintext)).toBe('card 4111');
 
-    const dataKey = await admin.dataKey('sdk-enc', { bytes: 32, context });
+    const dataKey = await ctx.admin.dataKey('sdk-enc', { bytes: 32, context });
     expect(dataKey.plaintext).toHaveLength(32);
-    expect((await admin.decrypt('sdk-enc', dataKey.ciphertext, { context })).plaintext).toEqual(dataKey.plaintext);
-    const wrappedOnly = await admin.dataKey('sdk-enc', { includePlaintext: false });
+    expect((await ctx.admin.decrypt('sdk-enc', dataKey.ciphertext, { context })).plaintext).toEqual(dataKey.plaintext);
+    const wrappedOnly = await ctx.admin.dataKey('sdk-enc', { includePlaintext: false });
     expect(wrappedOnly.plaintext).toBeUndefined();
   });
 
   it('batches answer per item', async () => {
-    const encrypted = await admin.encryptBatch('sdk-enc', [{ plaintext: bytes('a') }, { plaintext: bytes('b'), context: { k: 'v' } }]);
+    const encrypted = await ctx.admin.encryptBatch('sdk-enc', [{ plaintext: bytes('a') }, { plaintext: bytes('b'), context: { k: 'v' } }]);
     const ciphertexts = encrypted.map((item) => (isBatchItemError(item) ? '' : item.ciphertext));
-    const decrypted = await admin.decryptBatch('sdk-enc', [{ ciphertext: ciphertexts[0] ?? '' }, { ciphertext: ciphertexts[1] ?? '' }]);
+    const decrypted = await ctx.admin.decryptBatch('sdk-enc', [{ ciphertext: ciphertexts[0] ?? '' }, { ciphertext: ciphertexts[1] ?? '' }]);
     expect(isBatchItemError(decrypted[0] ?? { error: { code: '', message: '' } })).toBe(false);
     expect(decrypted[1]).toMatchObject({ error: { code: 'invalid_ciphertext' } });
-    const rewrapped = await admin.rewrapBatch('sdk-enc', [{ ciphertext: ciphertexts[1] ?? '', context: { k: 'v' } }]);
+    const rewrapped = await ctx.admin.rewrapBatch('sdk-enc', [{ ciphertext: ciphertexts[1] ?? '', context: { k: 'v' } }]);
     expect(rewrapped[0]).toMatchObject({ keyVersion: 2 });
   });
 
   it('signs and verifies; the signature checks with node:crypto and the public key', async () => {
-    await admin.createKey({ name: 'sdk-sign', algorithm: 'ed25519', owner: 'team-sdk' });
+    await ctx.admin.createKey({ name: 'sdk-sign', algorithm: 'ed25519', owner: 'team-sdk' });
     const message = bytes('release 1.2.3');
-    const { signature } = await admin.sign('sdk-sign', { message });
-    expect(await admin.verify('sdk-sign', { message, signature })).toMatchObject({ valid: true, keyVersion: 1 });
-    expect((await admin.verify('sdk-sign', { message: bytes('tampered'), signature })).valid).toBe(false);
-    const { publicKey } = await admin.publicKey('sdk-sign', { version: 1 });
+    const { signature } = await ctx.admin.sign('sdk-sign', { message });
+    expect(await ctx.admin.verify('sdk-sign', { message, signature })).toMatchObject({ valid: true, keyVersion: 1 });
+    expect((await ctx.admin.verify('sdk-sign', { message: bytes('tampered'), signature })).valid).toBe(false);
+    const { publicKey } = await ctx.admin.publicKey('sdk-sign', { version: 1 });
     expect(verifySignature(null, message, createPublicKey(publicKey), signature)).toBe(true);
 
-    await admin.createKey({ name: 'sdk-ecdsa', algorithm: 'ecdsa-p256', owner: 'team-sdk' });
+    await ctx.admin.createKey({ name: 'sdk-ecdsa', algorithm: 'ecdsa-p256', owner: 'team-sdk' });
     const digest = new Uint8Array(createHash('sha256').update(message).digest());
-    const signed = await admin.sign('sdk-ecdsa', { digest });
-    expect((await admin.verify('sdk-ecdsa', { digest, signature: signed.signature, keyVersion: 1 })).valid).toBe(true);
+    const signed = await ctx.admin.sign('sdk-ecdsa', { digest });
+    expect((await ctx.admin.verify('sdk-ecdsa', { digest, signature: signed.signature, keyVersion: 1 })).valid).toBe(true);
   });
 
   it('computes and verifies MACs', async () => {
-    await admin.createKey({ name: 'sdk-mac', algorithm: 'hmac-sha256', owner: 'team-sdk' });
-    const { mac } = await admin.mac('sdk-mac', bytes('webhook body'));
+    await ctx.admin.createKey({ name: 'sdk-mac', algorithm: 'hmac-sha256', owner: 'team-sdk' });
+    const { mac } = await ctx.admin.mac('sdk-mac', bytes('webhook body'));
     expect(mac).toHaveLength(32);
-    expect((await admin.verifyMac('sdk-mac', bytes('webhook body'), mac)).valid).toBe(true);
-    expect((await admin.verifyMac('sdk-mac', bytes('other body'), mac)).valid).toBe(false);
+    expect((await ctx.admin.verifyMac('sdk-mac', bytes('webhook body'), mac)).valid).toBe(true);
+    expect((await ctx.admin.verifyMac('sdk-mac', bytes('other body'), mac)).valid).toBe(false);
   });
 
   it('manages principals, tokens and grants; a granted service can encrypt', async () => {
-    await admin.createKey({ name: 'sdk-granted', algorithm: 'aes-256-gcm', owner: 'team-sdk', environment: 'prod' });
-    const principal = await admin.createPrincipal({ id: 'svc-sdk', kind: 'service', roles: ['key-user'], environments: ['prod'] });
+    await ctx.admin.createKey({ name: 'sdk-granted', algorithm: 'aes-256-gcm', owner: 'team-sdk', environment: 'prod' });
+    const principal = await ctx.admin.createPrincipal({ id: 'svc-sdk', kind: 'service', roles: ['key-user'], environments: ['prod'] });
     expect(principal).toMatchObject({ id: 'svc-sdk', kind: 'service', roles: ['key-user'] });
-    expect((await admin.getPrincipal('svc-sdk')).id).toBe('svc-sdk');
-    expect((await admin.listPrincipals()).principals.map((p) => p.id)).toContain('svc-sdk');
+    expect((await ctx.admin.getPrincipal('svc-sdk')).id).toBe('svc-sdk');
+    expect((await ctx.admin.listPrincipals()).principals.map((p) => p.id)).toContain('svc-sdk');
 
-    const created = await admin.createToken('svc-sdk', { ttl: '1h', description: 'sdk test' });
+    const created = await ctx.admin.createToken('svc-sdk', { ttl: '1h', description: 'sdk test' });
     expect(created.token).toEqual(expect.any(String));
-    const service = new KeywardClient({ address: server.url, token: created.token });
+    const service = new KeywardClient({ address: ctx.server.url, token: created.token });
     await expect(service.encrypt('sdk-granted', bytes('x'))).rejects.toMatchObject({ code: 'forbidden', status: 403 });
 
-    const grant = await admin.addGrant('sdk-granted', { principal: 'svc-sdk', operations: ['encrypt', 'decrypt'] });
-    expect((await admin.listGrants('sdk-granted')).grants.map((g) => g.id)).toContain(grant.id);
+    const grant = await ctx.admin.addGrant('sdk-granted', { principal: 'svc-sdk', operations: ['encrypt', 'decrypt'] });
+    expect((await ctx.admin.listGrants('sdk-granted')).grants.map((g) => g.id)).toContain(grant.id);
     const { ciphertext } = await service.encrypt('sdk-granted', bytes('x'));
     expect(text((await service.decrypt('sdk-granted', ciphertext)).plaintext)).toBe('x');
 
-    await admin.removeGrant('sdk-granted', grant.id);
+    await ctx.admin.removeGrant('sdk-granted', grant.id);
     await expect(service.encrypt('sdk-granted', bytes('x'))).rejects.toMatchObject({ code: 'forbidden' });
-    await admin.revokeToken(created.id);
+    await ctx.admin.revokeToken(created.id);
     await expect(service.self()).rejects.toMatchObject({ code: 'unauthenticated' });
   });
 
   it('uses the namespace header', async () => {
-    const other = new KeywardClient({ address: server.url, token: server.token, namespace: 'sdk-ns' });
+    const other = new KeywardClient({ address: ctx.server.url, token: ctx.server.token, namespace: 'sdk-ns' });
     await other.createKey({ name: 'sdk-enc', algorithm: 'aes-256-gcm', owner: 'team-ns' });
     expect((await other.getKey('sdk-enc')).namespace).toBe('sdk-ns');
-    expect((await admin.getKey('sdk-enc')).namespace).toBe('default');
+    expect((await ctx.admin.getKey('sdk-enc')).namespace).toBe('default');
   });
 
   it('answers init on a file-seal server with conflict', async () => {
-    await expect(admin.init({ shares: 3, threshold: 2 })).rejects.toBeInstanceOf(KeywardApiError);
+    await expect(ctx.admin.init({ shares: 3, threshold: 2 })).rejects.toBeInstanceOf(KeywardApiError);
   });
 
   it('reports a stopped server as unreachable', async () => {

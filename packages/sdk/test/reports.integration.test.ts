@@ -1,36 +1,26 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KeywardClient } from '../src/index.js';
-import { type RunningServer, startServer } from './support/server.js';
+import { describe, expect, it } from 'vitest';
+import { useServer } from './support/server.js';
 
 describe('KeywardClient reports against the real server', () => {
-  let server: RunningServer;
-  let admin: KeywardClient;
-
-  beforeAll(async () => {
-    server = await startServer();
-    admin = new KeywardClient({ address: server.url, token: server.token });
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const ctx = useServer();
 
   it('jwks lists the versions of a signing key newest first', async () => {
-    const key = await admin.createKey({ name: 'sdk-jwks', algorithm: 'ecdsa-p256', owner: 'team-sdk' });
-    await admin.rotateKey('sdk-jwks');
-    const { keys } = await admin.jwks('sdk-jwks');
+    const key = await ctx.admin.createKey({ name: 'sdk-jwks', algorithm: 'ecdsa-p256', owner: 'team-sdk' });
+    await ctx.admin.rotateKey('sdk-jwks');
+    const { keys } = await ctx.admin.jwks('sdk-jwks');
     expect(keys.map((k) => k.kid)).toEqual([`${key.id}:2`, `${key.id}:1`]);
     expect(keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
-    await admin.createKey({ name: 'sdk-jwks-sym', algorithm: 'aes-256-gcm', owner: 'team-sdk' });
-    await expect(admin.jwks('sdk-jwks-sym')).rejects.toMatchObject({ code: 'invalid_request', status: 400 });
+    await ctx.admin.createKey({ name: 'sdk-jwks-sym', algorithm: 'aes-256-gcm', owner: 'team-sdk' });
+    await expect(ctx.admin.jwks('sdk-jwks-sym')).rejects.toMatchObject({ code: 'invalid_request', status: 400 });
   });
 
   it('usage counts operations by version and principal, and filters by since', async () => {
-    await admin.createKey({ name: 'sdk-usage', algorithm: 'hmac-sha256', owner: 'team-sdk' });
+    await ctx.admin.createKey({ name: 'sdk-usage', algorithm: 'hmac-sha256', owner: 'team-sdk' });
     const message = new TextEncoder().encode('hello');
-    const { mac } = await admin.mac('sdk-usage', message);
-    await admin.verifyMac('sdk-usage', message, mac);
-    await admin.verifyMac('sdk-usage', message, mac);
-    const report = await admin.usage('sdk-usage');
+    const { mac } = await ctx.admin.mac('sdk-usage', message);
+    await ctx.admin.verifyMac('sdk-usage', message, mac);
+    await ctx.admin.verifyMac('sdk-usage', message, mac);
+    const report = await ctx.admin.usage('sdk-usage');
     expect(report).toMatchObject({ key: 'sdk-usage', since: null });
     expect(report.versions).toEqual([
       {
@@ -41,8 +31,8 @@ describe('KeywardClient reports against the real server', () => {
         byPrincipal: [{ principal: 'admin', operations: { mac: 1, 'verify-mac': 2 }, lastUsedAt: expect.any(String) }],
       },
     ]);
-    const later = await admin.usage('sdk-usage', { since: new Date(Date.now() + 60_000) });
+    const later = await ctx.admin.usage('sdk-usage', { since: new Date(Date.now() + 60_000) });
     expect(later.versions[0]?.total).toBe(0);
-    await expect(admin.usage('sdk-usage', { since: 'last week' })).rejects.toMatchObject({ code: 'invalid_request', status: 400 });
+    await expect(ctx.admin.usage('sdk-usage', { since: 'last week' })).rejects.toMatchObject({ code: 'invalid_request', status: 400 });
   });
 });

@@ -9,6 +9,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
+import { KeywardClient } from '../../src/index.js';
 
 /** The repository root, from this file's place in it. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -126,4 +128,34 @@ async function terminate(child: ChildProcess, exited: Promise<number | null>): P
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * Starts a real server for the enclosing `describe` (beforeAll/afterAll) and
+ * gives an admin client for it.
+ *
+ * @example
+ * const ctx = useServer();
+ * it('…', async () => { await ctx.admin.health(); });
+ */
+export function useServer(options: StartOptions = {}): { readonly server: RunningServer; readonly admin: KeywardClient } {
+  let server: RunningServer | undefined;
+  let admin: KeywardClient | undefined;
+  beforeAll(async () => {
+    server = await startServer(options);
+    admin = new KeywardClient({ address: server.url, token: server.token });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return {
+    get server() {
+      if (server === undefined) throw new Error('the server starts in beforeAll');
+      return server;
+    },
+    get admin() {
+      if (admin === undefined) throw new Error('the server starts in beforeAll');
+      return admin;
+    },
+  };
 }

@@ -1,3 +1,4 @@
+import type { KeyList, PrincipalView } from '@keyward/wire';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { b64, Harness, type Response } from '../support/harness.js';
 
@@ -713,9 +714,9 @@ describe('bad input writes nothing', () => {
       [1, 'active'],
       [2, 'active'],
     ]);
-    expect((after.api['list:default'] as any).keys.map((k: any) => k.name)).toEqual(['enc', 'hm', 'sig']);
-    expect((after.api['list:team-b'] as any).keys).toEqual([]);
-    expect((after.api.principals as any).principals.map((p: any) => p.id)).not.toContain('svc-new');
+    expect((after.api['list:default'] as KeyList).keys.map((k) => k.name)).toEqual(['enc', 'hm', 'sig']);
+    expect((after.api['list:team-b'] as KeyList).keys).toEqual([]);
+    expect((after.api.principals as { principals: PrincipalView[] }).principals.map((p) => p.id)).not.toContain('svc-new');
     expect((await h.call('GET', '/v1/keys/new-key')).status).toBe(404);
   });
 });
