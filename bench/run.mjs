@@ -25,6 +25,9 @@
 //                        functions
 //   --profile-only       only the profiles (no ceiling, no stores)
 //   --rounds N           paired ceiling/Keyward rounds for the headline ratio (default 3)
+//   --workers N          run Keyward with `--workers N`, and the ceiling with N
+//                        node:cluster workers too (default 1: one process each;
+//                        the profiles always run one process)
 //
 // KEYWARD_BENCH_DATABASE_URL must name a PostgreSQL database whose user may
 // CREATE DATABASE; the bench creates a fresh database beside it and drops it.
@@ -57,6 +60,7 @@ const { values: opts } = parseArgs({
     profile: { type: 'boolean', default: false },
     'profile-only': { type: 'boolean', default: false },
     rounds: { type: 'string' },
+    workers: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -75,10 +79,11 @@ const INVENTORY = Number(opts.keys ?? (QUICK ? 3000 : 100_000));
 const CONNECTIONS = (opts.connections ?? '1,16,64').split(',').map(Number);
 const TOP_C = Math.max(...CONNECTIONS);
 const ROUNDS = Number(opts.rounds ?? (QUICK ? 1 : 3));
+const WORKERS = Number(opts.workers ?? 1);
 const PG_BASE_URL = process.env.KEYWARD_BENCH_DATABASE_URL ?? null;
 const STORES = (opts.stores ?? (PG_BASE_URL ? 'sqlite,postgres' : 'sqlite')).split(',');
 if (STORES.includes('postgres') && !PG_BASE_URL) fail('--stores postgres needs KEYWARD_BENCH_DATABASE_URL');
-for (const n of [DURATION, INVENTORY, ROUNDS, ...CONNECTIONS]) if (!Number.isInteger(n) || n < 1) fail(`bad numeric option: ${n}`);
+for (const n of [DURATION, INVENTORY, ROUNDS, WORKERS, ...CONNECTIONS]) if (!Number.isInteger(n) || n < 1) fail(`bad numeric option: ${n}`);
 
 function fail(message) {
   process.stderr.write(`bench: ${message}\n`);
@@ -321,7 +326,14 @@ function makeCert() {
 async function startCeiling(tls) {
   const port = await freePort();
   const base = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
-  const args = [CEILING, '--listen', `127.0.0.1:${port}`, ...(tls ? ['--tls-cert', tls.cert, '--tls-key', tls.key] : [])];
+  const args = [
+    CEILING,
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--workers',
+    String(WORKERS),
+    ...(tls ? ['--tls-cert', tls.cert, '--tls-key', tls.key] : []),
+  ];
   const probe = async () => {
     if (tls) {
       const https = await import('node:https');
@@ -395,7 +407,7 @@ async function createPgDatabase() {
 
 // ---------------------------------------------------------------- Keyward
 
-async function startKeyward(label, { dataDir, databaseUrl, adminToken, tls, nodeFlags = [] }) {
+async function startKeyward(label, { dataDir, databaseUrl, adminToken, tls, nodeFlags = [], workers = WORKERS }) {
   const port = await freePort();
   const base = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const args = [
@@ -406,6 +418,8 @@ async function startKeyward(label, { dataDir, databaseUrl, adminToken, tls, node
     dataDir,
     '--listen',
     `127.0.0.1:${port}`,
+    '--workers',
+    String(workers),
     ...(databaseUrl ? ['--database-url', databaseUrl] : []),
     ...(tls ? ['--tls-cert', tls.cert, '--tls-key', tls.key] : []),
   ];
@@ -637,6 +651,8 @@ async function profileOne(label) {
     dataDir: join(RUN_DIR, `data-profile-${label}`),
     adminToken,
     nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`],
+    // One process: one profile that holds all the work.
+    workers: 1,
   });
   log(`\nprofile: Keyward (SQLite) under node --cpu-prof, ${label} at c=${TOP_C} for ${DURATION * 2} s`);
   const { user } = await setUp(kw.base, adminToken);
@@ -749,7 +765,7 @@ function markdown(results) {
     `Machine: ${m.nproc} CPUs (${m.cpu}), ${m.memoryGiB} GiB, ${m.kernel}, Node ${m.node}, ${m.wrk}. Load average at start: ${m.loadAverageAtStart.join(' / ')}.`,
   );
   L.push(
-    `Each figure: wrk, 1 thread, ${results.config.durationSeconds} s after a ${results.config.warmupSeconds} s warm-up; payload 1 KiB; batch = 100 × 1 KiB. ${results.config.quick ? '**Quick smoke run: figures are indicative only.**' : ''}`,
+    `Each figure: wrk, 1 thread, ${results.config.durationSeconds} s after a ${results.config.warmupSeconds} s warm-up; payload 1 KiB; batch = 100 × 1 KiB. ${results.config.workers > 1 ? `Keyward with \`--workers ${results.config.workers}\`, the ceiling with ${results.config.workers} cluster workers. ` : 'Keyward and the ceiling in one process each. '}${results.config.quick ? '**Quick smoke run: figures are indicative only.**' : ''}`,
   );
   L.push(
     'Ratio: ops/s ÷ the bare-Fastify ceiling (HTTP encrypt) at the same connection count; batch: items/s ÷ ceiling batch items/s; HTTPS rows ÷ the HTTPS ceiling.',
@@ -841,6 +857,7 @@ const results = {
     inventory: INVENTORY,
     stores: STORES,
     pairedRounds: ROUNDS,
+    workers: WORKERS,
     loadGenerator: 'wrk -t1 (separate process)',
     payloadBytes: KIB,
     batchItems: 100,
@@ -853,7 +870,7 @@ const results = {
 
 const started = Date.now();
 log(
-  `Keyward benchmark${QUICK ? ' (quick)' : ''}: ${STORES.join(' + ')}, ${DURATION} s per figure, connections ${CONNECTIONS.join('/')}, inventory ${INVENTORY.toLocaleString('en-US')} keys`,
+  `Keyward benchmark${QUICK ? ' (quick)' : ''}: ${STORES.join(' + ')}, ${DURATION} s per figure, connections ${CONNECTIONS.join('/')}, inventory ${INVENTORY.toLocaleString('en-US')} keys, ${WORKERS} worker${WORKERS > 1 ? 's' : ''}`,
 );
 log(`work directory ${RUN_DIR.replace(`${ROOT}/`, '')}`);
 const tls = makeCert();

@@ -1,8 +1,12 @@
 import { Command } from 'commander';
 import type { CommandContext } from './command-context.js';
+import { registerAlertCommands } from './commands/alert-command.js';
+import { registerAuditCommands } from './commands/audit-command.js';
 import { registerCryptoCommand } from './commands/crypto-command.js';
+import { registerDrillCommand } from './commands/drill-command.js';
 import { registerEventCommands } from './commands/event-command.js';
 import { registerGrantCommand } from './commands/grant-command.js';
+import { registerIncidentCommand } from './commands/incident-command.js';
 import { registerKeyCommand } from './commands/key-command.js';
 import { registerOperatorCommand } from './commands/operator-command.js';
 import { registerPrincipalCommand } from './commands/principal-command.js';
@@ -53,5 +57,9 @@ export function buildProgram(ctx: CommandContext): Command {
   registerTokenCommand(program, ctx);
   registerGrantCommand(program, ctx);
   registerEventCommands(program, ctx);
+  registerAlertCommands(program, ctx);
+  registerAuditCommands(program, ctx);
+  registerIncidentCommand(program, ctx);
+  registerDrillCommand(program, ctx);
   return program;
 }

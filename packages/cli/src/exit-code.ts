@@ -6,7 +6,7 @@ export const ExitCode = {
   Unexpected: 1,
   /** Bad command line: unknown command or option, missing or malformed argument, unreadable input or unwritable output file. */
   Usage: 2,
-  /** The server refused the request (any 4xx answer), or `verify` found the signature invalid. */
+  /** The server refused the request (any 4xx answer), `verify` found the signature invalid, or `audit verify` found the trail damaged. */
   Refused: 3,
   /** The server is unreachable, timed out, sealed or uninitialized (503) or failed (5xx). */
   Unavailable: 4,
@@ -19,5 +19,5 @@ export const EXIT_CODES_HELP = `Exit codes:
   0  ok
   1  unexpected error
   2  usage error (unknown command or option, bad argument, unreadable or unwritable file)
-  3  refused by the server (4xx: not_found, forbidden, invalid_state, …) or signature invalid
-  4  server unreachable, timed out, sealed (503) or failing (5xx)`;
+  3  refused by the server (4xx: not_found, forbidden, invalid_state, …), signature invalid, or audit trail damaged
+  4  server unreachable, timed out, sealed or audit unavailable (503), or failing (5xx)`;

@@ -2,6 +2,21 @@ export type { AeadAlgorithm } from './aead.js';
 export { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, aeadDecrypt, aeadEncrypt, randomBytes, unwrapKey, wrapKey } from './aead.js';
 export type { AsymmetricEncryptionAlgorithm } from './asymmetric-encrypt.js';
 export { asymmetricDecrypt, asymmetricEncrypt, maxAsymmetricPlaintext } from './asymmetric-encrypt.js';
+export type { AuditLinesOptions, AuditVerifierOptions, UnhashedAuditRecord, UnsignedAuditCheckpoint } from './audit-chain.js';
+export {
+  AuditVerifier,
+  auditCheckpointBytes,
+  auditKeyId,
+  auditPublicKey,
+  auditRecordBytes,
+  auditRecordCanonical,
+  auditRecordHash,
+  canonicalJson,
+  GENESIS_HASH,
+  signAuditCheckpoint,
+  verifyAuditCheckpoint,
+  verifyAuditLines,
+} from './audit-chain.js';
 export type { CiphertextAlgorithm, CiphertextHeader, ParsedCiphertext } from './ciphertext.js';
 export { decryptCiphertext, encryptToCiphertext, parseCiphertext } from './ciphertext.js';
 export { encodeContext } from './encode-context.js';

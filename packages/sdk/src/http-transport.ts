@@ -87,12 +87,22 @@ export class HttpTransport {
   }
 
   /**
-   * Opens a streaming GET under `/v1` (Server-Sent Events) and answers the
+   * Opens a streaming GET under `/v1` (Server-Sent Events; the audit export) and answers the
    * response once its headers arrived; refusals become errors as for
    * `request`. The request timeout covers only the wait for the headers:
    * the stream then lasts until `signal` aborts or the server ends it.
    */
-  async stream(path: string, options: { query?: RequestOptions['query']; headers?: Record<string, string>; signal?: AbortSignal } = {}) {
+  async stream(
+    path: string,
+    options: {
+      query?: RequestOptions['query'];
+      headers?: Record<string, string>;
+      signal?: AbortSignal;
+      /** POST with a JSON body (an answer streamed as NDJSON); GET by default. */
+      method?: 'GET' | 'POST';
+      body?: unknown;
+    } = {},
+  ) {
     const url = new URL(`${this.#base.pathname.replace(/\/$/, '')}/v1${path}`, this.#base);
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
@@ -105,7 +115,12 @@ export class HttpTransport {
     const signal = options.signal === undefined ? connect.signal : AbortSignal.any([connect.signal, options.signal]);
     let response: Response;
     try {
-      response = await this.#fetch(url, { method: 'GET', headers, signal });
+      const init: RequestInit = { method: options.method ?? 'GET', headers, signal };
+      if (options.body !== undefined) {
+        headers['content-type'] = 'application/json';
+        init.body = JSON.stringify(options.body);
+      }
+      response = await this.#fetch(url, init);
     } catch (error) {
       throw this.#connectionError(connect.signal.aborted ? connect.signal.reason : error);
     } finally {

@@ -1,7 +1,16 @@
 export type { ErrorCode } from '@keyward/wire';
 export { KeywardError } from '@keyward/wire';
+export type {
+  AuditEventList,
+  AuditEventsFilter,
+  AuditEventsQuery,
+  AuditExportOptions,
+  AuditHashInput,
+  AuditPublicKey,
+} from './audit-api.js';
 export { fromBase64, toBase64 } from './base64.js';
 export type { EventStreamOptions, WebhookDeliveryList, WebhookList } from './events-api.js';
+export type { DeclareIncidentOptions, IncidentFilter } from './incidents-api.js';
 export { isBatchItemError } from './is-batch-item-error.js';
 export { KeywardApiError } from './keyward-api-error.js';
 export { KeywardClient } from './keyward-client.js';

@@ -1,4 +1,4 @@
-import { EventsApi } from './events-api.js';
+import { IncidentsApi } from './incidents-api.js';
 
 /**
  * Typed client of the Keyward HTTP API (shared/API.md). Every endpoint is one
@@ -9,11 +9,12 @@ import { EventsApi } from './events-api.js';
  * not retried.
  *
  * The operation groups live in their own files (`sys-api.ts`, `keys-api.ts`,
- * `crypto-api.ts`, `principals-api.ts`, `grants-api.ts`, `reports-api.ts`, `events-api.ts`).
+ * `crypto-api.ts`, `principals-api.ts`, `grants-api.ts`, `reports-api.ts`, `events-api.ts`,
+ * `alerts-api.ts`, `audit-api.ts`, `incidents-api.ts`).
  *
  * @example
  * const client = new KeywardClient({ address: 'http://127.0.0.1:8200', token: process.env.KEYWARD_TOKEN });
  * const { ciphertext } = await client.encrypt('payments-db', new TextEncoder().encode('4111…'));
  * const { plaintext } = await client.decrypt('payments-db', ciphertext);
  */
-export class KeywardClient extends EventsApi {}
+export class KeywardClient extends IncidentsApi {}

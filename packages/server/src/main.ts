@@ -1,88 +1,233 @@
 /**
  * Composition root: the only file that picks adapters. `keyward server …`
  * lands here (bin/keyward).
+ *
+ * With `--workers 1` this process serves. With more, it is the primary of a
+ * node:cluster (cluster/primary.ts): it migrates the database and
+ * initializes a new data directory before forking, so workers never race on
+ * either, then forks the workers, which land here again and serve.
  */
+import cluster from 'node:cluster';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
+import { AuditFileSink } from './audit/file-sink.js';
 import { openSeal } from './bootstrap.js';
+import { SLOT_ENV } from './cluster/messages.js';
+import { Primary } from './cluster/primary.js';
+import { PrimaryLink } from './cluster/primary-link.js';
+import { relayingStore } from './cluster/relaying-store.js';
+import { WorkerMetrics } from './cluster/worker-metrics.js';
+import { workerAuditFile, workerNodeId } from './cluster/worker-names.js';
+import { followSealEvents, LinkSealPeers } from './cluster/worker-seal.js';
 import { buildRestApp } from './frontends/rest/app.js';
-import { parseServerOptions, UsageError } from './server-options.js';
+import type { PolicyError } from './policy/parse-policy.js';
+import { PolicyFile } from './policy/policy-file.js';
+import { parseServerOptions, type ServerOptions, UsageError } from './server-options.js';
 import { createKeyward } from './service/keyward.js';
 import { openPostgresStore } from './store/postgres/postgres-store.js';
 import { openSqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/store.js';
 
+/** How often the audit log checks whether a checkpoint is due by time, and retries a failed file sink. */
+const AUDIT_TICK_MS = 5_000;
+
 /** How often the webhook dispatcher looks for events to deliver and retries that are due. */
 const WEBHOOK_INTERVAL_MS = 1_000;
+
+/** How often the alert engine reads new audit records (docs/alerts.md). */
+const ALERT_INTERVAL_MS = 10_000;
+
+/** How often a node announces itself and follows up incidents (well inside the 60 s node liveness window). */
+const INCIDENT_INTERVAL_MS = 15_000;
+
+/** Workers share stdout: writes of at most PIPE_BUF bytes (whole lines) do not interleave on a pipe. */
+const PIPE_BUF = 4096;
+
+/** This process's link to the primary, when it is a worker. */
+let link: PrimaryLink | null = null;
 
 async function version(): Promise<string> {
   const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
 
-/** Exits with one line on stderr: 2 for a usage error, 1 for anything else. */
-function fail(error: unknown): never {
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`keyward server: ${message.split('\n')[0]}\n`);
+/** Exits with one line on stderr: 2 for a usage error, 1 for anything else. A worker hands the line to the primary, which prints it. */
+function fail(error: unknown): void {
+  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+  if (link !== null) {
+    void link.failed(message).finally(() => process.exit(1));
+    return;
+  }
+  process.stderr.write(`keyward server: ${message}\n`);
   process.exit(error instanceof UsageError ? 2 : 1);
 }
 
-async function main(): Promise<void> {
-  const args = process.argv.slice(process.argv.indexOf('server') + 1);
-  const options = parseServerOptions(args, process.env);
-  // Log lines are built from chosen fields only (never headers or bodies; tests scan them for secrets),
-  // and written asynchronously so logging does not block requests; flushed at exit.
-  const destination = pino.destination({ dest: 1, sync: false });
-  const log = pino({ level: options.logLevel, base: { service: 'keyward' } }, destination);
+const errorFields = (error: unknown) => ({ err: { type: (error as Error).name, code: (error as { code?: unknown }).code } });
+
+/** The worker slot (1…N) this process serves in, or null when it is not a Keyward worker. */
+function workerSlot(): number | null {
+  if (!cluster.isWorker) return null;
+  const slot = Number(process.env[SLOT_ENV]);
+  return Number.isInteger(slot) && slot > 0 ? slot : null;
+}
+
+async function dataDirectory(options: ServerOptions): Promise<string> {
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 }).catch((e: Error) => {
     throw new Error(`cannot use data directory ${dataDir}: ${e.message}`);
   });
+  return dataDir;
+}
 
-  let store: Store;
+async function openStore(options: ServerOptions, dataDir: string, migrate: boolean): Promise<Store> {
   try {
-    store = options.databaseUrl
+    const store = options.databaseUrl
       ? openPostgresStore({ connectionString: options.databaseUrl })
       : openSqliteStore({ path: join(dataDir, 'keyward.db') });
-    await store.migrate();
+    if (migrate) await store.migrate();
+    return store;
   } catch (error) {
     throw new Error(`cannot open the database: ${(error as Error).message}`);
   }
+}
+
+/**
+ * The primary's start: everything that must happen once, before any worker
+ * runs — the data directory, migrations, the policy file's check, and a new
+ * data directory's initialization (file seal: root key and admin token).
+ */
+async function startPrimary(options: ServerOptions): Promise<void> {
+  const log = pino({ level: options.logLevel, base: { service: 'keyward', role: 'primary' } });
+  const dataDir = await dataDirectory(options);
+  const store = await openStore(options, dataDir, true);
+  let initialized: boolean;
+  try {
+    await PolicyFile.open(options.policy ?? join(dataDir, 'policy.yaml'));
+    const seal = await openSeal(options.seal, store, dataDir, process.env, log);
+    initialized = seal.status().initialized;
+    // The primary serves nothing: it keeps no root key.
+    seal.seal();
+  } finally {
+    await store.close();
+  }
+  new Primary({ workers: options.workers, log, initialized }).start();
+}
+
+/** Serves: the whole server with one process, or one worker of several (then `link` reaches the primary). */
+async function serve(options: ServerOptions, link: PrimaryLink | null): Promise<void> {
+  // Log lines are built from chosen fields only (never headers or bodies; tests scan them for secrets),
+  // and written asynchronously so logging does not block requests; flushed at exit.
+  const destination = pino.destination({ dest: 1, sync: false, ...(link === null ? {} : { maxWrite: PIPE_BUF }) });
+  const log: Logger = pino(
+    { level: options.logLevel, base: link === null ? { service: 'keyward' } : { service: 'keyward', worker: link.slot, pid: process.pid } },
+    destination,
+  );
+  const dataDir = await dataDirectory(options);
+  // Workers: the primary migrated before forking.
+  let store = await openStore(options, dataDir, link === null);
+  if (link !== null) store = relayingStore(store, link);
+  // The policy file: a bad one refuses the start (there is no previous policy to keep); a missing one means the defaults.
+  const policy = await PolicyFile.open(options.policy ?? join(dataDir, 'policy.yaml'));
+  log.info({ policy: policy.status() }, 'policy loaded');
   const seal = await openSeal(options.seal, store, dataDir, process.env, log);
   const v = await version();
+  // Each worker keeps its own audit chain (and file), named after its slot so a replacement continues it.
+  const nodeId = link === null ? options.nodeId : workerNodeId(options.nodeId, link.slot);
+  let sink: AuditFileSink | null = null;
+  if (options.auditFile !== null) {
+    const path = link === null ? resolve(options.auditFile) : workerAuditFile(resolve(options.auditFile), link.slot);
+    sink = await AuditFileSink.open(path, nodeId, store).catch((error: Error) => {
+      throw new Error(`cannot use audit file ${path}: ${error.message}`);
+    });
+  }
   const keyward = createKeyward({
     store,
     seal,
     version: v,
-    onSchedulerError: (error) =>
-      log.error({ err: { type: (error as Error).name, code: (error as { code?: unknown }).code } }, 'scheduler step failed'),
-    onDispatcherError: (error) =>
-      log.error({ err: { type: (error as Error).name, code: (error as { code?: unknown }).code } }, 'webhook delivery run failed'),
+    audit: {
+      node: nodeId,
+      sink,
+      checkpoints: { everyRecords: options.auditCheckpointRecords, everyMs: options.auditCheckpointIntervalMs },
+    },
+    onAuditError: (error) => log.error(errorFields(error), 'audit background work failed'),
+    onSchedulerError: (error) => log.error(errorFields(error), 'scheduler step failed'),
+    onDispatcherError: (error) => log.error(errorFields(error), 'webhook delivery run failed'),
+    policy,
+    onAlertError: (error) => log.error(errorFields(error), 'alert engine run failed'),
+    onIncidentError: (error) => log.error(errorFields(error), 'incident job run failed'),
+    ...(link === null ? {} : { sealPeers: new LinkSealPeers(link), metrics: new WorkerMetrics(link) }),
   });
+  if (link !== null) {
+    link.onError = (error) => log.error(errorFields(error), 'applying what another worker relayed failed');
+    followSealEvents(link, seal, keyward);
+    // Sealed by an operator, or unsealed by shares, before this worker started: it starts in the same state.
+    await link.join();
+  }
   const https =
     options.tlsCert && options.tlsKey
       ? { cert: await readFile(options.tlsCert), key: await readFile(options.tlsKey), minVersion: 'TLSv1.3' as const }
       : undefined;
+  await keyward.ready();
   const app = await buildRestApp(keyward, { logger: log, version: v, ...(https ? { https } : {}) });
+  if (link !== null) {
+    // Which worker answered (docs/operations.md, "Workers"): for operators and the tests that show every worker agrees.
+    const worker = String(link.slot);
+    app.addHook('onRequest', (_request, reply, done) => {
+      reply.header('x-keyward-worker', worker);
+      done();
+    });
+  }
   await app.listen({ host: options.host, port: options.port });
   log.info({ listen: `${options.host}:${options.port}`, store: store.dialect, seal: options.seal, version: v }, 'keyward listening');
+  // Every worker runs these; the store says which one leads (worker 1 on SQLite, the advisory lock on PostgreSQL).
   keyward.scheduler.start(options.schedulerIntervalMs);
+  keyward.audit.ticker.start(AUDIT_TICK_MS);
   keyward.dispatcher.start(WEBHOOK_INTERVAL_MS);
+  keyward.alertEngine.start(ALERT_INTERVAL_MS);
+  keyward.incidentJobs.start(INCIDENT_INTERVAL_MS);
+
+  // Policy reloads (on change and on SIGHUP) are all or nothing: a refused file leaves the previous policy in force.
+  const reported = (trigger: string) => (error: PolicyError | null) => {
+    if (error === null) log.info({ trigger, policy: policy.status() }, 'policy in force');
+    else
+      log.error(
+        { trigger, policy: { path: policy.path, error: error.message } },
+        'policy file refused; the previous policy stays in force',
+      );
+  };
+  const stopWatching = policy.watch(reported('change'));
+  process.on('SIGHUP', () => void policy.reload().then(reported('SIGHUP')));
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping: finishing in-flight requests');
+    stopWatching();
     await app.close();
     await keyward.shutdown();
+    await sink?.close();
     await store.close();
     destination.flushSync();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  if (link !== null) {
+    link.onStop(() => void stop('primary'));
+    link.ready();
+  }
+}
+
+async function main(): Promise<void> {
+  const slot = workerSlot();
+  if (slot !== null) link = new PrimaryLink(slot);
+  const args = process.argv.slice(process.argv.indexOf('server') + 1);
+  const options = parseServerOptions(args, process.env);
+  if (link !== null) return serve(options, link);
+  if (options.workers > 1) return startPrimary(options);
+  return serve(options, null);
 }
 
 main().catch(fail);

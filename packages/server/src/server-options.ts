@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { availableParallelism, hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 
 export interface ServerOptions {
@@ -13,6 +14,17 @@ export interface ServerOptions {
   logLevel: string;
   /** How often the life-cycle scheduler runs. */
   schedulerIntervalMs: number;
+  /** This node's name: its audit chain (docs/audit.md). Default: the host name. */
+  nodeId: string;
+  /** A JSON-lines copy of this node's audit chain, fsync'd per write; null for none. */
+  auditFile: string | null;
+  /** A checkpoint after this many records of this node, or this long after the last one if anything was written. */
+  auditCheckpointRecords: number;
+  auditCheckpointIntervalMs: number;
+  /** The policy file (docs/alerts.md); null means `policy.yaml` in the data directory. */
+  policy: string | null;
+  /** Worker processes sharing the listener (docs/operations.md, "Workers"); 1 runs no cluster at all. */
+  workers: number;
 }
 
 /** A bad flag: the process prints the message on one line and exits 2. */
@@ -31,10 +43,40 @@ function parseListen(value: string): { host: string; port: number } {
   return { host, port };
 }
 
-function parseInterval(value: string): number {
+function parseInterval(value: string, flag = '--scheduler-interval'): number {
   const match = /^([1-9][0-9]{0,4})(s|m)$/.exec(value);
-  if (!match) throw new UsageError(`--scheduler-interval: expected a duration such as 30s or 5m, got '${value}'`);
+  if (!match) throw new UsageError(`${flag}: expected a duration such as 30s or 5m, got '${value}'`);
   return Number(match[1]) * (match[2] === 'm' ? 60_000 : 1000);
+}
+
+function parseCount(flag: string, value: string): number {
+  if (!/^[1-9][0-9]{0,6}$/.test(value)) throw new UsageError(`${flag}: expected a whole number from 1 to 9999999, got '${value}'`);
+  return Number(value);
+}
+
+function parseNodeId(value: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(value)) {
+    throw new UsageError(`--node-id: expected 1-63 letters, digits, '.', '_' or '-', got '${value}'`);
+  }
+  return value;
+}
+
+/** Most worker processes one server runs: far more than cores is only contention on one database. */
+export const MAX_WORKERS = 64;
+
+function parseWorkers(value: string | undefined, nodeId: string): number {
+  let workers = Math.min(availableParallelism(), MAX_WORKERS);
+  if (value !== undefined) {
+    if (!/^[1-9][0-9]?$/.test(value) || Number(value) > MAX_WORKERS) {
+      throw new UsageError(`--workers: expected a whole number from 1 to ${MAX_WORKERS}, got '${value}'`);
+    }
+    workers = Number(value);
+  }
+  // Each worker keeps its own audit chain, named NODE-wINDEX, and a chain name has at most 63 characters.
+  if (workers > 1 && `${nodeId}-w${workers}`.length > 63) {
+    throw new UsageError(`--node-id: '${nodeId}' is too long for ${workers} workers (their chains are named ${nodeId}-w1 …)`);
+  }
+  return workers;
 }
 
 /** Parses `keyward server` flags (API.md, "Server start"). */
@@ -56,6 +98,7 @@ export function parseServerOptions(argv: readonly string[], env: NodeJS.ProcessE
     throw new UsageError(`--listen: refusing to serve plain HTTP on non-loopback address ${host}; give --tls-cert and --tls-key`);
   }
   const databaseUrl = values['database-url'] ?? env.KEYWARD_DATABASE_URL ?? null;
+  const nodeId = parseNodeId(values['node-id'] ?? env.KEYWARD_NODE_ID ?? hostname());
   if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new UsageError('--database-url: expected a postgres:// URL');
   return {
     dataDir: values['data-dir'] ?? './data',
@@ -67,6 +110,12 @@ export function parseServerOptions(argv: readonly string[], env: NodeJS.ProcessE
     tlsKey,
     logLevel: values['log-level'] ?? env.KEYWARD_LOG_LEVEL ?? 'info',
     schedulerIntervalMs: parseInterval(values['scheduler-interval'] ?? '30s'),
+    nodeId,
+    auditFile: values['audit-file'] ?? null,
+    auditCheckpointRecords: parseCount('--audit-checkpoint-records', values['audit-checkpoint-records'] ?? '1000'),
+    auditCheckpointIntervalMs: parseInterval(values['audit-checkpoint-interval'] ?? '60s', '--audit-checkpoint-interval'),
+    policy: values.policy ?? null,
+    workers: parseWorkers(values.workers ?? env.KEYWARD_WORKERS, nodeId),
   };
 }
 
@@ -77,6 +126,10 @@ function parse(argv: readonly string[]) {
     allowPositionals: false,
     options: {
       'data-dir': { type: 'string' },
+      'node-id': { type: 'string' },
+      'audit-file': { type: 'string' },
+      'audit-checkpoint-records': { type: 'string' },
+      'audit-checkpoint-interval': { type: 'string' },
       listen: { type: 'string' },
       seal: { type: 'string' },
       'database-url': { type: 'string' },
@@ -84,6 +137,8 @@ function parse(argv: readonly string[]) {
       'tls-key': { type: 'string' },
       'log-level': { type: 'string' },
       'scheduler-interval': { type: 'string' },
+      policy: { type: 'string' },
+      workers: { type: 'string' },
     },
   });
 }

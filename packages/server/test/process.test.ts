@@ -202,4 +202,70 @@ describe('keyward server (the process)', () => {
     expect(await r.exit).toBe(0);
     expect(existsSync(join(dir, 'data', 'keyward.db'))).toBe(true);
   });
+
+  it('keeps the audit chain in a file sink under its node id, with checkpoints, and refuses a file from another database', async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const token = `kw_${'b2'.repeat(20)}`;
+    const file = join(dir, 'audit.jsonl');
+    const args = [
+      '--data-dir',
+      dir,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--workers',
+      '1',
+      '--node-id',
+      'edge-1',
+      '--audit-file',
+      file,
+      '--audit-checkpoint-records',
+      '3',
+    ];
+    const first = run(args, { KEYWARD_INIT_ADMIN_TOKEN: token });
+    await ready(url, first.exit);
+    for (let i = 0; i < 5; i++) {
+      const r = await fetch(`${url}/v1/keys`, { headers: { authorization: `Bearer ${token}` } });
+      expect(r.status).toBe(200);
+    }
+    const verify = await fetch(`${url}/v1/audit/verify`, { headers: { authorization: `Bearer ${token}` } });
+    const report = (await verify.json()) as { valid: boolean; chains: Array<{ chain: string }>; file: { valid: boolean } };
+    expect(report.valid).toBe(true);
+    expect(report.chains.map((c) => c.chain)).toEqual(['edge-1']);
+    expect(report.file.valid).toBe(true);
+    first.child.kill('SIGTERM');
+    expect(await first.exit).toBe(0);
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; chain?: string });
+    expect(lines.filter((l) => l.type === 'record').every((l) => l.chain === 'edge-1')).toBe(true);
+    expect(lines.some((l) => l.type === 'checkpoint')).toBe(true);
+    expect(readFileSync(file, 'utf8')).not.toContain(token);
+
+    // The same file against a new, empty database: refused with one line.
+    const other = tempDir();
+    const second = run([
+      '--data-dir',
+      other,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--workers',
+      '1',
+      '--node-id',
+      'edge-1',
+      '--audit-file',
+      file,
+    ]);
+    expect(await second.exit).toBe(1);
+    expect(second.stderr()).toMatch(
+      /^keyward server: cannot use audit file .*audit\.jsonl: .*ahead of|^keyward server: cannot use audit file .*holds chain/,
+    );
+    expect(second.stderr().trim().split('\n')).toHaveLength(1);
+
+    const bad = run(['--data-dir', tempDir(), '--node-id', 'no spaces']);
+    expect(await bad.exit).toBe(2);
+    expect(bad.stderr()).toMatch(/^keyward server: --node-id: expected/);
+  });
 });

@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'payload_too_large',
   'rate_limited',
   'sealed',
+  'unavailable',
   'internal',
 ] as const;
 
@@ -33,6 +34,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   payload_too_large: 413,
   rate_limited: 429,
   sealed: 503,
+  unavailable: 503,
   internal: 500,
 });
 

@@ -1,5 +1,10 @@
+export type * from './alerts.js';
+export { ALERT_SEVERITIES, ALERT_STATES, ALERT_TYPES } from './alerts.js';
+export type * from './audit.js';
 export type { ErrorBody, ErrorCode } from './errors.js';
 export { ERROR_CODES, HTTP_STATUS, INVALID_CIPHERTEXT_MESSAGE, isErrorCode, KeywardError } from './errors.js';
+export type * from './incidents.js';
+export { INCIDENT_STATES, INCIDENT_STEP_STATES, INCIDENT_STEPS, INCIDENT_TYPES } from './incidents.js';
 export type * from './types.js';
 export {
   ALGORITHMS,

@@ -316,7 +316,7 @@ export interface UsageReport {
   }>;
 }
 
-/** Types of key events (`GET /v1/events`, webhooks). */
+/** Types of events (`GET /v1/events`, webhooks): key events, and alerts raised and resolved. */
 export const EVENT_TYPES = [
   'key.created',
   'key.updated',
@@ -327,21 +327,27 @@ export const EVENT_TYPES = [
   'key.deletion_scheduled',
   'key.deletion_cancelled',
   'key.destroyed',
+  'alert.raised',
+  'alert.resolved',
+  'incident.opened',
+  'incident.closed',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 /**
  * A change dependent systems may react to: the `data:` of a Server-Sent
  * Event on `GET /v1/events`, and the body of a webhook delivery. Ids increase
- * monotonically across the whole service.
+ * monotonically across the whole service. `namespace`, `key` and `keyId` are
+ * null for events that are not about a key (an `alert.*` about a source or a
+ * principal); key events always carry them.
  */
 export interface KeyEventView {
   id: number;
   type: EventType;
   time: string;
-  namespace: string;
-  key: string;
-  keyId: string;
+  namespace: string | null;
+  key: string | null;
+  keyId: string | null;
   version: number | null;
   data: Record<string, string | number | boolean | null>;
 }

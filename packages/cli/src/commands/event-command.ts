@@ -107,7 +107,8 @@ async function allWebhooks(client: KeywardClient): Promise<WebhookView[]> {
 
 function renderEventLine(e: KeyEventView): string {
   const version = e.version === null ? '-' : `v${e.version}`;
-  return `${printable(`${e.id}  ${e.time}  ${e.type}  ${e.namespace}/${e.key}  ${version}  ${JSON.stringify(e.data)}`)}\n`;
+  const subject = e.key === null ? '-' : `${e.namespace ?? 'default'}/${e.key}`;
+  return `${printable(`${e.id}  ${e.time}  ${e.type}  ${subject}  ${version}  ${JSON.stringify(e.data)}`)}\n`;
 }
 
 function renderWebhook(w: WebhookView): string {

@@ -54,7 +54,8 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const token = `kw_test_${randomBytes(24).toString('base64url')}`;
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(KEYWARD_BIN, ['server', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--seal', seal], {
-    env: { ...process.env, KEYWARD_INIT_ADMIN_TOKEN: token },
+    // One process: these tests are about the API, and expect one audit chain (test/cluster covers workers).
+    env: { ...process.env, KEYWARD_INIT_ADMIN_TOKEN: token, KEYWARD_WORKERS: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -1,10 +1,41 @@
-import type { AuditRecord } from '../store/records.js';
+import { auditRecordHash, signAuditCheckpoint } from '@keyward/crypto';
+import { type AuditChainHead, type AuditCheckpointView, KeywardError } from '@keyward/wire';
+import type { Clock } from '../service/clock.js';
+import type { AuditRecord, ChainedAuditRecord } from '../store/records.js';
 import type { Store, StoreOps } from '../store/store.js';
+import { AuditSecrets } from './audit-secrets.js';
+import type { AuditFileSink } from './file-sink.js';
 
 /** A use of a key version to count with the record that describes it. */
 export interface VersionUse {
   keyId: string;
   version: number;
+}
+
+/** Told of every group commit: how many records, how long it took (seconds), and whether it committed. */
+export type AuditWriteListener = (records: number, seconds: number, ok: boolean) => void;
+
+/** When a node signs a checkpoint of every chain's head. */
+export interface CheckpointPolicy {
+  /** After this many records of this node since its last checkpoint. */
+  everyRecords: number;
+  /** Or after this long, if it wrote any record since (checked by {@link AuditLog.tick}). */
+  everyMs: number;
+}
+
+export const DEFAULT_CHECKPOINTS: CheckpointPolicy = Object.freeze({ everyRecords: 1000, everyMs: 60_000 });
+
+export interface AuditLogOptions {
+  store: Store;
+  /** This node's chain (docs/audit.md: one chain per node). */
+  node: string;
+  clock: Clock;
+  secrets: AuditSecrets;
+  checkpoints?: Partial<CheckpointPolicy>;
+  /** A JSON-lines copy of this node's chain, when configured. */
+  sink?: AuditFileSink | null;
+  /** Errors of background work (checkpoints, sink recovery); the work is retried on the next tick. */
+  onError?: (error: unknown) => void;
 }
 
 interface Pending {
@@ -14,27 +45,84 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
+/** What {@link AuditLog.recordIn} gives back: resolves once the record is durable everywhere, after the transaction commits. */
+export interface Recorded {
+  durable: Promise<void>;
+}
+
+const UNAVAILABLE = 'the audit trail cannot be written, so the operation was refused; nothing was changed';
+
 /**
- * The audit seam: every request's record goes through here, so the
- * tamper-evident chain of a later issue plugs in without touching call sites.
+ * The audit trail: every request's record goes through here.
+ *
+ * Each record joins this node's hash chain (docs/audit.md): it gets the next
+ * position, the previous record's hash and its own SHA-256 hash over a
+ * canonical encoding, and sensitive values are HMAC'd with the installation's
+ * audit salt. The chain head is locked in the store for the rest of the
+ * writing transaction, so one node's appends take turns while other nodes'
+ * chains do not wait.
  *
  * Records of requests that change no state are group-committed: all records
  * queued while one commit runs go in the next, in one transaction, together
  * with the use counts of the versions they used. `record()` resolves only
- * once its record is durable, so a response is never sent before its record.
- * Records of state changes are written with {@link AuditLog.recordIn} inside
- * the change's own transaction.
+ * once its record is durable (committed, and in the file sink when there is
+ * one), so a response is never sent before its record. Records of state
+ * changes are written with {@link recordIn} inside the change's own
+ * transaction. A record that cannot be written fails its request with 503
+ * `unavailable` (fail closed), and a state change then rolls back.
+ *
+ * Every `everyRecords` records, or `everyMs` after the last checkpoint if
+ * anything was written since, the node signs a checkpoint naming every
+ * chain's head with the Ed25519 audit key.
  */
 export class AuditLog {
+  readonly node: string;
   readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #secrets: AuditSecrets;
+  readonly #policy: CheckpointPolicy;
+  readonly #sink: AuditFileSink | null;
+  readonly #onError: (error: unknown) => void;
   #queue: Pending[] = [];
   #flushing: Promise<void> | null = null;
+  #inFlight = 0;
+  readonly #writeListeners: AuditWriteListener[] = [];
+  #sinceCheckpoint = 0;
+  #lastCheckpointAt: number;
+  #checkpointing: Promise<AuditCheckpointView | null> | null = null;
 
-  constructor(store: Store) {
-    this.#store = store;
+  constructor(options: AuditLogOptions) {
+    this.node = options.node;
+    this.#store = options.store;
+    this.#clock = options.clock;
+    this.#secrets = options.secrets;
+    this.#policy = Object.freeze({ ...DEFAULT_CHECKPOINTS, ...options.checkpoints });
+    this.#sink = options.sink ?? null;
+    this.#onError = options.onError ?? (() => {});
+    this.#lastCheckpointAt = this.#clock.now().getTime();
   }
 
-  /** Queues a record (and a version use) and resolves once both are committed. */
+  /** The JSON-lines copy of this node's chain, when configured. */
+  get sink(): AuditFileSink | null {
+    return this.#sink;
+  }
+
+  /** Records waiting for the next group commit (queued, or in the commit running now). */
+  get backlog(): number {
+    return this.#queue.length + this.#inFlight;
+  }
+
+  /** Calls `listener` after every group commit (success or failure). */
+  onWrite(listener: AuditWriteListener): void {
+    this.#writeListeners.push(listener);
+  }
+
+  /** Throws 503 `unavailable` while a record could not be kept (the file sink failed): refuse before acting. */
+  assertWritable(): void {
+    if (this.#sink?.failed) throw new KeywardError('unavailable', UNAVAILABLE);
+  }
+
+  /** Queues a record (and a version use) and resolves once both are committed and durable. */
   record(record: AuditRecord, use: VersionUse | null = null): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ record, use, resolve, reject });
@@ -42,14 +130,117 @@ export class AuditLog {
     });
   }
 
-  /** Writes a record inside the caller's transaction. */
-  recordIn(tx: StoreOps, record: AuditRecord): Promise<void> {
-    return tx.appendAudit([record]);
+  /**
+   * Writes a record inside the caller's transaction (call it last, after the
+   * state change's own writes: the chain head is locked until commit).
+   */
+  async recordIn(tx: StoreOps, record: AuditRecord): Promise<Recorded> {
+    let chained: ChainedAuditRecord[];
+    try {
+      chained = await this.#append(tx, [record]);
+    } catch (error) {
+      throw this.#unavailable(error);
+    }
+    const durable = new Promise<void>((resolve, reject) => {
+      tx.afterTransaction((committed) => {
+        if (!committed) resolve();
+        else this.#committed(chained).then(resolve, reject);
+      });
+    });
+    // The caller may not wait (scheduler jobs); failures are then reported through onError.
+    durable.catch(this.#onError);
+    return { durable };
   }
 
   /** Resolves once every record queued so far is committed. */
   async flush(): Promise<void> {
     while (this.#flushing !== null) await this.#flushing;
+  }
+
+  /** Resolves once queued records are committed and a checkpoint being signed is stored (tests; shutdown). */
+  async idle(): Promise<void> {
+    await this.flush();
+    await this.#checkpointing?.catch(() => null);
+  }
+
+  /**
+   * Periodic work (main.ts runs it every few seconds; tests call it after
+   * moving the clock): recovers a failed file sink from the store, and signs
+   * a checkpoint when one is due by time.
+   */
+  async tick(): Promise<void> {
+    if (this.#sink?.failed) await this.#sink.recover();
+    const due = this.#clock.now().getTime() - this.#lastCheckpointAt >= this.#policy.everyMs;
+    if (this.#sinceCheckpoint > 0 && due) await this.checkpoint();
+  }
+
+  /**
+   * Signs and stores a checkpoint of every chain's head now; null while
+   * sealed (the audit key is under the seal) or when there is no record yet.
+   */
+  checkpoint(): Promise<AuditCheckpointView | null> {
+    if (this.#checkpointing === null) {
+      this.#checkpointing = this.#checkpoint().finally(() => {
+        this.#checkpointing = null;
+      });
+    }
+    return this.#checkpointing;
+  }
+
+  async #checkpoint(): Promise<AuditCheckpointView | null> {
+    const secrets = await this.#secrets.load();
+    if (secrets === null) return null;
+    const written = this.#sinceCheckpoint;
+    const time = this.#clock.now();
+    const checkpoint = await this.#store.transaction(async (tx) => {
+      const heads: AuditChainHead[] = await tx.auditHeads();
+      if (heads.length === 0) return null;
+      const unsigned = { time: time.toISOString(), node: this.node, heads, keyId: secrets.signer.keyId };
+      const signature = signAuditCheckpoint(secrets.signer.privateKey, unsigned);
+      const id = await tx.insertAuditCheckpoint({ ...unsigned, signature });
+      return { id, ...unsigned, signature };
+    });
+    this.#sinceCheckpoint = Math.max(0, this.#sinceCheckpoint - written);
+    this.#lastCheckpointAt = time.getTime();
+    if (checkpoint !== null && this.#sink !== null) await this.#sink.acceptCheckpoint(checkpoint);
+    return checkpoint;
+  }
+
+  /** Chains `records` after this node's head (locked for the rest of `tx`) and writes them. */
+  async #append(tx: StoreOps, records: readonly AuditRecord[]): Promise<ChainedAuditRecord[]> {
+    // Loaded at start and at unseal (never inside this transaction: loading reads the store).
+    const salt = this.#secrets.peek()?.salt ?? null;
+    let head = await tx.lockAuditHead(this.node);
+    const chained: ChainedAuditRecord[] = [];
+    for (const record of records) {
+      const { sensitive, ...rest } = record;
+      const details = sensitive === undefined ? rest.details : { ...rest.details, ...hashed(sensitive, salt) };
+      const unhashed = { ...rest, details, chain: this.node, seq: head.seq + 1, prevHash: head.hash };
+      const hash = auditRecordHash(unhashed);
+      chained.push({ ...rest, details, chain: this.node, chainSeq: unhashed.seq, prevHash: head.hash, hash });
+      head = { chain: this.node, seq: unhashed.seq, hash };
+    }
+    await tx.appendAudit(chained);
+    return chained;
+  }
+
+  /** After a commit: the file sink, and checkpoint accounting. */
+  async #committed(records: readonly ChainedAuditRecord[]): Promise<void> {
+    this.#sinceCheckpoint += records.length;
+    if (this.#sinceCheckpoint >= this.#policy.everyRecords) this.checkpoint().catch(this.#onError);
+    if (this.#sink !== null) {
+      try {
+        await this.#sink.accept(records);
+      } catch (error) {
+        throw this.#unavailable(error);
+      }
+    }
+  }
+
+  #unavailable(error: unknown): KeywardError {
+    if (error instanceof KeywardError) return error;
+    this.#onError(error);
+    return new KeywardError('unavailable', UNAVAILABLE);
   }
 
   async #drain(): Promise<void> {
@@ -58,21 +249,42 @@ export class AuditLog {
     while (this.#queue.length > 0) {
       const batch = this.#queue;
       this.#queue = [];
+      this.#inFlight = batch.length;
+      const started = process.hrtime.bigint();
+      let ok = false;
       try {
-        await this.#store.transaction(async (tx) => {
-          await tx.appendAudit(batch.map((p) => p.record));
+        const chained = await this.#store.transaction(async (tx) => {
+          // Use counts first: every transaction takes the chain head last, so they cannot deadlock.
           for (const [id, count] of countUses(batch)) {
             const [keyId, version] = splitUseId(id);
             await tx.addUses(keyId, version, count);
           }
+          return this.#append(
+            tx,
+            batch.map((p) => p.record),
+          );
         });
+        ok = true;
+        await this.#committed(chained);
         for (const p of batch) p.resolve();
       } catch (error) {
-        for (const p of batch) p.reject(error);
+        const refused = this.#unavailable(error);
+        for (const p of batch) p.reject(refused);
+      } finally {
+        this.#inFlight = 0;
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        for (const listener of this.#writeListeners) listener(batch.length, seconds, ok);
       }
     }
     this.#flushing = null;
   }
+}
+
+/** Sensitive values as `hmac-sha256:<hex>` under the audit salt; `redacted` when the salt is unavailable (sealed). */
+function hashed(sensitive: Readonly<Record<string, Uint8Array>>, salt: Buffer | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(sensitive)) out[name] = salt === null ? 'redacted' : AuditSecrets.hmac(salt, value);
+  return out;
 }
 
 function countUses(batch: readonly Pending[]): Map<string, number> {

@@ -41,11 +41,14 @@ export function backoffMs(attempt: number, options: Pick<DispatcherOptions, 'bas
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
+/** How one attempt ended, for metrics: a 2xx, another status, no connection, no answer in time. */
+export type DeliveryOutcome = 'delivered' | 'http_error' | 'network_error' | 'timeout';
+
+const isTimeout = (error: unknown): boolean => error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+
 /** Why an attempt failed, in words safe to store and show: never the response body, never a header. */
 function describeFailure(error: unknown, timeoutMs: number): string {
-  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
-    return `no answer within ${timeoutMs} ms`;
-  }
+  if (isTimeout(error)) return `no answer within ${timeoutMs} ms`;
   const parts: string[] = [];
   let current: unknown = error;
   for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
@@ -83,6 +86,7 @@ export class WebhookDispatcher {
   readonly #options: DispatcherOptions;
   readonly #onError: (error: unknown) => void;
   readonly #fetch: typeof globalThis.fetch;
+  readonly #onAttempt: (outcome: DeliveryOutcome, seconds: number, abandoned: boolean) => void;
   #stopping = new AbortController();
   readonly #periodic: Periodic<DispatchRun>;
 
@@ -94,6 +98,8 @@ export class WebhookDispatcher {
     options?: Partial<DispatcherOptions>;
     onError?: (error: unknown) => void;
     fetch?: typeof globalThis.fetch;
+    /** Told of every attempt (metrics): how it ended, how long it took, whether its event is now given up on. */
+    onAttempt?: (outcome: DeliveryOutcome, seconds: number, abandoned: boolean) => void;
   }) {
     this.#store = deps.store;
     this.#keyring = deps.keyring;
@@ -103,6 +109,7 @@ export class WebhookDispatcher {
     this.#onError = deps.onError ?? (() => {});
     this.#periodic = new Periodic(() => this.#run(), this.#onError);
     this.#fetch = deps.fetch ?? globalThis.fetch;
+    this.#onAttempt = deps.onAttempt ?? (() => {});
   }
 
   get options(): DispatcherOptions {
@@ -227,6 +234,7 @@ export class WebhookDispatcher {
     const stopping = this.#stopping.signal;
     let status: number | null = null;
     let error: string | null = null;
+    let timedOut = false;
     try {
       const response = await this.#fetch(webhook.url, {
         method: 'POST',
@@ -249,9 +257,13 @@ export class WebhookDispatcher {
       // Cut short by shutdown: not the receiver's fault, so not an attempt; the event is sent again later.
       if (stopping.aborted) return null;
       error = describeFailure(e, this.#options.timeoutMs);
+      timedOut = isTimeout(e);
     }
-    const durationMs = Math.round(performance.now() - timer);
+    const elapsed = performance.now() - timer;
+    const durationMs = Math.round(elapsed);
     const ok = status !== null && status >= 200 && status < 300;
+    const outcome: DeliveryOutcome = ok ? 'delivered' : status !== null ? 'http_error' : timedOut ? 'timeout' : 'network_error';
+    this.#onAttempt(outcome, elapsed / 1000, !ok && attempt >= this.#options.maxAttempts);
     const now = this.#clock.now();
     let nextRetryAt: string | null = null;
     if (ok) {

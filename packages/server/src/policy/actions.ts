@@ -29,8 +29,21 @@ export type ManagementAction =
   | 'grant.create'
   | 'grant.read'
   | 'grant.delete'
+  | 'audit.read'
+  | 'audit.verify'
+  | 'audit.export'
+  | 'audit.hash'
+  | 'audit.checkpoint'
   | 'events.read'
   | 'webhook.manage'
-  | 'webhook.read';
+  | 'webhook.read'
+  | 'alert.read'
+  | 'alert.acknowledge'
+  | 'alert.resolve'
+  | 'policy.read'
+  | 'incident.declare'
+  | 'incident.read'
+  | 'incident.update'
+  | 'incident.rewrap';
 
 export type Action = ManagementAction | `crypto.${KeyOperation}`;

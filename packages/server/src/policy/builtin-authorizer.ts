@@ -30,14 +30,42 @@ const ROLE_ACTIONS: Readonly<Record<Role, readonly ManagementAction[]>> = Object
     'events.read',
     'webhook.manage',
     'webhook.read',
+    'incident.read',
   ],
   'key-user': [],
-  auditor: ['key.list', 'key.read', 'grant.read', 'principal.read', 'key.jwks', 'key.usage', 'events.read', 'webhook.read'],
+  auditor: [
+    'audit.read',
+    'audit.verify',
+    'audit.export',
+    'audit.hash',
+    'key.list',
+    'key.read',
+    'grant.read',
+    'principal.read',
+    'key.jwks',
+    'key.usage',
+    'events.read',
+    'webhook.read',
+    'incident.read',
+    'alert.read',
+    'policy.read',
+  ],
   approver: [],
 });
 
 /** Management actions a key's owner (the principal or a member of the owning team) may take on it. */
-const OWNER_ACTIONS: readonly ManagementAction[] = ['key.read', 'key.update', 'grant.read', 'key.jwks', 'key.usage'];
+const OWNER_ACTIONS: readonly ManagementAction[] = ['key.read', 'key.update', 'grant.read', 'key.jwks', 'key.usage', 'incident.read'];
+
+/**
+ * Incident actions decided as the action they stand for: whoever may declare
+ * a key's version compromised may declare and update its incidents; the
+ * recovery rewrap needs what a rewrap needs (docs/incident-response.md).
+ */
+const DECIDED_AS: Readonly<Partial<Record<ManagementAction, Action>>> = Object.freeze({
+  'incident.declare': 'version.compromise',
+  'incident.update': 'version.compromise',
+  'incident.rewrap': 'crypto.rewrap',
+});
 
 /** Grants that let a key-user read a key's JWK Set: whoever may verify, or fetch public keys, with it. */
 const JWKS_OPERATIONS: readonly KeyOperation[] = ['public-key', 'verify'];
@@ -70,6 +98,12 @@ export class BuiltinAuthorizer implements Authorizer {
   authorize({ principal, action, key }: AuthorizationRequest): Decision {
     if (action === 'auth.self') return allow('every principal may read itself');
     if (principal.roles.includes('admin')) return allow('role admin');
+    const decidedAs = DECIDED_AS[action as ManagementAction];
+    if (decidedAs !== undefined) {
+      const decision = this.authorize({ principal, action: decidedAs, ...(key === undefined ? {} : { key }) });
+      const reason = `${decision.reason} (${action} is decided as ${decidedAs})`;
+      return decision.allowed ? allow(reason) : deny(reason);
+    }
     if (action.startsWith('crypto.')) return this.#crypto(principal, action.slice('crypto.'.length) as KeyOperation, key);
     const management = action as ManagementAction;
     for (const role of principal.roles) {

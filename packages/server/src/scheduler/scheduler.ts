@@ -32,13 +32,22 @@ export class Scheduler {
   readonly #lifecycle: Lifecycle;
   readonly #onError: (error: unknown) => void;
   readonly #periodic: Periodic<SchedulerRun>;
+  readonly #onRun: (run: SchedulerRun | null, seconds: number) => void;
 
-  constructor(deps: { store: Store; system: SystemActions; lifecycle: Lifecycle; onError?: (error: unknown) => void }) {
+  constructor(deps: {
+    store: Store;
+    system: SystemActions;
+    lifecycle: Lifecycle;
+    onError?: (error: unknown) => void;
+    /** Told of every finished pass and its duration (metrics); `null` when the pass threw. */
+    onRun?: (run: SchedulerRun | null, seconds: number) => void;
+  }) {
     this.#store = deps.store;
     this.#system = deps.system;
     this.#lifecycle = deps.lifecycle;
     this.#onError = deps.onError ?? (() => {});
-    this.#periodic = new Periodic(() => this.#run(), this.#onError);
+    this.#onRun = deps.onRun ?? (() => {});
+    this.#periodic = new Periodic(() => this.#timed(), this.#onError);
   }
 
   /** One pass over every key that needs attention now. Concurrent calls share one pass. */
@@ -52,6 +61,18 @@ export class Scheduler {
 
   stop(): Promise<void> {
     return this.#periodic.stop();
+  }
+
+  async #timed(): Promise<SchedulerRun> {
+    const started = performance.now();
+    try {
+      const run = await this.#run();
+      this.#onRun(run, (performance.now() - started) / 1000);
+      return run;
+    } catch (error) {
+      this.#onRun(null, (performance.now() - started) / 1000);
+      throw error;
+    }
   }
 
   async #run(): Promise<SchedulerRun> {

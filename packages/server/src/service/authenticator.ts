@@ -34,6 +34,8 @@ export class Authenticator {
   readonly #store: Store;
   readonly #clock: Clock;
   readonly #cache = new Map<string, CacheEntry>();
+  /** Bumped by every eviction: a lookup that raced one is not cached (see KeyDirectory). */
+  #generation = 0;
 
   constructor(store: Store, clock: Clock) {
     this.#store = store;
@@ -48,12 +50,15 @@ export class Authenticator {
     // The cache is trusted only while changes from other nodes cannot be missed.
     let entry = this.#store.changesReliable() ? this.#cache.get(hash) : undefined;
     if (entry === undefined) {
+      const generation = this.#generation;
       const token = await this.#store.getTokenByHash(hash);
       const principal = token ? await this.#store.getPrincipal(token.principalId) : null;
       if (token === null || principal === null) throw new KeywardError('unauthenticated', 'the token is unknown');
       entry = { token, principal };
-      if (this.#cache.size >= MAX_CACHED) this.#cache.delete(this.#cache.keys().next().value as string);
-      this.#cache.set(hash, entry);
+      if (generation === this.#generation) {
+        if (this.#cache.size >= MAX_CACHED) this.#cache.delete(this.#cache.keys().next().value as string);
+        this.#cache.set(hash, entry);
+      }
     }
     const { token, principal } = entry;
     if (token.revokedAt !== null) throw new KeywardError('unauthenticated', 'the token was revoked');
@@ -66,15 +71,18 @@ export class Authenticator {
 
   /** Drops a revoked token from the cache. */
   forgetToken(tokenId: string): void {
+    this.#generation += 1;
     for (const [hash, entry] of this.#cache) if (entry.token.id === tokenId) this.#cache.delete(hash);
   }
 
   /** Drops every cached token of a principal (after the principal changes). */
   forgetPrincipal(principalId: string): void {
+    this.#generation += 1;
     for (const [hash, entry] of this.#cache) if (entry.principal.id === principalId) this.#cache.delete(hash);
   }
 
   clear(): void {
+    this.#generation += 1;
     this.#cache.clear();
   }
 }

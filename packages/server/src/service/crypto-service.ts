@@ -2,6 +2,7 @@ import {
   type CiphertextAlgorithm,
   CryptoError,
   decryptCiphertext,
+  encodeContext,
   encryptToCiphertext,
   mac,
   maxAsymmetricPlaintext,
@@ -62,6 +63,18 @@ function inputError(error: unknown, field: string): unknown {
 }
 
 /**
+ * The encryption context is the caller's data (often identifiers of people or
+ * records): the audit record holds only its HMAC under the audit salt, which
+ * an auditor holding a context can reproduce with `POST /v1/audit/hash`.
+ */
+function noteContext(scope: Scope, context: EncryptionContext): void {
+  for (const _ in context) {
+    scope.sensitive.context = encodeContext(context);
+    return;
+  }
+}
+
+/**
  * The cryptographic operations. Material never leaves: callers get
  * ciphertexts, signatures and MACs. The hot path touches the store only
  * through its audit record (keys, grants and material are cached).
@@ -104,6 +117,7 @@ export class CryptoService {
     context: EncryptionContext,
   ): Promise<{ ciphertext: string; keyVersion: number }> {
     return this.#run(ctx, 'encrypt', name, async (key, scope) => {
+      noteContext(scope, context);
       this.#checkSize('plaintext', plaintext, key.record);
       return this.#encryptWithPrimary(ctx, key, scope, plaintext, context);
     });
@@ -116,6 +130,7 @@ export class CryptoService {
     context: EncryptionContext,
   ): Promise<{ plaintext: Uint8Array; keyVersion: number }> {
     return this.#run(ctx, 'decrypt', name, async (key, scope) => {
+      noteContext(scope, context);
       const plaintext = await this.#decrypt(key, scope, ciphertext, context, 'decrypt');
       return { plaintext, keyVersion: scope.keyVersion as number };
     });
@@ -128,6 +143,7 @@ export class CryptoService {
     context: EncryptionContext,
   ): Promise<{ ciphertext: string; keyVersion: number }> {
     return this.#run(ctx, 'rewrap', name, async (key, scope) => {
+      noteContext(scope, context);
       const plaintext = await this.#decrypt(key, scope, ciphertext, context, 'decrypt');
       scope.details.fromVersion = scope.keyVersion;
       try {
@@ -146,6 +162,7 @@ export class CryptoService {
     includePlaintext: boolean,
   ): Promise<{ plaintext?: Uint8Array; ciphertext: string; keyVersion: number }> {
     return this.#run(ctx, 'data-key', name, async (key, scope) => {
+      noteContext(scope, context);
       const dataKey = randomBytes(bytes);
       scope.details.bytes = bytes;
       const { ciphertext, keyVersion } = await this.#encryptWithPrimary(ctx, key, scope, dataKey, context);
@@ -238,6 +255,7 @@ export class CryptoService {
     return this.#gate.run(ctx, `crypto.${operation}`, async (scope) => {
       scope.key = name;
       const key = await this.#directory.load(ctx.namespace, name);
+      scope.keyRecord = key.record;
       scope.authorize(key);
       const usage = NEEDS_USAGE[operation];
       const asymmetricEncrypt = key.record.algorithm.startsWith('rsa-oaep');

@@ -2,7 +2,7 @@ import { KeywardError } from '@keyward/wire';
 import type { AuditLog, VersionUse } from '../audit/audit-log.js';
 import type { Action } from '../policy/actions.js';
 import type { AuthorizationRequest, Authorizer } from '../policy/authorizer.js';
-import type { AuditRecord } from '../store/records.js';
+import type { AuditRecord, KeyRecord } from '../store/records.js';
 import type { StoreOps } from '../store/store.js';
 import type { Authenticator } from './authenticator.js';
 import type { Clock } from './clock.js';
@@ -17,10 +17,14 @@ export class Scope {
   readonly now: Date;
   /** Set by the body once it knows them. */
   key: string | null = null;
+  /** The key's record once loaded; metrics label operations by its class and algorithm, never by name. */
+  keyRecord: Pick<KeyRecord, 'class' | 'algorithm'> | null = null;
   keyVersion: number | null = null;
   use: VersionUse | null = null;
   readonly details: Record<string, Detail> = {};
-  #recorded = false;
+  /** Values the record holds only as HMACs under the audit salt (see AuditRecord.sensitive). */
+  readonly sensitive: Record<string, Uint8Array> = {};
+  #durable: Promise<void> | null = null;
   readonly #authorizer: Authorizer;
   readonly #action: Action;
   readonly #audit: AuditLog;
@@ -55,12 +59,12 @@ export class Scope {
 
   /** Writes this request's success record inside the state change's own transaction. */
   async recordIn(tx: StoreOps): Promise<void> {
-    await this.#audit.recordIn(tx, this.#build(this));
-    this.#recorded = true;
+    this.#durable = (await this.#audit.recordIn(tx, this.#build(this))).durable;
   }
 
-  get recorded(): boolean {
-    return this.#recorded;
+  /** Once {@link recordIn} ran: resolves when its record is durable (after the transaction commits). */
+  get durable(): Promise<void> | null {
+    return this.#durable;
   }
 }
 
@@ -82,6 +86,9 @@ const ANONYMOUS: Principal = Object.freeze({
   tokenId: '',
 });
 
+/** Told once of every call's end (metrics): the scope when one was built, the error code when it failed. Must not throw. */
+export type GateObserver = (action: Action, scope: Scope | null, errorCode: string | null) => void;
+
 /** Errors whose audit record the gate has written, so a front end does not record them twice. */
 const audited = new WeakSet<object>();
 
@@ -98,6 +105,7 @@ export class Gate {
   readonly #isSealed: () => boolean;
   readonly #authFailures: RateLimiter;
   readonly #perPrincipal: RateLimiter | null;
+  readonly #observe: GateObserver;
 
   constructor(deps: {
     authenticator: Authenticator;
@@ -109,6 +117,7 @@ export class Gate {
     authFailures: RateLimiter;
     /** Requests allowed per principal, when configured. */
     perPrincipal: RateLimiter | null;
+    observe?: GateObserver;
   }) {
     this.#authenticator = deps.authenticator;
     this.#authorizer = deps.authorizer;
@@ -117,6 +126,7 @@ export class Gate {
     this.#isSealed = deps.isSealed;
     this.#authFailures = deps.authFailures;
     this.#perPrincipal = deps.perPrincipal;
+    this.#observe = deps.observe ?? (() => {});
   }
 
   async run<T>(ctx: CallContext, action: Action, body: (scope: Scope) => Promise<T>, options: GateOptions = {}): Promise<T> {
@@ -135,20 +145,26 @@ export class Gate {
       requestId: ctx.requestId,
       source: ctx.source,
       details: s?.details ?? {},
+      ...(s !== null && s !== undefined && Object.keys(s.sensitive).length > 0 ? { sensitive: s.sensitive } : {}),
     });
     try {
       if (!options.allowSealed && this.#isSealed()) throw new KeywardError('sealed', 'Keyward is sealed');
+      this.#audit.assertWritable();
       principal = options.anonymous ? ANONYMOUS : await this.#authenticate(ctx);
       if (this.#perPrincipal !== null && !options.anonymous && !this.#perPrincipal.take(principal.id)) {
         throw new KeywardError('rate_limited', `'${principal.id}' is over its request rate; retry later`);
       }
       scope = new Scope(principal, now, action, this.#authorizer, this.#audit, (s) => build(s, 'success', null));
       const result = await body(scope);
-      if (!scope.recorded) await this.#audit.record(build(scope, 'success', null), scope.use);
+      const durable = scope.durable;
+      if (durable === null) await this.#audit.record(build(scope, 'success', null), scope.use);
+      else await durable;
+      this.#observe(action, scope, null);
       return result;
     } catch (error) {
       const code = error instanceof KeywardError ? error.code : 'internal';
       const outcome = code === 'unauthenticated' || code === 'forbidden' ? 'denied' : 'error';
+      this.#observe(action, scope, code);
       await this.#audit.record(build(scope, outcome, code));
       if (typeof error === 'object' && error !== null) audited.add(error);
       throw error;

@@ -19,6 +19,12 @@ const MAX_CACHED = 50_000;
 export class KeyDirectory {
   readonly #store: Store;
   readonly #cache = new Map<string, LoadedKey>();
+  /**
+   * Bumped by every eviction. A read-through that started before an eviction
+   * may have read the old state: it answers its own request but is not
+   * cached, or a change committed meanwhile would be forgotten.
+   */
+  #generation = 0;
 
   constructor(store: Store) {
     this.#store = store;
@@ -30,20 +36,24 @@ export class KeyDirectory {
     // The cache is trusted only while changes from other nodes cannot be missed.
     const cached = this.#store.changesReliable() ? this.#cache.get(id) : undefined;
     if (cached !== undefined) return cached;
+    const generation = this.#generation;
     const record = await this.#store.getKey(namespace, name);
     if (record === null) throw new KeywardError('not_found', `key '${name}' does not exist in namespace '${namespace}'`);
     const [versions, grants] = await Promise.all([this.#store.getVersions(record.id), this.#store.listGrants(record.id)]);
     const loaded: LoadedKey = { record, versions, grants };
+    if (generation !== this.#generation) return loaded;
     if (this.#cache.size >= MAX_CACHED) this.#cache.delete(this.#cache.keys().next().value as string);
     this.#cache.set(id, loaded);
     return loaded;
   }
 
   forget(namespace: string, name: string): void {
+    this.#generation += 1;
     this.#cache.delete(`${namespace}\0${name}`);
   }
 
   clear(): void {
+    this.#generation += 1;
     this.#cache.clear();
   }
 }

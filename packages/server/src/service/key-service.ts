@@ -11,6 +11,7 @@ import type { Gate, Scope } from './gate.js';
 import { findVersion, type KeyDirectory } from './key-directory.js';
 import type { Keyring } from './keyring.js';
 import { event, type Lifecycle, nextRotation, type Outcome, writeOutcome } from './lifecycle.js';
+import type { CommittedListener } from './system-actions.js';
 import type { UseLimiter } from './use-limiter.js';
 import { keyView } from './views.js';
 
@@ -65,9 +66,20 @@ export class KeyService {
   readonly #directory: KeyDirectory;
   readonly #lifecycle: Lifecycle;
   readonly #uses: UseLimiter;
+  readonly #committed: CommittedListener;
 
-  constructor(deps: { gate: Gate; store: Store; keyring: Keyring; directory: KeyDirectory; lifecycle: Lifecycle; uses: UseLimiter }) {
+  constructor(deps: {
+    gate: Gate;
+    store: Store;
+    keyring: Keyring;
+    directory: KeyDirectory;
+    lifecycle: Lifecycle;
+    uses: UseLimiter;
+    /** Told of the events of every committed change (metrics count rotations from them). */
+    onCommitted?: CommittedListener;
+  }) {
     this.#uses = deps.uses;
+    this.#committed = deps.onCommitted ?? (() => {});
     this.#gate = deps.gate;
     this.#store = deps.store;
     this.#keyring = deps.keyring;
@@ -295,13 +307,14 @@ export class KeyService {
     scope.authorize(await this.#directory.load(ctx.namespace, name));
     const result = await this.#inTransaction(async (tx) => {
       // Re-read inside the transaction so concurrent changes are not lost.
-      const current = await tx.getKey(ctx.namespace, name);
+      const current = await tx.lockKey(ctx.namespace, name);
       if (current === null) throw new KeywardError('not_found', `key '${name}' does not exist in namespace '${ctx.namespace}'`);
       const outcome = await change(current, await tx.getVersions(current.id), tx);
       const key = await writeOutcome(tx, outcome, scope.now);
       await scope.recordIn(tx);
-      return { key, versions: await tx.getVersions(current.id) };
+      return { key, versions: await tx.getVersions(current.id), events: outcome.events };
     });
+    this.#committed(result.events);
     this.#directory.forget(ctx.namespace, name);
     this.#keyring.forgetKey(result.key.id);
     this.#uses.forgetKey(result.key.id);

@@ -1,25 +1,40 @@
-import { AuditLog } from '../audit/audit-log.js';
+import { hostname } from 'node:os';
+import { AlertEngine } from '../alerts/alert-engine.js';
+import { AlertService } from '../alerts/alert-service.js';
+import { AutoContainment } from '../alerts/auto-containment.js';
+import { AuditLog, type CheckpointPolicy } from '../audit/audit-log.js';
+import { AuditSecrets } from '../audit/audit-secrets.js';
+import type { AuditFileSink } from '../audit/file-sink.js';
 import { EventHub } from '../events/event-hub.js';
 import { EventService } from '../events/event-service.js';
 import { type DispatcherOptions, WebhookDispatcher } from '../events/webhook-dispatcher.js';
 import { WebhookService } from '../events/webhook-service.js';
+import { Metrics } from '../metrics/metrics.js';
 import type { Authorizer } from '../policy/authorizer.js';
 import { BuiltinAuthorizer } from '../policy/builtin-authorizer.js';
+import { FixedPolicy, type PolicySource } from '../policy/policy-file.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import type { Seal } from '../seal/seal.js';
 import type { Store } from '../store/store.js';
+import { AuditService } from './audit-service.js';
 import { Authenticator } from './authenticator.js';
 import { type Clock, systemClock } from './clock.js';
+import { CompromisePlaybook } from './compromise-playbook.js';
 import { type CryptoLimits, CryptoService } from './crypto-service.js';
 import { Gate } from './gate.js';
+import { IncidentJobs } from './incident-jobs.js';
+import { IncidentJournal } from './incident-journal.js';
+import { DEFAULT_INCIDENT_OPTIONS, type IncidentOptions, IncidentService } from './incident-service.js';
 import { KeyDirectory } from './key-directory.js';
 import { KeyService } from './key-service.js';
 import { Keyring } from './keyring.js';
 import { Lifecycle } from './lifecycle.js';
+import { NodePresence } from './node-presence.js';
+import { PolicyService } from './policy-service.js';
 import { PrincipalService } from './principal-service.js';
 import { RateLimiter } from './rate-limiter.js';
 import { ReportService } from './report-service.js';
-import { SysService } from './sys-service.js';
+import { type SealPeers, SysService } from './sys-service.js';
 import { SystemActions } from './system-actions.js';
 import { UseLimiter } from './use-limiter.js';
 
@@ -38,6 +53,29 @@ export interface KeywardOptions {
   webhooks?: Partial<DispatcherOptions>;
   /** Called with each error a webhook delivery run throws (the run is retried on the next tick). */
   onDispatcherError?: (error: unknown) => void;
+  audit?: Partial<AuditOptions>;
+  /** Called with each error of background audit work (checkpoints, file sink); it is retried on the next tick. */
+  onAuditError?: (error: unknown) => void;
+  /** Prometheus metrics (docs/metrics.md); a fresh instance with its own registry when absent. */
+  metrics?: Metrics;
+  /** The policy in force (the policy file, docs/alerts.md); the documented defaults when absent. */
+  policy?: PolicySource;
+  /** Called with each error an alert-engine run throws (the run is retried on the next tick). */
+  onAlertError?: (error: unknown) => void;
+  /** Incident containment: how long to wait for nodes to acknowledge (docs/incident-response.md). */
+  incidents?: Partial<IncidentOptions>;
+  /** Called with each error an incident job run throws (it is retried on the next run). */
+  onIncidentError?: (error: unknown) => void;
+  /** The other worker processes sharing this server's seal state (`--workers`, cluster/); none for one process. */
+  sealPeers?: SealPeers;
+}
+
+export interface AuditOptions {
+  /** This node's audit chain (default: the host name). */
+  node: string;
+  checkpoints: Partial<CheckpointPolicy>;
+  /** A JSON-lines copy of this node's chain. */
+  sink: AuditFileSink | null;
 }
 
 export interface EventOptions {
@@ -70,6 +108,7 @@ export interface Keyward {
   readonly crypto: CryptoService;
   readonly principals: PrincipalService;
   readonly reports: ReportService;
+  readonly audit: AuditService;
   readonly limits: CryptoLimits;
   /** Life-cycle jobs; `main.ts` starts it on an interval, tests call `runOnce()` after moving the clock. */
   readonly scheduler: Scheduler;
@@ -78,8 +117,24 @@ export interface Keyward {
   readonly webhooks: WebhookService;
   /** Webhook delivery; `main.ts` starts it on an interval, tests call `runOnce()` after moving the clock. */
   readonly dispatcher: WebhookDispatcher;
+  /** Served at `GET /metrics`; fed by hooks in the gate, services, scheduler, dispatcher and audit log. */
+  readonly metrics: Metrics;
+  /** Anomaly alerts (`/v1/alerts`, docs/alerts.md). */
+  readonly alerts: AlertService;
+  /** Reads the audit trail and raises alerts; `main.ts` starts it on an interval, tests call `runOnce()` after moving the clock. */
+  readonly alertEngine: AlertEngine;
+  /** The policy file in force (`GET /v1/sys/policy`). */
+  readonly policy: PolicyService;
+  /** Incidents: the key-compromise playbook (`/v1/incidents`, docs/incident-response.md). */
+  readonly incidents: IncidentService;
+  /** Node heartbeat and incident follow-up (raise of minDecryptionVersion); `main.ts` starts it on an interval, tests call `runOnce()`. */
+  readonly incidentJobs: IncidentJobs;
+  /** Incidents opened by alerts, per the policy's `incidents.autoContain`; `idle()` waits for those in progress. */
+  readonly containment: AutoContainment;
   /** Records a request a front end refused before any operation ran (see Gate.refused). */
   refused: Gate['refused'];
+  /** Loads (creating on first start) the audit salt and signing key when unsealed; call once before serving. */
+  ready(): Promise<void>;
   /** Waits for pending audit records, then zeroes every cached secret. */
   shutdown(): Promise<void>;
 }
@@ -91,14 +146,33 @@ export function createKeyward(options: KeywardOptions): Keyward {
   const clock = options.clock ?? systemClock;
   const limits: CryptoLimits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
   const rates: RateLimits = Object.freeze({ ...DEFAULT_RATES, ...options.rates });
-  const audit = new AuditLog(store);
-  const authenticator = new Authenticator(store, clock);
+  const isSealed = () => seal.status().sealed;
   const keyring = new Keyring(seal);
+  const auditSecrets = new AuditSecrets({ store, keyring, isSealed });
+  const audit = new AuditLog({
+    store,
+    clock,
+    secrets: auditSecrets,
+    node: options.audit?.node ?? hostname(),
+    checkpoints: options.audit?.checkpoints ?? {},
+    sink: options.audit?.sink ?? null,
+    onError: options.onAuditError ?? (() => {}),
+  });
+  const metrics = options.metrics ?? new Metrics();
+  metrics.connect({ version: options.version, seal: () => seal.status(), audit });
+  const onCommitted = metrics.operations.committed.bind(metrics.operations);
+  const authenticator = new Authenticator(store, clock);
   const directory = new KeyDirectory(store);
   const lifecycle = new Lifecycle(keyring);
   const uses = new UseLimiter(store);
-  const system = new SystemActions({ store, audit, clock, directory, keyring });
-  const scheduler = new Scheduler({ store, system, lifecycle, onError: options.onSchedulerError ?? (() => {}) });
+  const system = new SystemActions({ store, audit, clock, directory, keyring, onCommitted });
+  const scheduler = new Scheduler({
+    store,
+    system,
+    lifecycle,
+    onError: options.onSchedulerError ?? (() => {}),
+    onRun: (run, seconds) => metrics.jobs.schedulerRun(run, seconds),
+  });
   const authorizer = options.authorizer ?? new BuiltinAuthorizer();
   const gate = new Gate({
     authenticator,
@@ -111,8 +185,9 @@ export function createKeyward(options: KeywardOptions): Keyward {
       rates.principalRequestsPerSecond === null
         ? null
         : new RateLimiter({ burst: rates.principalRequestsPerSecond, perSecond: rates.principalRequestsPerSecond }, clock),
+    observe: metrics.operations.finished.bind(metrics.operations),
   });
-  const isSealed = () => seal.status().sealed;
+  const auditService = new AuditService({ gate, store, log: audit, secrets: auditSecrets, onError: options.onAuditError ?? (() => {}) });
   const eventOptions: EventOptions = Object.freeze({ ...DEFAULT_EVENT_OPTIONS, ...options.events });
   const hub = new EventHub(store, eventOptions.pollIntervalMs);
   const dispatcher = new WebhookDispatcher({
@@ -121,8 +196,38 @@ export function createKeyward(options: KeywardOptions): Keyward {
     clock,
     isSealed,
     options: options.webhooks ?? {},
-    onError: options.onDispatcherError ?? (() => {}),
+    onError: (error) => {
+      metrics.jobs.dispatchError();
+      options.onDispatcherError?.(error);
+    },
+    onAttempt: (outcome, seconds, abandoned) => metrics.jobs.deliveryAttempt(outcome, seconds, abandoned),
   });
+  const policy = options.policy ?? new FixedPolicy();
+  const alertEngine = new AlertEngine({ store, clock, policy, onError: options.onAlertError ?? (() => {}) });
+  alertEngine.onRaised((alert) => metrics.alertRaised(alert.type));
+  const alertService = new AlertService({ gate, store, engine: alertEngine });
+  metrics.setOpenAlertsSource(() => alertService.openCounts());
+  const crypto = new CryptoService({ gate, store, keyring, directory, limits, uses, system, lifecycle });
+  const incidentOptions: IncidentOptions = Object.freeze({ ...DEFAULT_INCIDENT_OPTIONS, ...options.incidents });
+  const presence = new NodePresence(store, clock, incidentOptions.nodeTtlMs);
+  const journal = new IncidentJournal({ store, audit });
+  const playbook = new CompromisePlaybook({
+    store,
+    clock,
+    lifecycle,
+    directory,
+    keyring,
+    uses,
+    presence,
+    journal,
+    options: incidentOptions,
+  });
+  const incidents = new IncidentService({ gate, store, audit, clock, directory, playbook, journal, crypto });
+  const containment = new AutoContainment({ policy, directory, incidents, onError: options.onAlertError ?? (() => {}) });
+  alertEngine.onRaised(containment.onRaised);
+  const incidentJobs = new IncidentJobs({ store, clock, system, presence, journal, onError: options.onIncidentError ?? (() => {}) });
+  // After dropping a key's cached state, a node acknowledges the key's open incidents (containment measures it).
+  const acknowledge = (keyId: string | null) => void presence.acknowledge(keyId).catch(options.onIncidentError ?? (() => {}));
   // Changes committed by other nodes evict what this node cached.
   const stopListening = store.onChange((event) => {
     switch (event.kind) {
@@ -136,33 +241,61 @@ export function createKeyward(options: KeywardOptions): Keyward {
         directory.forget(event.namespace, event.name);
         keyring.forgetKey(event.id);
         uses.forgetKey(event.id);
+        acknowledge(event.id);
         break;
       case 'reset':
         authenticator.clear();
         directory.clear();
         keyring.clear();
+        acknowledge(null);
         break;
     }
   });
   return Object.freeze({
-    sys: new SysService({ gate, seal, store, keyring, directory, authenticator, version: options.version }),
-    keys: new KeyService({ gate, store, keyring, directory, lifecycle, uses }),
-    crypto: new CryptoService({ gate, store, keyring, directory, limits, uses, system, lifecycle }),
+    sys: new SysService({
+      gate,
+      seal,
+      store,
+      keyring,
+      directory,
+      authenticator,
+      auditSecrets,
+      version: options.version,
+      peers: options.sealPeers ?? null,
+    }),
+    keys: new KeyService({ gate, store, keyring, directory, lifecycle, uses, onCommitted }),
+    crypto,
     principals: new PrincipalService({ gate, store, authenticator, directory }),
     reports: new ReportService({ gate, store, directory }),
+    audit: auditService,
+    async ready() {
+      await auditSecrets.load();
+    },
     limits,
     scheduler,
     events: new EventService({ gate, store, hub, authenticator, authorizer, isSealed }),
     eventOptions,
     webhooks: new WebhookService({ gate, store, keyring }),
     dispatcher,
+    metrics,
+    alerts: alertService,
+    alertEngine,
+    policy: new PolicyService({ gate, policy }),
+    incidents,
+    incidentJobs,
     refused: (request: Parameters<Gate['refused']>[0], error: unknown, code: string) => gate.refused(request, error, code),
+    containment,
     async shutdown() {
       stopListening();
       await scheduler.stop();
       hub.close();
       await dispatcher.stop();
-      await audit.flush();
+      await alertEngine.stop();
+      await containment.idle();
+      await incidentJobs.stop();
+      await presence.leave().catch(() => {});
+      await auditService.ticker.stop();
+      await audit.idle();
       keyring.clear();
     },
   });

@@ -1,6 +1,6 @@
 import type { AuditLog } from '../audit/audit-log.js';
 import { nextCheckAt } from '../keys/schedule-rules.js';
-import type { KeyRecord, VersionRecord } from '../store/records.js';
+import type { KeyEvent, KeyRecord, VersionRecord } from '../store/records.js';
 import type { Store, StoreOps } from '../store/store.js';
 import type { Clock } from './clock.js';
 import type { KeyDirectory } from './key-directory.js';
@@ -17,6 +17,9 @@ export type SystemStep = (
   now: Date,
 ) => Promise<{ action: string; outcome: Outcome; details: Record<string, string | number | boolean | null> } | null>;
 
+/** Told of the events of a committed life-cycle change (after the commit, so never of one rolled back). */
+export type CommittedListener = (events: readonly KeyEvent[]) => void;
+
 /**
  * Life-cycle changes nobody requested over HTTP: the scheduler's jobs and
  * rotation when a version reaches its use limit. Each is one transaction
@@ -29,8 +32,17 @@ export class SystemActions {
   readonly #clock: Clock;
   readonly #directory: KeyDirectory;
   readonly #keyring: Keyring;
+  readonly #committed: CommittedListener;
 
-  constructor(deps: { store: Store; audit: AuditLog; clock: Clock; directory: KeyDirectory; keyring: Keyring }) {
+  constructor(deps: {
+    store: Store;
+    audit: AuditLog;
+    clock: Clock;
+    directory: KeyDirectory;
+    keyring: Keyring;
+    onCommitted?: CommittedListener;
+  }) {
+    this.#committed = deps.onCommitted ?? (() => {});
     this.#store = deps.store;
     this.#audit = deps.audit;
     this.#clock = deps.clock;
@@ -46,7 +58,7 @@ export class SystemActions {
   async apply(keyId: string, step: SystemStep, requestId: string): Promise<string | null> {
     const now = this.#clock.now();
     const done = await this.#store.transaction(async (tx) => {
-      const key = await tx.getKeyById(keyId);
+      const key = await tx.lockKeyById(keyId);
       if (key === null) return null;
       const versions = await tx.getVersions(key.id);
       const planned = await step(key, versions, tx, now);
@@ -71,9 +83,10 @@ export class SystemActions {
         source: 'scheduler',
         details: planned.details,
       });
-      return { key: written, action: planned.action };
+      return { key: written, action: planned.action, events: planned.outcome.events };
     });
     if (done === null) return null;
+    this.#committed(done.events);
     this.#directory.forget(done.key.namespace, done.key.name);
     this.#keyring.forgetKey(done.key.id);
     return done.action;

@@ -1,6 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { GENESIS_HASH } from '@keyward/crypto';
 import type {
+  AlertState,
+  AlertType,
   AlgorithmName,
+  AuditChainHead,
+  AuditCheckpointView,
   Environment,
   KeyClass,
   KeyOperation,
@@ -11,12 +16,28 @@ import type {
   VersionState,
 } from '@keyward/wire';
 import { type Kysely, type Selectable, sql } from 'kysely';
+import * as alerts from './alert-ops.js';
+import type { AlertCursor, AlertFilter, AlertRecord, DetectorStateRow, StoredAlert } from './alert-records.js';
 import type { Change, ChangeListener } from './change.js';
 import type { ChangeChannel } from './change-channel.js';
+import * as incidents from './incident-ops.js';
+import type {
+  IncidentAckRecord,
+  IncidentChange,
+  IncidentCursor,
+  IncidentFilter,
+  IncidentRecord,
+  IncidentStepRecord,
+  NodeRecord,
+  VersionActivityQuery,
+  VersionActivityRow,
+} from './incident-records.js';
 import { type Dialect, migrate } from './migrations.js';
 import type {
   AuditOutcome,
+  AuditQuery,
   AuditRecord,
+  ChainedAuditRecord,
   EventType,
   GrantRecord,
   KekRecord,
@@ -36,7 +57,7 @@ import type {
   WebhookRecord,
   WebhookState,
 } from './records.js';
-import type { Database, KeyTable, KeyVersionTable, WebhookTable } from './schema.js';
+import type { AuditTable, Database, KeyTable, KeyVersionTable, WebhookTable } from './schema.js';
 import { type Store, StoreConflictError, type StoreOps } from './store.js';
 
 const toBytes = (value: Uint8Array): Buffer => Buffer.from(value.buffer, value.byteOffset, value.byteLength);
@@ -171,13 +192,23 @@ function isUniqueViolation(error: unknown): boolean {
  */
 const activeTransaction = new AsyncLocalStorage<KyselyOps>();
 
+type TransactionHook = (committed: boolean) => void;
+
 /** Store operations over a Kysely instance or transaction; identical SQL for both dialects. */
 class KyselyOps implements StoreOps {
   readonly #db: Kysely<Database>;
   protected readonly channel: ChangeChannel;
-  constructor(db: Kysely<Database>, channel: ChangeChannel) {
+  /** Hooks to run when the transaction ends; null outside a transaction. */
+  readonly #hooks: TransactionHook[] | null;
+  constructor(db: Kysely<Database>, channel: ChangeChannel, hooks: TransactionHook[] | null = null) {
     this.#db = db;
     this.channel = channel;
+    this.#hooks = hooks;
+  }
+
+  afterTransaction(hook: TransactionHook): void {
+    if (this.#hooks === null) queueMicrotask(() => hook(true));
+    else this.#hooks.push(hook);
   }
 
   announce(change: Change): Promise<void> {
@@ -219,6 +250,29 @@ class KyselyOps implements StoreOps {
 
   async getKey(namespace: string, name: string): Promise<KeyRecord | null> {
     const row = await this.db.selectFrom('keys').selectAll().where('namespace', '=', namespace).where('name', '=', name).executeTakeFirst();
+    return row ? keyFromRow(row) : null;
+  }
+
+  async lockKey(namespace: string, name: string): Promise<KeyRecord | null> {
+    // An UPDATE that changes nothing takes the row lock on PostgreSQL (SQLite has no FOR UPDATE;
+    // its writing transactions already take turns).
+    const row = await this.db
+      .updateTable('keys')
+      .set((eb) => ({ id: eb.ref('id') }))
+      .where('namespace', '=', namespace)
+      .where('name', '=', name)
+      .returningAll()
+      .executeTakeFirst();
+    return row ? keyFromRow(row) : null;
+  }
+
+  async lockKeyById(id: string): Promise<KeyRecord | null> {
+    const row = await this.db
+      .updateTable('keys')
+      .set((eb) => ({ id: eb.ref('id') }))
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirst();
     return row ? keyFromRow(row) : null;
   }
 
@@ -478,8 +532,42 @@ class KyselyOps implements StoreOps {
     return Number(result.numDeletedRows) > 0;
   }
 
-  async appendAudit(records: readonly AuditRecord[]): Promise<void> {
-    if (records.length === 0) return;
+  async claimMeta(name: string, value: string): Promise<string> {
+    await this.db
+      .insertInto('meta')
+      .values({ name, value })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
+    const row = await this.db.selectFrom('meta').select('value').where('name', '=', name).executeTakeFirstOrThrow();
+    return row.value;
+  }
+
+  async lockAuditHead(chain: string): Promise<AuditChainHead> {
+    // An UPDATE that changes nothing still takes the row lock on PostgreSQL,
+    // and is the same SQL on both dialects (SQLite has no FOR UPDATE).
+    const lock = () =>
+      this.db
+        .updateTable('audit_chains')
+        .set((eb) => ({ seq: eb.ref('seq') }))
+        .where('chain', '=', chain)
+        .returning(['seq', 'hash'])
+        .executeTakeFirst();
+    let row = await lock();
+    if (row === undefined) {
+      await this.db
+        .insertInto('audit_chains')
+        .values({ chain, seq: 0, hash: GENESIS_HASH })
+        .onConflict((oc) => oc.column('chain').doNothing())
+        .execute();
+      row = await lock();
+    }
+    if (row === undefined) throw new Error(`the head of audit chain '${chain}' could not be locked`);
+    return { chain, seq: num(row.seq), hash: row.hash };
+  }
+
+  async appendAudit(records: readonly ChainedAuditRecord[]): Promise<void> {
+    const last = records.at(-1);
+    if (last === undefined) return;
     await this.db
       .insertInto('audit_events')
       .values(
@@ -495,26 +583,86 @@ class KyselyOps implements StoreOps {
           request_id: r.requestId,
           source: r.source,
           details: JSON.stringify(r.details),
+          chain: r.chain,
+          chain_seq: r.chainSeq,
+          prev_hash: r.prevHash,
+          hash: r.hash,
         })),
       )
       .execute();
+    await this.db.updateTable('audit_chains').set({ seq: last.chainSeq, hash: last.hash }).where('chain', '=', last.chain).execute();
   }
 
   async listAudit(afterSeq: number, limit: number): Promise<StoredAuditRecord[]> {
-    const rows = await this.db.selectFrom('audit_events').selectAll().where('seq', '>', afterSeq).orderBy('seq').limit(limit).execute();
+    return this.queryAudit({}, afterSeq, limit);
+  }
+
+  async queryAudit(query: AuditQuery, afterSeq: number, limit: number): Promise<StoredAuditRecord[]> {
+    let select = this.db.selectFrom('audit_events').selectAll().where('seq', '>', afterSeq);
+    if (query.namespace !== undefined) select = select.where('namespace', '=', query.namespace);
+    if (query.key !== undefined) select = select.where('key_name', '=', query.key);
+    if (query.keyVersion !== undefined) select = select.where('key_version', '=', query.keyVersion);
+    if (query.actor !== undefined) select = select.where('actor', '=', query.actor);
+    if (query.action !== undefined) select = select.where('action', '=', query.action);
+    if (query.outcome !== undefined) select = select.where('outcome', '=', query.outcome);
+    if (query.from !== undefined) select = select.where('time', '>=', query.from);
+    if (query.to !== undefined) select = select.where('time', '<', query.to);
+    const rows = await select.orderBy('seq').limit(limit).execute();
+    return rows.map(auditFromRow);
+  }
+
+  async listAuditChain(chain: string, afterChainSeq: number, limit: number): Promise<StoredAuditRecord[]> {
+    const rows = await this.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('chain', '=', chain)
+      .where('chain_seq', '>', afterChainSeq)
+      .orderBy('chain_seq')
+      .limit(limit)
+      .execute();
+    return rows.map(auditFromRow);
+  }
+
+  async auditHeads(): Promise<AuditChainHead[]> {
+    const rows = await this.db.selectFrom('audit_chains').selectAll().where('seq', '>', 0).orderBy('chain').execute();
+    return rows.map((r) => ({ chain: r.chain, seq: num(r.seq), hash: r.hash }));
+  }
+
+  async auditChainNames(): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('audit_events')
+      .select('chain')
+      .distinct()
+      .where('chain', 'is not', null)
+      .orderBy('chain')
+      .execute();
+    return rows.map((r) => r.chain as string);
+  }
+
+  async insertAuditCheckpoint(checkpoint: Omit<AuditCheckpointView, 'id'>): Promise<number> {
+    const row = await this.db
+      .insertInto('audit_checkpoints')
+      .values({
+        time: checkpoint.time,
+        node: checkpoint.node,
+        heads: JSON.stringify(checkpoint.heads),
+        key_id: checkpoint.keyId,
+        signature: checkpoint.signature,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return num(row.id);
+  }
+
+  async listAuditCheckpoints(afterId: number, limit: number): Promise<AuditCheckpointView[]> {
+    const rows = await this.db.selectFrom('audit_checkpoints').selectAll().where('id', '>', afterId).orderBy('id').limit(limit).execute();
     return rows.map((r) => ({
-      seq: num(r.seq),
+      id: num(r.id),
       time: r.time,
-      actor: r.actor,
-      action: r.action,
-      namespace: r.namespace,
-      key: r.key_name,
-      keyVersion: r.key_version,
-      outcome: r.outcome as AuditOutcome,
-      errorCode: r.error_code,
-      requestId: r.request_id,
-      source: r.source,
-      details: JSON.parse(r.details) as AuditRecord['details'],
+      node: r.node,
+      heads: JSON.parse(r.heads) as AuditChainHead[],
+      keyId: r.key_id,
+      signature: r.signature,
     }));
   }
 
@@ -627,6 +775,105 @@ class KyselyOps implements StoreOps {
       lastAt: r.last_at as string,
     }));
   }
+
+  /** Incidents (store/incident-ops.ts). */
+  insertIncident(incident: IncidentRecord): Promise<void> {
+    return incidents.insertIncident(this.db, incident);
+  }
+  getIncident(id: string): Promise<IncidentRecord | null> {
+    return incidents.getIncident(this.db, id);
+  }
+  updateIncident(id: string, change: IncidentChange): Promise<boolean> {
+    return incidents.updateIncident(this.db, id, change);
+  }
+  listIncidents(filter: IncidentFilter, limit: number, after: IncidentCursor | null): Promise<IncidentRecord[]> {
+    return incidents.listIncidents(this.db, filter, limit, after);
+  }
+  listOpenIncidents(keyId: string | null, limit: number): Promise<IncidentRecord[]> {
+    return incidents.listOpenIncidents(this.db, keyId, limit);
+  }
+  incidentsDueForRaise(now: string, limit: number): Promise<IncidentRecord[]> {
+    return incidents.incidentsDueForRaise(this.db, now, limit);
+  }
+  putIncidentStep(step: IncidentStepRecord): Promise<void> {
+    return incidents.putIncidentStep(this.db, step);
+  }
+  listIncidentSteps(incidentIds: readonly string[]): Promise<IncidentStepRecord[]> {
+    return incidents.listIncidentSteps(this.db, incidentIds);
+  }
+  ackIncident(ack: IncidentAckRecord): Promise<void> {
+    return incidents.ackIncident(this.db, ack);
+  }
+  listIncidentAcks(incidentIds: readonly string[]): Promise<IncidentAckRecord[]> {
+    return incidents.listIncidentAcks(this.db, incidentIds);
+  }
+  heartbeatNode(node: NodeRecord): Promise<void> {
+    return incidents.heartbeatNode(this.db, node);
+  }
+  removeNode(id: string): Promise<void> {
+    return incidents.removeNode(this.db, id);
+  }
+  liveNodes(since: string): Promise<NodeRecord[]> {
+    return incidents.liveNodes(this.db, since);
+  }
+  versionActivity(query: VersionActivityQuery): Promise<VersionActivityRow[]> {
+    return incidents.versionActivity(this.db, query);
+  }
+
+  insertAlert(alert: AlertRecord): Promise<void> {
+    return alerts.insertAlert(this.db, alert);
+  }
+  updateAlert(alert: AlertRecord): Promise<void> {
+    return alerts.updateAlert(this.db, alert);
+  }
+  getAlert(id: string): Promise<StoredAlert | null> {
+    return alerts.getAlert(this.db, id);
+  }
+  findUnresolvedAlerts(dedupKeys: readonly string[]): Promise<StoredAlert[]> {
+    return alerts.findUnresolvedAlerts(this.db, dedupKeys);
+  }
+  listAlerts(filter: AlertFilter, limit: number, beforeSeq: number | null): Promise<StoredAlert[]> {
+    return alerts.listAlerts(this.db, filter, limit, beforeSeq);
+  }
+  countAlerts(state: AlertState): Promise<Array<{ type: AlertType; count: number }>> {
+    return alerts.countAlerts(this.db, state);
+  }
+  listAlertCursors(): Promise<AlertCursor[]> {
+    return alerts.listAlertCursors(this.db);
+  }
+  saveAlertCursors(cursors: readonly AlertCursor[]): Promise<void> {
+    return alerts.saveAlertCursors(this.db, cursors);
+  }
+  getDetectorStates(detector: string, subjects: readonly string[]): Promise<Map<string, string>> {
+    return alerts.getDetectorStates(this.db, detector, subjects);
+  }
+  putDetectorStates(detector: string, rows: readonly DetectorStateRow[], at: string): Promise<void> {
+    return alerts.putDetectorStates(this.db, detector, rows, at);
+  }
+  pruneDetectorStates(detector: string, before: string): Promise<number> {
+    return alerts.pruneDetectorStates(this.db, detector, before);
+  }
+}
+
+function auditFromRow(r: Selectable<AuditTable>): StoredAuditRecord {
+  return {
+    seq: num(r.seq),
+    time: r.time,
+    actor: r.actor,
+    action: r.action,
+    namespace: r.namespace,
+    key: r.key_name,
+    keyVersion: r.key_version,
+    outcome: r.outcome as AuditOutcome,
+    errorCode: r.error_code,
+    requestId: r.request_id,
+    source: r.source,
+    details: JSON.parse(r.details) as AuditRecord['details'],
+    chain: r.chain ?? '',
+    chainSeq: r.chain_seq === null ? 0 : num(r.chain_seq),
+    prevHash: r.prev_hash ?? '',
+    hash: r.hash ?? '',
+  };
 }
 
 function webhookFromRow(r: Selectable<WebhookTable>): WebhookRecord {
@@ -705,10 +952,19 @@ export class KyselyStore extends KyselyOps implements Store {
 
   // async so that misuse (the guard in `db`) rejects rather than throws synchronously.
   async transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((tx) => {
-      const ops = new KyselyOps(tx, this.channel);
-      return activeTransaction.run(ops, () => fn(ops));
-    });
+    const hooks: TransactionHook[] = [];
+    let result: T;
+    try {
+      result = await this.db.transaction().execute((tx) => {
+        const ops = new KyselyOps(tx, this.channel, hooks);
+        return activeTransaction.run(ops, () => fn(ops));
+      });
+    } catch (error) {
+      for (const hook of hooks) hook(false);
+      throw error;
+    }
+    for (const hook of hooks) hook(true);
+    return result;
   }
 
   async migrate(): Promise<void> {

@@ -1,10 +1,13 @@
 import { type Kysely, sql } from 'kysely';
+import { v6AuditChain } from './migrations/v6-audit-chain.js';
+import { v7Alerts } from './migrations/v7-alerts.js';
+import { v8Incidents } from './migrations/v8-incidents.js';
 import type { Database } from './schema.js';
 import { StoreVersionError } from './store.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
-interface Migration {
+export interface Migration {
   version: number;
   description: string;
   up(db: Kysely<Database>, dialect: Dialect): Promise<void>;
@@ -223,9 +226,16 @@ export const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  v6AuditChain,
+  v7Alerts,
+  v8Incidents,
 ];
 
-export const SCHEMA_VERSION = MIGRATIONS.length;
+/** The newest schema this Keyward writes: the last migration's number. Numbers strictly increase. */
+export const SCHEMA_VERSION = MIGRATIONS.reduce((last, m) => {
+  if (m.version <= last) throw new Error(`migration ${m.version} is out of order`);
+  return m.version;
+}, 0);
 
 /** Applies every migration newer than the database's `schema_version`, refusing a newer database. */
 /** Advisory lock key that serializes migrations of several nodes starting at once on PostgreSQL. */

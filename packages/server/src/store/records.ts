@@ -76,16 +76,23 @@ export const EVENT_TYPES = [
   'key.deletion_scheduled',
   'key.deletion_cancelled',
   'key.destroyed',
+  'alert.raised',
+  'alert.resolved',
+  'incident.opened',
+  'incident.closed',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
-/** A change dependent systems may react to; ids increase monotonically. */
+/**
+ * A change dependent systems may react to; ids increase monotonically.
+ * `namespace`, `key` and `keyId` are null only for events not about a key (`alert.*`).
+ */
 export interface KeyEvent {
   type: EventType;
   time: string;
-  namespace: string;
-  key: string;
-  keyId: string;
+  namespace: string | null;
+  key: string | null;
+  keyId: string | null;
   version: number | null;
   data: Record<string, string | number | boolean | null>;
 }
@@ -146,10 +153,39 @@ export interface AuditRecord {
   requestId: string;
   source: string;
   details: Record<string, string | number | boolean | null>;
+  /**
+   * Values the record must not hold in the clear (an encryption context):
+   * the audit log stores each as `hmac-sha256:<hex>` under the audit salt in
+   * `details`, never these bytes.
+   */
+  sensitive?: Readonly<Record<string, Uint8Array>>;
 }
 
-export interface StoredAuditRecord extends AuditRecord {
+/** An audit record placed in its chain (see audit/audit-log.ts and docs/audit.md). */
+export interface ChainedAuditRecord extends AuditRecord {
+  chain: string;
+  /** Position in the chain, from 1. */
+  chainSeq: number;
+  prevHash: string;
+  hash: string;
+}
+
+export interface StoredAuditRecord extends ChainedAuditRecord {
+  /** Insertion order across all chains (a paging cursor, not part of the chain). */
   seq: number;
+}
+
+/** Filters of `GET /v1/audit/events`; all optional, combined with AND. */
+export interface AuditQuery {
+  namespace?: string;
+  key?: string;
+  keyVersion?: number;
+  actor?: string;
+  action?: string;
+  outcome?: AuditOutcome;
+  /** ISO times as `toISOString()` writes them; `from` inclusive, `to` exclusive. */
+  from?: string;
+  to?: string;
 }
 
 export interface KeyFilter {

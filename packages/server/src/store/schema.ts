@@ -1,5 +1,7 @@
 /** Row shapes as Kysely sees them. Times are RFC 3339 strings; JSON columns are text; booleans are 0/1. */
 import type { Generated } from 'kysely';
+import type { AlertCursorTable, AlertStateTable, AlertTable } from './alert-schema.js';
+import type { IncidentAckTable, IncidentStepTable, IncidentTable, NodeTable } from './incident-schema.js';
 
 type Int = number | string; // pg returns BIGINT as a string
 
@@ -101,15 +103,37 @@ export interface AuditTable {
   request_id: string;
   source: string;
   details: string;
+  /** Null only while migration 6 runs; every record is chained. */
+  chain: string | null;
+  chain_seq: Int | null;
+  prev_hash: string | null;
+  hash: string | null;
+}
+
+export interface AuditChainTable {
+  chain: string;
+  seq: Int;
+  hash: string;
+}
+
+export interface AuditCheckpointTable {
+  id: Generated<Int>;
+  time: string;
+  node: string;
+  /** JSON array of {chain, seq, hash}. */
+  heads: string;
+  key_id: string;
+  signature: string;
 }
 
 export interface EventTable {
   id: Generated<Int>;
   time: string;
   type: string;
-  namespace: string;
-  key_name: string;
-  key_id: string;
+  /** Null only for events not about a key (`alert.*`; nullable since migration 7). */
+  namespace: string | null;
+  key_name: string | null;
+  key_id: string | null;
   key_version: number | null;
   data: string;
 }
@@ -153,7 +177,16 @@ export interface Database {
   tokens: TokenTable;
   grants: GrantTable;
   audit_events: AuditTable;
+  audit_chains: AuditChainTable;
+  audit_checkpoints: AuditCheckpointTable;
   events: EventTable;
   webhooks: WebhookTable;
   webhook_deliveries: WebhookDeliveryTable;
+  alerts: AlertTable;
+  alert_states: AlertStateTable;
+  alert_cursors: AlertCursorTable;
+  incidents: IncidentTable;
+  incident_steps: IncidentStepTable;
+  incident_acks: IncidentAckTable;
+  keyward_nodes: NodeTable;
 }

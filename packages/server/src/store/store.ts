@@ -1,6 +1,10 @@
+import type { AlertState, AlertType, AuditChainHead, AuditCheckpointView } from '@keyward/wire';
+import type { AlertCursor, AlertFilter, AlertRecord, DetectorStateRow, StoredAlert } from './alert-records.js';
 import type { Change, ChangeListener } from './change.js';
+import type { IncidentStoreOps } from './incident-records.js';
 import type {
-  AuditRecord,
+  AuditQuery,
+  ChainedAuditRecord,
   GrantRecord,
   KekRecord,
   KeyEvent,
@@ -23,7 +27,7 @@ import type {
  * conformance suite. Storage is untrusted: it holds wrapped material only.
  * Every multi-row state change goes through {@link Store.transaction}.
  */
-export interface StoreOps {
+export interface StoreOps extends IncidentStoreOps {
   getMeta(name: string): Promise<string | null>;
   setMeta(name: string, value: string): Promise<void>;
 
@@ -33,6 +37,13 @@ export interface StoreOps {
 
   getKey(namespace: string, name: string): Promise<KeyRecord | null>;
   getKeyById(id: string): Promise<KeyRecord | null>;
+  /**
+   * Reads a key and locks its row until the transaction ends, so concurrent
+   * changes to one key (two rotations, a rotation and a compromise) take
+   * turns instead of both planning from the same state. Inside a transaction.
+   */
+  lockKey(namespace: string, name: string): Promise<KeyRecord | null>;
+  lockKeyById(id: string): Promise<KeyRecord | null>;
   /** Keys ordered by name, strictly after `after` when given. */
   listKeys(namespace: string, filter: KeyFilter, limit: number, after: string | null): Promise<KeyRecord[]>;
   /** Throws StoreConflictError when the name is taken in the namespace. */
@@ -72,8 +83,38 @@ export interface StoreOps {
   insertGrant(grant: GrantRecord): Promise<void>;
   deleteGrant(keyId: string, id: string): Promise<boolean>;
 
-  appendAudit(records: readonly AuditRecord[]): Promise<void>;
+  /**
+   * Inserts `name` with `value` unless it exists; returns the stored value
+   * (the caller's, or the one another node stored first).
+   */
+  claimMeta(name: string, value: string): Promise<string>;
+
+  /**
+   * Locks the head of an audit chain for the rest of the transaction (a row
+   * lock on PostgreSQL, so appends to one chain serialize and other chains do
+   * not wait) and returns it; seq 0 and the genesis hash for a new chain.
+   */
+  lockAuditHead(chain: string): Promise<AuditChainHead>;
+  /**
+   * Appends consecutive records of one chain after its locked head and moves
+   * the head to the last of them. Only inside a transaction that holds the
+   * chain's head ({@link lockAuditHead}).
+   */
+  appendAudit(records: readonly ChainedAuditRecord[]): Promise<void>;
+  /** Records in insertion order (all chains), strictly after the cursor `afterSeq`. */
   listAudit(afterSeq: number, limit: number): Promise<StoredAuditRecord[]>;
+  /** Records matching `query`, in insertion order, strictly after `afterSeq`. */
+  queryAudit(query: AuditQuery, afterSeq: number, limit: number): Promise<StoredAuditRecord[]>;
+  /** One chain's records in chain order, strictly after position `afterChainSeq`. */
+  listAuditChain(chain: string, afterChainSeq: number, limit: number): Promise<StoredAuditRecord[]>;
+  /** Every chain's head, ordered by chain name. */
+  auditHeads(): Promise<AuditChainHead[]>;
+  /** The name of every chain that has records (a chain whose head row was deleted still shows here). */
+  auditChainNames(): Promise<string[]>;
+  /** Stores a signed checkpoint; returns its id. */
+  insertAuditCheckpoint(checkpoint: Omit<AuditCheckpointView, 'id'>): Promise<number>;
+  /** Checkpoints in id order, strictly after `afterId`. */
+  listAuditCheckpoints(afterId: number, limit: number): Promise<AuditCheckpointView[]>;
   /**
    * Successful cryptographic operations (audit actions `crypto.*`, outcome
    * `success`, with a version and an actor) on one key, at or after `since`
@@ -94,6 +135,32 @@ export interface StoreOps {
   appendWebhookDelivery(delivery: WebhookDeliveryRecord): Promise<void>;
   /** Delivery attempts of one webhook, newest first, strictly before `beforeSeq` when given. */
   listWebhookDeliveries(webhookId: string, limit: number, beforeSeq: number | null): Promise<StoredWebhookDelivery[]>;
+
+  /**
+   * Calls `hook` once, when the surrounding transaction has committed (true)
+   * or rolled back (false); outside a transaction, soon with true. Hooks must
+   * not throw.
+   */
+  afterTransaction(hook: (committed: boolean) => void): void;
+
+  /** Anomaly alerts and the alert engine's memory (docs/alerts.md; SQL in alert-ops.ts). */
+  insertAlert(alert: AlertRecord): Promise<void>;
+  updateAlert(alert: AlertRecord): Promise<void>;
+  getAlert(id: string): Promise<StoredAlert | null>;
+  /** The unresolved alerts with these dedup keys (at most one each). */
+  findUnresolvedAlerts(dedupKeys: readonly string[]): Promise<StoredAlert[]>;
+  /** Alerts newest first, strictly before `beforeSeq` when given. */
+  listAlerts(filter: AlertFilter, limit: number, beforeSeq: number | null): Promise<StoredAlert[]>;
+  /** How many alerts are in `state`, per type (types with none are left out). */
+  countAlerts(state: AlertState): Promise<Array<{ type: AlertType; count: number }>>;
+  listAlertCursors(): Promise<AlertCursor[]>;
+  saveAlertCursors(cursors: readonly AlertCursor[]): Promise<void>;
+  /** One detector's stored state of these subjects (subject → JSON); subjects without state are absent. */
+  getDetectorStates(detector: string, subjects: readonly string[]): Promise<Map<string, string>>;
+  /** Upserts (or, for `state: null`, deletes) detector state, stamped `at`. */
+  putDetectorStates(detector: string, rows: readonly DetectorStateRow[], at: string): Promise<void>;
+  /** Deletes one detector's state not written since `before`; returns how many rows went. */
+  pruneDetectorStates(detector: string, before: string): Promise<number>;
 
   /**
    * Announces a change to the other nodes sharing this database, delivered

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterEach } from 'vitest';
-import type { AuditRecord, GrantRecord, KeyRecord, PrincipalRecord, TokenRecord, VersionRecord } from '../../src/store/records.js';
+import type { ChainedAuditRecord, GrantRecord, KeyRecord, PrincipalRecord, TokenRecord, VersionRecord } from '../../src/store/records.js';
 import type { Store } from '../../src/store/store.js';
 import { freshStore, type StoreKind, type TestStore } from '../support/stores.js';
 
@@ -147,8 +147,20 @@ export function grantRecord(keyId: string, overrides: Partial<GrantRecord> = {})
   };
 }
 
-export function auditRecord(overrides: Partial<AuditRecord> = {}): AuditRecord {
+let nextChainSeq = 0;
+
+/**
+ * A stored-form audit record. Each call takes the next position of the chain
+ * `fixtures` (the store only stores chains; audit/ builds them), so records
+ * stay unique however many a test writes.
+ */
+export function auditRecord(overrides: Partial<ChainedAuditRecord> = {}): ChainedAuditRecord {
+  nextChainSeq += 1;
   return {
+    chain: 'fixtures',
+    chainSeq: nextChainSeq,
+    prevHash: 'a'.repeat(64),
+    hash: 'b'.repeat(64),
     time: '2026-06-01T00:00:00.000Z',
     actor: 'admin',
     action: 'key.create',

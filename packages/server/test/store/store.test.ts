@@ -1,4 +1,5 @@
 import { STORE_KINDS } from '../support/stores.js';
+import { describeAuditChainConformance } from './audit-chain-conformance.js';
 import { describeStoreConformance } from './store-conformance.js';
 import { describeUsageConformance } from './usage-conformance.js';
 import { describeWebhookConformance } from './webhook-conformance.js';
@@ -8,4 +9,5 @@ for (const kind of STORE_KINDS) {
   describeStoreConformance(kind);
   describeUsageConformance(kind);
   describeWebhookConformance(kind);
+  describeAuditChainConformance(kind);
 }

@@ -1,10 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import type { AuditRecord } from '../../src/store/records.js';
+import type { ChainedAuditRecord } from '../../src/store/records.js';
 import type { StoreKind } from '../support/stores.js';
 import { auditRecord, useStores } from './store-fixtures.js';
 
 /** A successful cryptographic operation on `payments/card-data` unless overridden. */
-const op = (actor: string, action: string, keyVersion: number | null, time: string, overrides: Partial<AuditRecord> = {}): AuditRecord =>
+const op = (
+  actor: string,
+  action: string,
+  keyVersion: number | null,
+  time: string,
+  overrides: Partial<ChainedAuditRecord> = {},
+): ChainedAuditRecord =>
   auditRecord({ actor, action: `crypto.${action}`, keyVersion, time, namespace: 'payments', key: 'card-data', ...overrides });
 
 const at = (minute: number): string => new Date(Date.UTC(2026, 5, 1, 0, minute)).toISOString();

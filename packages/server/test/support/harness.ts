@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { AlgorithmName } from '@keyward/wire';
 import { pino } from 'pino';
 import { expect } from 'vitest';
+import type { CheckpointPolicy } from '../../src/audit/audit-log.js';
+import { AuditFileSink } from '../../src/audit/file-sink.js';
 import { openSeal } from '../../src/bootstrap.js';
 import { buildRestApp } from '../../src/frontends/rest/app.js';
 import type { Seal } from '../../src/seal/seal.js';
@@ -27,6 +29,12 @@ export interface HarnessOptions {
   webhooks?: KeywardOptions['webhooks'];
   /** Wraps the store before the service sees it (e.g. to count calls). */
   wrapStore?: (store: Store) => Store;
+  /** This node's audit chain (default `node-a`; a joining node gets `node-b`), checkpoint policy, and a file sink path. */
+  audit?: { node?: string; checkpoints?: Partial<CheckpointPolicy>; file?: string };
+  /** The policy in force (alert thresholds); the documented defaults when absent. */
+  policy?: KeywardOptions['policy'];
+  /** Incident containment (ack timeout, node liveness). */
+  incidents?: KeywardOptions['incidents'];
 }
 
 const SECRET_FIELDS = new Set(['plaintext', 'share', 'token', 'adminToken', 'message', 'secret']);
@@ -48,6 +56,14 @@ export class Harness {
   keyward!: Keyward;
   app!: Awaited<ReturnType<typeof buildRestApp>>;
   adminToken = `kw-admin-${randomBytes(16).toString('hex')}`;
+  sink: AuditFileSink | null = null;
+  /** Errors of background audit work (checkpoints, the file sink). */
+  readonly auditErrors: unknown[] = [];
+
+  /** This node's audit chain. */
+  get node(): string {
+    return this.options.audit?.node ?? 'node-a';
+  }
 
   constructor(options: HarnessOptions) {
     this.options = options;
@@ -83,14 +99,21 @@ export class Harness {
     if (this.options.limits) options.limits = this.options.limits;
     if (this.options.events) options.events = this.options.events;
     if (this.options.webhooks) options.webhooks = this.options.webhooks;
+    if (this.options.policy) options.policy = this.options.policy;
+    if (this.options.incidents) options.incidents = this.options.incidents;
+    const audit = this.options.audit ?? {};
+    this.sink = audit.file === undefined ? null : await AuditFileSink.open(audit.file, this.node, raw);
+    options.audit = { node: this.node, checkpoints: audit.checkpoints ?? {}, sink: this.sink };
+    options.onAuditError = (error) => this.auditErrors.push(error);
     this.keyward = createKeyward(options);
+    await this.keyward.ready();
     this.app = await buildRestApp(this.keyward, { logger, version: '0.0.0-test' });
     await this.app.ready();
   }
 
   /** A second node on the same database and seal as `first`; it does not own the data. */
-  static async joining(first: Harness): Promise<Harness> {
-    const h = new Harness(first.options);
+  static async joining(first: Harness, node = 'node-b'): Promise<Harness> {
+    const h = new Harness({ ...first.options, audit: { ...first.options.audit, node } });
     h.testStore = { ...first.testStore, destroy: async () => {} };
     h.adminToken = first.adminToken;
     h.secrets.add(h.adminToken);
@@ -107,6 +130,7 @@ export class Harness {
   async #stop(): Promise<void> {
     await this.app.close();
     await this.keyward.shutdown();
+    await this.sink?.close();
     await this.store.close();
   }
 

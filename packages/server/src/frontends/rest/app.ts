@@ -5,10 +5,14 @@ import type { ErrorBody } from '@keyward/wire';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchemaCompiler, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Keyward } from '../../service/keyward.js';
+import { alertRoutes } from './alert-routes.js';
+import { auditRoutes } from './audit-routes.js';
 import { cryptoRoutes } from './crypto-routes.js';
 import { toWireError } from './error-table.js';
 import { eventRoutes } from './event-routes.js';
+import { incidentRoutes } from './incident-routes.js';
 import { keyRoutes } from './key-routes.js';
+import { countUnrouted, metricsRoutes } from './metrics-routes.js';
 import { principalRoutes } from './principal-routes.js';
 import { reportRoutes } from './report-routes.js';
 import { sysRoutes } from './sys-routes.js';
@@ -45,6 +49,7 @@ export async function buildRestApp(keyward: Keyward, options: RestOptions): Prom
     // Bad percent-encoding and over-long path parameters: the standard error body and X-Request-Id, not Fastify's own.
     frameworkErrors: (error, request, reply) => {
       const wire = toWireError(error);
+      countUnrouted(keyward, request.method, wire.status, wire.code);
       const body: ErrorBody = { error: { code: wire.code, message: wire.message, requestId: request.id } };
       const send = () => void (reply as unknown as FastifyReply).header('x-request-id', request.id).code(wire.status).send(body);
       // Audited like every other refusal; answered even if the record cannot be written (it is a client error).
@@ -94,12 +99,13 @@ export async function buildRestApp(keyward: Keyward, options: RestOptions): Prom
         'internal error',
       );
     }
-    await keyward.refused(refusal(request), error, wire.code);
+    // A refusal whose record cannot be written is still answered: the audit failure itself fails the operation (503).
+    await keyward.refused(refusal(request), error, wire.code).catch(() => {});
     const body: ErrorBody = { error: { code: wire.code, message: wire.message, requestId: request.id } };
     return reply.code(wire.status).send(body);
   });
   app.setNotFoundHandler(async (request, reply) => {
-    await keyward.refused(refusal(request), null, 'not_found');
+    await keyward.refused(refusal(request), null, 'not_found').catch(() => {});
     const body: ErrorBody = {
       error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}`, requestId: request.id },
     };
@@ -114,13 +120,18 @@ export async function buildRestApp(keyward: Keyward, options: RestOptions): Prom
       security: [{ bearer: [] }],
     },
   });
+  // First of the routes: it hooks every route registered after it (request metrics).
+  metricsRoutes(app, keyward);
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   sysRoutes(app, keyward);
+  auditRoutes(app, keyward);
   keyRoutes(app, keyward);
   cryptoRoutes(app, keyward);
   principalRoutes(app, keyward);
   reportRoutes(app, keyward);
   eventRoutes(app, keyward);
+  alertRoutes(app, keyward);
+  incidentRoutes(app, keyward);
   return app;
 }

@@ -1,0 +1,190 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import { isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
+import { DEFAULT_POLICY, deepFreeze, type Policy } from './policy.js';
+import { POLICY_SCHEMA } from './policy-schema.js';
+
+/** The largest policy file accepted (a policy is a page of YAML, not a data set). */
+export const MAX_POLICY_BYTES = 1024 * 1024;
+
+/** Why a policy file was refused: one message naming the field (and the line) at fault. */
+export class PolicyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PolicyError';
+  }
+}
+
+const ajv = new Ajv({ allErrors: false, coerceTypes: false, useDefaults: false, removeAdditional: false, strict: true });
+const validate = ajv.compile(POLICY_SCHEMA);
+
+type Path = Array<string | number>;
+
+/** `['alerts', 'volume', 'factor']` → `alerts.volume.factor`; indexes as `[2]`. */
+const dotted = (path: Path): string =>
+  path.reduce<string>((out, part) => (typeof part === 'number' ? `${out}[${part}]` : out === '' ? part : `${out}.${part}`), '');
+
+/**
+ * Parses and validates a policy file. Absent keys take their documented
+ * defaults; anything wrong refuses the whole file with a {@link PolicyError}
+ * such as `alerts.volume.factor: must be >= 1 (line 12)`.
+ *
+ * @example
+ * const policy = parsePolicy('alerts:\n  volume:\n    factor: 5\n');
+ */
+export function parsePolicy(text: string): Policy {
+  if (Buffer.byteLength(text, 'utf8') > MAX_POLICY_BYTES) throw new PolicyError(`the file is larger than ${MAX_POLICY_BYTES} bytes`);
+  const lineCounter = new LineCounter();
+  // YAML 1.2 core schema: `yes`/`on` are strings, not booleans; duplicate keys and unknown tags are errors.
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, strict: true, prettyErrors: true, version: '1.2' });
+  const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem !== undefined) throw new PolicyError(`YAML: ${(problem.message.split('\n')[0] ?? '').trim()}`);
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    throw new PolicyError(`YAML: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (data === null || data === undefined) data = {};
+
+  const where = (path: Path, key?: string): string => {
+    const offset = locate(doc.contents, path, key);
+    return offset === null ? '' : ` (line ${lineCounter.linePos(offset).line})`;
+  };
+  const odd = nonJson(data, []);
+  if (odd !== null)
+    throw new PolicyError(
+      `${odd.length === 0 ? 'the file' : dotted(odd)}: must be a plain YAML value (a mapping, list, string, number, boolean or null)${where(odd)}`,
+    );
+  if (!validate(data)) {
+    const issue = validate.errors?.[0] as ErrorObject;
+    const path = issue.instancePath
+      .split('/')
+      .slice(1)
+      .map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/').replace(/~0/g, '~')));
+    throw new PolicyError(describe(issue, path) + where(path, extraKey(issue)));
+  }
+  const policy = merge(DEFAULT_POLICY, data) as Policy;
+  checkSemantics(policy, where);
+  return deepFreeze(policy);
+}
+
+function extraKey(issue: ErrorObject): string | undefined {
+  if (issue.keyword === 'additionalProperties') return String(issue.params.additionalProperty);
+  return undefined;
+}
+
+const TYPE_NAMES: Readonly<Record<string, string>> = {
+  object: 'a mapping',
+  array: 'a list',
+  integer: 'an integer',
+  number: 'a number',
+  string: 'a string',
+  boolean: 'a boolean (true or false)',
+};
+
+function describe(issue: ErrorObject, path: Path): string {
+  const field = (p: Path) => (p.length === 0 ? 'the file' : dotted(p));
+  switch (issue.keyword) {
+    case 'additionalProperties':
+      return `${field([...path, String(issue.params.additionalProperty)])}: is not a known setting`;
+    case 'required':
+      return `${field([...path, String(issue.params.missingProperty)])}: is required`;
+    case 'enum':
+      return `${field(path)}: must be one of ${(issue.params.allowedValues as unknown[]).join(', ')}`;
+    case 'pattern':
+      return `${field(path)}: ${path.at(-1) === 'hours' ? 'must be HH:MM-HH:MM' : 'must be a duration such as 30s, 5m, 1h or 1d'}`;
+    case 'type':
+      return `${field(path)}: must be ${TYPE_NAMES[String(issue.params.type)] ?? `a ${issue.params.type}`}`;
+    case 'uniqueItems':
+      return `${field(path)}: lists an item twice`;
+    default:
+      return `${field(path)}: ${issue.message ?? 'is invalid'}`;
+  }
+}
+
+/** Rules a schema cannot say: a real time zone, a non-empty span of hours, one rule per class. */
+function checkSemantics(policy: Policy, where: (path: Path, key?: string) => string): void {
+  const offHours = policy.alerts.offHours;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: offHours.timezone });
+  } catch {
+    const path = ['alerts', 'offHours', 'timezone'];
+    throw new PolicyError(
+      `${dotted(path)}: unknown time zone '${offHours.timezone}' (use an IANA name such as Europe/Berlin, or UTC)${where(path)}`,
+    );
+  }
+  const span = parseHours(offHours.hours);
+  if (span === null) {
+    const path = ['alerts', 'offHours', 'hours'];
+    throw new PolicyError(`${dotted(path)}: must be HH:MM-HH:MM with different start and end, ending at 24:00 at the latest${where(path)}`);
+  }
+  const seen = new Set<string>();
+  policy.incidents.autoContain.forEach((rule, i) => {
+    if (seen.has(rule.class)) {
+      const path = ['incidents', 'autoContain', i, 'class'];
+      throw new PolicyError(`${dotted(path)}: class '${rule.class}' already has a rule; list all its alert types in one${where(path)}`);
+    }
+    seen.add(rule.class);
+  });
+}
+
+/** The path of the first value that is not plain JSON data (a `!!binary`, `!!set`, …), or null. */
+function nonJson(value: unknown, path: Path): Path | null {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return null;
+  if (typeof value === 'number') return Number.isFinite(value) ? null : path;
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) {
+      const found = nonJson(item, [...path, i]);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  if (isPlainObject(value) && Object.getPrototypeOf(value) === Object.prototype) {
+    for (const [key, item] of Object.entries(value)) {
+      const found = nonJson(item, [...path, key]);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  return path;
+}
+
+/** `08:00-18:00` → minutes from midnight `[480, 1080]`; null when start equals end or a time is past 24:00. */
+export function parseHours(text: string): [number, number] | null {
+  const match = /^(\d{2}):(\d{2})-(\d{2}):(\d{2})$/.exec(text);
+  if (!match) return null;
+  const [start, end] = [Number(match[1]) * 60 + Number(match[2]), Number(match[3]) * 60 + Number(match[4])];
+  if (start >= 24 * 60 || end > 24 * 60 || start === end) return null;
+  return [start, end];
+}
+
+/** Defaults overlaid with what the file gives: objects merge key by key, anything else (lists included) replaces. */
+function merge(base: unknown, given: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(given)) return given === undefined ? structuredClone(base) : given;
+  const out: Record<string, unknown> = {};
+  for (const key of new Set([...Object.keys(base), ...Object.keys(given)])) out[key] = merge(base[key], given[key]);
+  return out;
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The source offset of the node at `path` (or of `key` inside it), for line numbers in errors. */
+function locate(root: unknown, path: Path, key?: string): number | null {
+  let node = root as Node | null;
+  let offset: number | null = node?.range?.[0] ?? null;
+  const steps = key === undefined ? path : [...path, key];
+  for (const step of steps) {
+    if (node === null || node === undefined) break;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === step);
+      if (pair === undefined) break;
+      offset = (pair.key as Node).range?.[0] ?? offset;
+      node = pair.value as Node | null;
+    } else if ('items' in node && Array.isArray(node.items) && typeof step === 'number') {
+      node = (node.items[step] as Node | undefined) ?? null;
+      offset = node?.range?.[0] ?? offset;
+    } else break;
+  }
+  return offset;
+}

@@ -1,0 +1,87 @@
+import type { AlertSeverity, AlertType, KeyClass } from '@keyward/wire';
+
+/** A day of the week as the policy file names it. */
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+interface Toggle {
+  /** A disabled detector reads nothing and raises nothing; its stored state is kept. */
+  enabled: boolean;
+  severity: AlertSeverity;
+}
+
+/** Thresholds of every anomaly detector (docs/alerts.md). Durations are API durations (`30s`, `5m`, `1h`). */
+export interface AlertsPolicy {
+  firstUse: Toggle;
+  volume: Toggle & {
+    /** Width of a counting bucket. */
+    bucket: string;
+    /** Weight of the newest bucket in the moving average (0 < alpha ≤ 1). */
+    alpha: number;
+    /** A bucket alerts when its count exceeds factor × the baseline… */
+    factor: number;
+    /** …and reaches at least this many operations. */
+    minCount: number;
+    /** Buckets a (principal, key) pair must have been watched before it can alert. */
+    warmupBuckets: number;
+  };
+  invalidCiphertext: Toggle & { window: string; threshold: number };
+  compromisedVersionUse: Toggle;
+  deactivatedVersionUse: Toggle;
+  authFailures: Toggle & { window: string; threshold: number };
+  offHours: Toggle & {
+    /** An IANA time zone (`Europe/Berlin`) or `UTC`. */
+    timezone: string;
+    /** Days on which administrative work is expected. */
+    days: Weekday[];
+    /** `HH:MM-HH:MM` in `timezone`; the end is exclusive; an end before the start spans midnight. */
+    hours: string;
+  };
+}
+
+/** Containment to apply automatically when an alert of one of `alerts` is raised about a key of `class`. */
+export interface AutoContainRule {
+  class: KeyClass;
+  alerts: AlertType[];
+}
+
+/** The policy file (docs/alerts.md, "The policy file"). Issue 4 adds `classes:`. */
+export interface Policy {
+  version: 1;
+  alerts: AlertsPolicy;
+  incidents: { autoContain: AutoContainRule[] };
+}
+
+/** What the policy is when there is no file: the values documented line by line in docs/policy.example.yaml. */
+export const DEFAULT_POLICY: Policy = deepFreeze({
+  version: 1,
+  alerts: {
+    firstUse: { enabled: true, severity: 'low' },
+    volume: { enabled: true, severity: 'medium', bucket: '1m', alpha: 0.1, factor: 10, minCount: 100, warmupBuckets: 60 },
+    invalidCiphertext: { enabled: true, severity: 'high', window: '5m', threshold: 20 },
+    compromisedVersionUse: { enabled: true, severity: 'high' },
+    deactivatedVersionUse: { enabled: true, severity: 'low' },
+    authFailures: { enabled: true, severity: 'medium', window: '5m', threshold: 20 },
+    offHours: {
+      enabled: false,
+      severity: 'medium',
+      timezone: 'UTC',
+      days: ['mon', 'tue', 'wed', 'thu', 'fri'],
+      hours: '08:00-18:00',
+    },
+  },
+  incidents: { autoContain: [] },
+});
+
+/** Whether the policy asks for automatic containment of a key of `keyClass` when an alert of `type` is raised about it. */
+export function autoContains(policy: Policy, keyClass: KeyClass, type: AlertType): boolean {
+  return policy.incidents.autoContain.some((rule) => rule.class === keyClass && rule.alerts.includes(type));
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,51 @@
+import type { AlertEvidence, AlertSeverity, AlertState, AlertSubject, AlertType } from '@keyward/wire';
+
+/** An anomaly alert as the store keeps it (docs/alerts.md). */
+export interface AlertRecord {
+  id: string;
+  type: AlertType;
+  severity: AlertSeverity;
+  state: AlertState;
+  /** Type and subject in one string; at most one unresolved alert per value. */
+  dedupKey: string;
+  subject: AlertSubject;
+  summary: string;
+  firstSeen: string;
+  lastSeen: string;
+  count: number;
+  evidence: AlertEvidence;
+  nextSteps: string[];
+  raisedAt: string;
+  updatedAt: string;
+  acknowledgedAt: string | null;
+  acknowledgedBy: string | null;
+  acknowledgeNote: string | null;
+  resolvedAt: string | null;
+  resolvedBy: string | null;
+  resolveNote: string | null;
+}
+
+export interface StoredAlert extends AlertRecord {
+  /** Insertion order; the list's paging cursor. */
+  seq: number;
+}
+
+/** Filters of `GET /v1/alerts`; all optional, combined with AND. */
+export interface AlertFilter {
+  state?: AlertState;
+  type?: AlertType;
+  namespace?: string;
+  key?: string;
+}
+
+/** One subject's remembered state for one detector (JSON the detector owns); `state: null` deletes it. */
+export interface DetectorStateRow {
+  subject: string;
+  state: string | null;
+}
+
+/** How far the alert engine has read one audit chain. */
+export interface AlertCursor {
+  chain: string;
+  chainSeq: number;
+}

@@ -1,0 +1,93 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+
+/** The policy file in a real `keyward server` process: refused at start, reloaded on SIGHUP. */
+const BIN = fileURLToPath(new URL('../../../../bin/keyward', import.meta.url));
+const dirs: string[] = [];
+const children: ChildProcess[] = [];
+
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function start(args: string[], env: Record<string, string>) {
+  const child = spawn(BIN, ['server', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+/** Polls `check` (bounded: 150 × 100 ms) until it returns true. */
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('the policy file in the server process', () => {
+  it('an invalid file refuses the start with a one-line reason naming the field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kw-policy-proc-'));
+    dirs.push(dir);
+    const policy = join(dir, 'strict.yaml');
+    writeFileSync(policy, 'alerts:\n  volume:\n    factor: 0\n');
+    const server = start(['--data-dir', dir, '--listen', `127.0.0.1:${await freePort()}`, '--policy', policy], {});
+    expect(await server.exit).toBe(1);
+    expect(server.stderr()).toBe(`keyward server: ${policy}: alerts.volume.factor: must be >= 1 (line 3)\n`);
+  });
+
+  it('SIGHUP reloads: an invalid file is refused (the previous policy stays), a valid one takes over', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kw-policy-proc-'));
+    dirs.push(dir);
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const token = `kw_${'b2'.repeat(20)}`;
+    // The default location: DATA/policy.yaml.
+    writeFileSync(join(dir, 'policy.yaml'), 'alerts:\n  invalidCiphertext:\n    threshold: 7\n');
+    const server = start(['--data-dir', dir, '--listen', `127.0.0.1:${port}`], { KEYWARD_INIT_ADMIN_TOKEN: token });
+    const status = async () =>
+      (await (await fetch(`${url}/v1/sys/policy`, { headers: { authorization: `Bearer ${token}` } })).json()) as Record<string, unknown>;
+    await until(async () => (await fetch(`${url}/v1/sys/health`)).status === 200, 'the server');
+    const first = await status();
+    expect(first).toMatchObject({ path: join(dir, 'policy.yaml'), source: 'file', lastError: null });
+
+    writeFileSync(join(dir, 'policy.yaml'), 'alerts:\n  invalidCiphertext:\n    threshold: many\n');
+    server.child.kill('SIGHUP');
+    await until(async () => (await status()).lastError !== null, 'the refusal');
+    const refused = await status();
+    expect(refused).toMatchObject({ digest: first.digest, lastError: 'alerts.invalidCiphertext.threshold: must be an integer (line 3)' });
+    expect(server.stdout()).toContain('policy file refused; the previous policy stays in force');
+
+    writeFileSync(join(dir, 'policy.yaml'), 'alerts:\n  invalidCiphertext:\n    threshold: 9\n');
+    server.child.kill('SIGHUP');
+    await until(async () => (await status()).digest !== first.digest && (await status()).lastError === null, 'the reload');
+    expect(server.child.exitCode).toBeNull(); // SIGHUP reloads; it does not stop the server
+    server.child.kill('SIGTERM');
+    expect(await server.exit).toBe(0);
+  });
+});
