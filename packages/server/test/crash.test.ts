@@ -9,7 +9,8 @@ import { freshStore, type TestStore } from './support/stores.js';
 
 /**
  * A server killed (SIGKILL) in the middle of a scheduled rotation run must
- * leave every key consistent: each rotation is one transaction.
+ * leave every key consistent: each rotation is one transaction. Two workers,
+ * killed together with their primary.
  */
 const BIN = fileURLToPath(new URL('../../../bin/keyward', import.meta.url));
 const TOKEN = `kw_crash_${'c'.repeat(40)}`;
@@ -18,7 +19,13 @@ let store: TestStore;
 let dir = mkdtempSync(join(tmpdir(), 'kw-crash-'));
 
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const c of children) {
+    try {
+      if (c.pid !== undefined) process.kill(-c.pid, 'SIGKILL');
+    } catch {
+      // The group is gone already.
+    }
+  }
   await store?.destroy();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -34,9 +41,10 @@ function freePort(): Promise<number> {
 }
 
 async function start(port: number): Promise<ChildProcess> {
-  const args = ['server', '--data-dir', dir, '--listen', `127.0.0.1:${port}`, '--scheduler-interval', '1s'];
+  const args = ['server', '--data-dir', dir, '--listen', `127.0.0.1:${port}`, '--scheduler-interval', '1s', '--workers', '2'];
   if (store.kind === 'postgres') args.push('--database-url', store.location);
-  const child = spawn(BIN, args, { env: { ...process.env, KEYWARD_INIT_ADMIN_TOKEN: TOKEN }, stdio: 'ignore' });
+  // Its own process group, so the crash below kills the primary and its workers at once, as a power cut would.
+  const child = spawn(BIN, args, { env: { ...process.env, KEYWARD_INIT_ADMIN_TOKEN: TOKEN }, stdio: 'ignore', detached: true });
   children.push(child);
   await until(async () => (await fetch(`http://127.0.0.1:${port}/v1/sys/health`).catch(() => null))?.status === 200);
   return child;
@@ -74,8 +82,11 @@ describe('a crash during a scheduled rotation', () => {
     // Make every key due now; RSA key generation makes the scheduler's run long enough to interrupt.
     await store.raw("UPDATE keys SET next_rotation_at = '2000-01-01T00:00:00.000Z', next_check_at = '2000-01-01T00:00:00.000Z'");
     await until(async () => (await rotations()) >= 1);
-    server.kill('SIGKILL');
-    await new Promise((r) => server.once('exit', r));
+    const exited = new Promise((r) => server.once('exit', r));
+    process.kill(-(server.pid as number), 'SIGKILL');
+    await exited;
+    // The workers die with it; the next server needs the port once the kernel has closed their sockets.
+    await until(async () => (await fetch(`http://127.0.0.1:${port}/v1/sys/health`).catch(() => null)) === null);
     const before = await rotations();
     expect(before).toBeLessThan(names.length);
 
