@@ -1,28 +1,9 @@
-import type { AlertEvidence, AlertSeverity, AlertState, AlertSubject, AlertType } from '@keyward/wire';
+import type { AlertState, AlertType, AlertView } from '@keyward/wire';
 
-/** An anomaly alert as the store keeps it (docs/alerts.md). */
-export interface AlertRecord {
-  id: string;
-  type: AlertType;
-  severity: AlertSeverity;
-  state: AlertState;
+/** An anomaly alert as the store keeps it (docs/alerts.md): the wire form plus its deduplication key. */
+export interface AlertRecord extends AlertView {
   /** Type and subject in one string; at most one unresolved alert per value. */
   dedupKey: string;
-  subject: AlertSubject;
-  summary: string;
-  firstSeen: string;
-  lastSeen: string;
-  count: number;
-  evidence: AlertEvidence;
-  nextSteps: string[];
-  raisedAt: string;
-  updatedAt: string;
-  acknowledgedAt: string | null;
-  acknowledgedBy: string | null;
-  acknowledgeNote: string | null;
-  resolvedAt: string | null;
-  resolvedBy: string | null;
-  resolveNote: string | null;
 }
 
 export interface StoredAlert extends AlertRecord {

@@ -1,5 +1,7 @@
 import type {
   AlgorithmName,
+  AuditOutcome,
+  AuditRecordView,
   Environment,
   KeyClass,
   KeyOperation,
@@ -138,21 +140,14 @@ export interface GrantRecord {
   createdBy: string;
 }
 
-export type AuditOutcome = 'success' | 'denied' | 'error';
+export type { AuditOutcome };
 
-/** One audit record. Never holds plaintext, key material, tokens or shares. */
-export interface AuditRecord {
-  time: string;
-  actor: string | null;
-  action: string;
-  namespace: string | null;
-  key: string | null;
-  keyVersion: number | null;
-  outcome: AuditOutcome;
-  errorCode: string | null;
-  requestId: string;
-  source: string;
-  details: Record<string, string | number | boolean | null>;
+/**
+ * One audit record as a request produces it: the wire record without its
+ * place in a chain (the audit log adds that). Never holds plaintext, key
+ * material, tokens or shares.
+ */
+export interface AuditRecord extends Omit<AuditRecordView, 'chain' | 'seq' | 'prevHash' | 'hash'> {
   /**
    * Values the record must not hold in the clear (an encryption context):
    * the audit log stores each as `hmac-sha256:<hex>` under the audit salt in
