@@ -20,9 +20,10 @@
 //   --stores LIST        sqlite,postgres (default: sqlite, plus postgres when
 //                        KEYWARD_BENCH_DATABASE_URL is set)
 //   --profile            also run Keyward (SQLite) under `node --cpu-prof` with the
-//                        encrypt, batch-encrypt and key-creation loads in turn, at
-//                        the highest connection count, and list the top self-time
-//                        functions
+//                        encrypt, batch-encrypt, key-creation and filtered-listing
+//                        loads in turn (listing over an inventory of --keys keys,
+//                        built before the profiler starts), at the highest
+//                        connection count, and list the top self-time functions
 //   --profile-only       only the profiles (no ceiling, no stores)
 //   --rounds N           paired ceiling/Keyward rounds for the headline ratio (default 3)
 //   --workers N          run Keyward with `--workers N`, and the ceiling with N
@@ -647,19 +648,31 @@ async function profileOne(label) {
   const dir = join(RUN_DIR, `prof-${label}`);
   mkdirSync(dir, { recursive: true });
   const adminToken = `kw_bench_${randomBytes(24).toString('hex')}`;
+  const dataDir = join(RUN_DIR, `data-profile-${label}`);
+  let prepared = null;
+  if (label === 'list-owner') {
+    // The inventory is built first, by a server not under the profiler, so the profile holds only listing.
+    const plain = await startKeyward(`keyward-profile-${label}-fill`, { dataDir, adminToken, workers: 1 });
+    prepared = await setUp(plain.base, adminToken);
+    log(`
+profile: building an inventory of ${INVENTORY.toLocaleString('en-US')} keys for the listing profile`);
+    await fill(plain.base, adminToken, INVENTORY, 64, 'fill');
+    await plain.stop();
+  }
   const kw = await startKeyward(`keyward-profile-${label}`, {
-    dataDir: join(RUN_DIR, `data-profile-${label}`),
+    dataDir,
     adminToken,
     nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`],
     // One process: one profile that holds all the work.
     workers: 1,
   });
   log(`\nprofile: Keyward (SQLite) under node --cpu-prof, ${label} at c=${TOP_C} for ${DURATION * 2} s`);
-  const { user } = await setUp(kw.base, adminToken);
+  const { user, auditor } = prepared ?? (await setUp(kw.base, adminToken));
   const spec = {
     encrypt: { path: '/v1/keys/bench-aes/encrypt', body: encryptBody, token: user },
     'batch-encrypt-100': { path: '/v1/keys/bench-aes/encrypt', body: batchBody, token: user },
     create: { path: '/v1/keys', token: adminToken, mode: 'create' },
+    'list-owner': { method: 'GET', path: '/v1/keys?owner=team-042&limit=100', token: auditor },
   }[label];
   await wrk(kw.base, { ...spec, prefix: 'warm', connections: 16, duration: WARMUP });
   const r = await wrk(kw.base, { ...spec, prefix: 'prof', connections: TOP_C, duration: DURATION * 2 });
@@ -677,7 +690,7 @@ async function profileOne(label) {
 
 async function profile(results) {
   results.profile = [];
-  for (const load of ['encrypt', 'batch-encrypt-100', 'create']) {
+  for (const load of ['encrypt', 'batch-encrypt-100', 'create', 'list-owner']) {
     const p = await profileOne(load);
     if (p) results.profile.push(p);
   }

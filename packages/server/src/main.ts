@@ -80,11 +80,13 @@ async function dataDirectory(options: ServerOptions): Promise<string> {
   return dataDir;
 }
 
-async function openStore(options: ServerOptions, dataDir: string, migrate: boolean): Promise<Store> {
+async function openStore(options: ServerOptions, dataDir: string, migrate: boolean, log: Logger): Promise<Store> {
+  const onFlushError = (error: unknown) =>
+    log.fatal({ err: error }, 'the database could not be flushed to disk; refusing all work until restarted');
   try {
     const store = options.databaseUrl
       ? openPostgresStore({ connectionString: options.databaseUrl })
-      : openSqliteStore({ path: join(dataDir, 'keyward.db') });
+      : openSqliteStore({ path: join(dataDir, 'keyward.db'), onFlushError });
     if (migrate) await store.migrate();
     return store;
   } catch (error) {
@@ -100,7 +102,7 @@ async function openStore(options: ServerOptions, dataDir: string, migrate: boole
 async function startPrimary(options: ServerOptions): Promise<void> {
   const log = pino({ level: options.logLevel, base: { service: 'keyward', role: 'primary' } });
   const dataDir = await dataDirectory(options);
-  const store = await openStore(options, dataDir, true);
+  const store = await openStore(options, dataDir, true, log);
   let initialized: boolean;
   try {
     await PolicyFile.open(options.policy ?? join(dataDir, 'policy.yaml'));
@@ -125,7 +127,7 @@ async function serve(options: ServerOptions, link: PrimaryLink | null): Promise<
   );
   const dataDir = await dataDirectory(options);
   // Workers: the primary migrated before forking.
-  let store = await openStore(options, dataDir, link === null);
+  let store = await openStore(options, dataDir, link === null, log);
   if (link !== null) store = relayingStore(store, link);
   // The policy file: a bad one refuses the start (there is no previous policy to keep); a missing one means the defaults.
   const policy = await PolicyFile.open(options.policy ?? join(dataDir, 'policy.yaml'));

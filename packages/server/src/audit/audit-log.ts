@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { auditRecordHash, signAuditCheckpoint } from '@keyward/crypto';
 import { type AuditChainHead, type AuditCheckpointView, KeywardError } from '@keyward/wire';
 import type { Clock } from '../service/clock.js';
@@ -63,8 +64,9 @@ const UNAVAILABLE = 'the audit trail cannot be written, so the operation was ref
  * chains do not wait.
  *
  * Records of requests that change no state are group-committed: all records
- * queued while one commit runs go in the next, in one transaction, together
- * with the use counts of the versions they used. `record()` resolves only
+ * queued while one commit is being written go in the next, in one
+ * transaction, together with the use counts of the versions they used; the
+ * next commit is written while the previous one waits for the disk. `record()` resolves only
  * once its record is durable (committed, and in the file sink when there is
  * one), so a response is never sent before its record. Records of state
  * changes are written with {@link recordIn} inside the change's own
@@ -84,7 +86,11 @@ export class AuditLog {
   readonly #sink: AuditFileSink | null;
   readonly #onError: (error: unknown) => void;
   #queue: Pending[] = [];
-  #flushing: Promise<void> | null = null;
+  /** Group commits started and not finished (each settles, never rejects). */
+  readonly #writes = new Set<Promise<void>>();
+  /** A group commit is still chaining its records: the next one waits, then queues behind its commit. */
+  #appending = false;
+  #scheduled = false;
   #inFlight = 0;
   readonly #writeListeners: AuditWriteListener[] = [];
   #sinceCheckpoint = 0;
@@ -107,7 +113,7 @@ export class AuditLog {
     return this.#sink;
   }
 
-  /** Records waiting for the next group commit (queued, or in the commit running now). */
+  /** Records waiting for a group commit (queued, or in commits running now). */
   get backlog(): number {
     return this.#queue.length + this.#inFlight;
   }
@@ -126,7 +132,7 @@ export class AuditLog {
   record(record: AuditRecord, use: VersionUse | null = null): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ record, use, resolve, reject });
-      if (this.#flushing === null) this.#flushing = this.#drain();
+      this.#schedule();
     });
   }
 
@@ -154,7 +160,10 @@ export class AuditLog {
 
   /** Resolves once every record queued so far is committed. */
   async flush(): Promise<void> {
-    while (this.#flushing !== null) await this.#flushing;
+    while (this.#queue.length > 0 || this.#writes.size > 0) {
+      if (this.#writes.size > 0) await Promise.all(this.#writes);
+      else await nextTurn();
+    }
   }
 
   /** Resolves once queued records are committed and a checkpoint being signed is stored (tests; shutdown). */
@@ -243,41 +252,85 @@ export class AuditLog {
     return new KeywardError('unavailable', UNAVAILABLE);
   }
 
-  async #drain(): Promise<void> {
-    // Let the requests that arrive in this turn of the event loop join the batch.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    while (this.#queue.length > 0) {
-      const batch = this.#queue;
-      this.#queue = [];
-      this.#inFlight = batch.length;
-      const started = process.hrtime.bigint();
-      let ok = false;
-      try {
-        const chained = await this.#store.transaction(async (tx) => {
-          // Use counts first: every transaction takes the chain head last, so they cannot deadlock.
-          for (const [id, count] of countUses(batch)) {
-            const [keyId, version] = splitUseId(id);
-            await tx.addUses(keyId, version, count);
-          }
-          return this.#append(
-            tx,
-            batch.map((p) => p.record),
-          );
-        });
-        ok = true;
-        await this.#committed(chained);
-        for (const p of batch) p.resolve();
-      } catch (error) {
-        const refused = this.#unavailable(error);
-        for (const p of batch) p.reject(refused);
-      } finally {
-        this.#inFlight = 0;
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        for (const listener of this.#writeListeners) listener(batch.length, seconds, ok);
-      }
-    }
-    this.#flushing = null;
+  /**
+   * Starts the next group commit after this turn of the event loop (so that
+   * the requests arriving in it join the batch), unless one is still
+   * chaining its records. Commits overlap: a batch starts as soon as the
+   * previous one has appended its records, and queues behind its commit (the
+   * store's write lock, the chain head's row lock), so the next batch is
+   * written while the previous one waits for its flush to disk.
+   */
+  #schedule(): void {
+    if (this.#scheduled || this.#appending || this.#queue.length === 0) return;
+    this.#scheduled = true;
+    this.#startNextTurn();
   }
+
+  /**
+   * Bound to the async context this log was made in: the next batch is often
+   * scheduled from inside the previous batch's transaction callback, whose
+   * context would otherwise carry over and make the store refuse the new
+   * transaction as nested.
+   */
+  readonly #startNextTurn = AsyncResource.bind(() => {
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#startBatch();
+    });
+  });
+
+  #startBatch(): void {
+    if (this.#appending || this.#queue.length === 0) return;
+    const batch = this.#queue;
+    this.#queue = [];
+    this.#appending = true;
+    let appended = false;
+    const release = () => {
+      if (appended) return;
+      appended = true;
+      this.#appending = false;
+      this.#schedule();
+    };
+    const write = this.#write(batch, release).finally(() => this.#writes.delete(write));
+    this.#writes.add(write);
+  }
+
+  /** One group commit; settles its requests' promises and never rejects itself. */
+  async #write(batch: Pending[], appended: () => void): Promise<void> {
+    this.#inFlight += batch.length;
+    const started = process.hrtime.bigint();
+    let ok = false;
+    try {
+      const chained = await this.#store.transaction(async (tx) => {
+        // Use counts first: every transaction takes the chain head last, so they cannot deadlock.
+        for (const [id, count] of countUses(batch)) {
+          const [keyId, version] = splitUseId(id);
+          await tx.addUses(keyId, version, count);
+        }
+        const records = await this.#append(
+          tx,
+          batch.map((p) => p.record),
+        );
+        appended();
+        return records;
+      });
+      ok = true;
+      await this.#committed(chained);
+      for (const p of batch) p.resolve();
+    } catch (error) {
+      const refused = this.#unavailable(error);
+      for (const p of batch) p.reject(refused);
+    } finally {
+      appended();
+      this.#inFlight -= batch.length;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      for (const listener of this.#writeListeners) listener(batch.length, seconds, ok);
+    }
+  }
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Sensitive values as `hmac-sha256:<hex>` under the audit salt; `redacted` when the salt is unavailable (sealed). */

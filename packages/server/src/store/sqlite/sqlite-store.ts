@@ -1,29 +1,41 @@
 import Sqlite from 'better-sqlite3';
-import { Kysely, type SqliteDatabase, SqliteDialect } from 'kysely';
+import { Kysely } from 'kysely';
 import { singleNodeChannel } from '../change-channel.js';
 import { KyselyStore } from '../kysely-store.js';
 import type { Database } from '../schema.js';
 import type { Store } from '../store.js';
-import { withStatementCache } from './statement-cache.js';
+import { type PreparingDatabase, withStatementCache } from './statement-cache.js';
+import { DurableSqliteDialect, FlushGroup, WalFile, type WalFlush } from './wal-flush.js';
 
 export interface SqliteStoreConfig {
   /** Path of the database file. */
   path: string;
+  /** Hears why the database could not be flushed to disk (the store then refuses all work). */
+  onFlushError?: (error: unknown) => void;
+  /** Makes the WAL durable: fdatasync of `PATH-wal` ({@link WalFile}) unless a test observes it. */
+  flush?: WalFlush;
 }
 
 /**
- * Opens (creating if needed) a SQLite database in WAL mode with full sync, so
- * a committed audit record survives power loss, and secure_delete, so erased
- * material is overwritten rather than left in free pages.
+ * Opens (creating if needed) a SQLite database in WAL mode, and
+ * secure_delete, so erased material is overwritten rather than left in free
+ * pages. Every commit is durable (it survives power loss) before its
+ * transaction resolves: `synchronous = NORMAL` leaves the WAL's fsync to
+ * {@link DurableSqliteDialect}, which runs it off the event loop and shares
+ * it between concurrent commits, where `FULL` would stall every request for
+ * each commit's fsync.
  */
 export function openSqliteStore(config: SqliteStoreConfig): Store {
   const database = new Sqlite(config.path);
   database.pragma('journal_mode = WAL');
-  database.pragma('synchronous = FULL');
+  database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
   database.pragma('secure_delete = ON');
   database.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(immediateTransactions(database)) }) });
+  const wal = new WalFile(`${config.path}-wal`);
+  const flushes = new FlushGroup(config.flush ?? wal.flush, config.onFlushError);
+  const dialect = new DurableSqliteDialect({ database: withStatementCache(immediateTransactions(database)) }, flushes, () => wal.close());
+  const db = new Kysely<Database>({ dialect });
   return new KyselyStore(db, 'sqlite', singleNodeChannel);
 }
 
@@ -40,7 +52,7 @@ export function openSqliteStore(config: SqliteStoreConfig): Store {
  * so a change relayed by another worker is never applied in the middle of
  * a read-through that would cache what the change replaced.
  */
-function immediateTransactions(database: Sqlite.Database): SqliteDatabase {
+function immediateTransactions(database: Sqlite.Database): PreparingDatabase {
   return {
     close: () => database.close(),
     prepare: (sql: string) => database.prepare(sql === 'begin' ? 'begin immediate' : sql),
