@@ -29,8 +29,22 @@ describe('keyward alerts and policy commands against the real server', () => {
     expect(out.code).toBe(0);
     expect(out.stdout).toMatch(/Source: +defaults \(no file\)\n/);
     expect(out.stdout).toContain(`${server.dataDir}/policy.yaml`);
+    // The class standards in force, one row per class ('-': no default or no limit).
+    expect(out.stdout).toContain('Class standards (docs/governance.md):\n');
+    expect(out.stdout).toMatch(/\ncritical +90d +90d +- +all +software +30d +30d +no\n/);
+    expect(out.stdout).toMatch(/\nlow +- +- +- +all +software +7d +7d +yes\n/);
     const json = JSON.parse((await run(['--json', 'policy', 'status'])).stdout) as PolicyStatusView;
     expect(json).toMatchObject({ source: 'defaults', digest: null, lastError: null });
+    expect(json.classes.high).toEqual({
+      rotationPeriod: '180d',
+      maxRotationPeriod: '180d',
+      maxUsesPerVersion: null,
+      algorithms: null,
+      protection: 'software',
+      deletionWindowDays: 30,
+      minDeletionWindowDays: 14,
+      exportable: true,
+    });
   });
 
   it('refusals and usage errors have their exit codes', async () => {

@@ -1,4 +1,5 @@
 /** Anomaly alerts (`/v1/alerts`, docs/alerts.md) and the policy-file status (`GET /v1/sys/policy`). */
+import type { ClassStandards } from './classes.js';
 
 /**
  * What an alert is about. Each type has one detector; its thresholds are in
@@ -116,4 +117,6 @@ export interface PolicyStatusView {
   /** Why the last reload was refused (the previous policy stayed in force); null after a good load. */
   lastError: string | null;
   lastErrorAt: string | null;
+  /** The class standards in force (the policy's `classes:` section, defaults included). */
+  classes: ClassStandards;
 }

@@ -1,6 +1,8 @@
 export type * from './alerts.js';
 export { ALERT_SEVERITIES, ALERT_STATES, ALERT_TYPES } from './alerts.js';
 export type * from './audit.js';
+export type * from './classes.js';
+export { KEY_PROTECTIONS } from './classes.js';
 export type { ErrorBody, ErrorCode } from './errors.js';
 export { ERROR_CODES, HTTP_STATUS, INVALID_CIPHERTEXT_MESSAGE, isErrorCode, KeywardError } from './errors.js';
 export type * from './incidents.js';

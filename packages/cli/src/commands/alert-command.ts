@@ -6,6 +6,7 @@ import {
   type AlertListQuery,
   type AlertSubject,
   type AlertView,
+  type ClassStandards,
   type PolicyStatusView,
 } from '@keyward/wire';
 import { type Command, Option } from 'commander';
@@ -146,11 +147,33 @@ export function renderAlert(a: AlertView): string {
 }
 
 function renderPolicyStatus(s: PolicyStatusView): string {
-  return formatDetails([
+  const details = formatDetails([
     ['Path', s.path],
     ['Source', s.source === 'file' ? 'file' : 'defaults (no file)'],
     ['Loaded', s.loadedAt],
     ['Digest', s.digest ?? '-'],
     ['Last error', s.lastError === null ? '-' : `${s.lastError} (${s.lastErrorAt ?? '?'}); the previous policy stays in force`],
   ]);
+  // A server older than the class standards does not send them.
+  if (s.classes === undefined) return details;
+  return `${details}\nClass standards (docs/governance.md):\n${renderClassStandards(s.classes)}`;
+}
+
+/** One row per class; `-` where the policy sets no default or no limit. */
+export function renderClassStandards(classes: ClassStandards): string {
+  const or = (value: string | number | null) => (value === null ? '-' : String(value));
+  return formatTable(
+    ['CLASS', 'ROTATION', 'MAX ROTATION', 'MAX USES', 'ALGORITHMS', 'PROTECTION', 'DELETION', 'MIN DELETION', 'EXPORTABLE'],
+    Object.entries(classes).map(([name, c]) => [
+      name,
+      or(c.rotationPeriod),
+      or(c.maxRotationPeriod),
+      or(c.maxUsesPerVersion),
+      c.algorithms === null ? 'all' : c.algorithms.join(','),
+      c.protection,
+      `${c.deletionWindowDays}d`,
+      `${c.minDeletionWindowDays}d`,
+      c.exportable ? 'yes' : 'no',
+    ]),
+  );
 }

@@ -1,5 +1,7 @@
+import { KEY_CLASSES, type KeyClass } from '@keyward/wire';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
+import { parseDuration } from '../keys/duration.js';
 import { DEFAULT_POLICY, deepFreeze, type Policy } from './policy.js';
 import { POLICY_SCHEMA } from './policy-schema.js';
 
@@ -14,7 +16,15 @@ export class PolicyError extends Error {
   }
 }
 
-const ajv = new Ajv({ allErrors: false, coerceTypes: false, useDefaults: false, removeAdditional: false, strict: true });
+// Union types (`[string, null]`): in `classes:`, null is a value that turns a default or a limit off.
+const ajv = new Ajv({
+  allErrors: false,
+  coerceTypes: false,
+  useDefaults: false,
+  removeAdditional: false,
+  strict: true,
+  allowUnionTypes: true,
+});
 const validate = ajv.compile(POLICY_SCHEMA);
 
 type Path = Array<string | number>;
@@ -65,6 +75,7 @@ export function parsePolicy(text: string): Policy {
   }
   const policy = merge(DEFAULT_POLICY, data) as Policy;
   checkSemantics(policy, where);
+  checkClasses(policy, data, where);
   return deepFreeze(policy);
 }
 
@@ -80,7 +91,12 @@ const TYPE_NAMES: Readonly<Record<string, string>> = {
   number: 'a number',
   string: 'a string',
   boolean: 'a boolean (true or false)',
+  null: 'null',
 };
+
+/** `string` → `a string`; a union such as `[string, null]` → `a string or null`. */
+const typeNames = (types: unknown): string =>
+  (Array.isArray(types) ? types : String(types).split(',')).map((type) => TYPE_NAMES[String(type)] ?? `a ${type}`).join(' or ');
 
 function describe(issue: ErrorObject, path: Path): string {
   const field = (p: Path) => (p.length === 0 ? 'the file' : dotted(p));
@@ -94,9 +110,11 @@ function describe(issue: ErrorObject, path: Path): string {
     case 'pattern':
       return `${field(path)}: ${path.at(-1) === 'hours' ? 'must be HH:MM-HH:MM' : 'must be a duration such as 30s, 5m, 1h or 1d'}`;
     case 'type':
-      return `${field(path)}: must be ${TYPE_NAMES[String(issue.params.type)] ?? `a ${issue.params.type}`}`;
+      return `${field(path)}: must be ${typeNames(issue.params.type)}`;
     case 'uniqueItems':
       return `${field(path)}: lists an item twice`;
+    case 'minItems':
+      return `${field(path)}: must list at least ${issue.params.limit} item${issue.params.limit === 1 ? '' : 's'}`;
     default:
       return `${field(path)}: ${issue.message ?? 'is invalid'}`;
   }
@@ -126,6 +144,69 @@ function checkSemantics(policy: Policy, where: (path: Path, key?: string) => str
     }
     seen.add(rule.class);
   });
+}
+
+/**
+ * Each class's defaults must meet its own limits, or every key created with
+ * them would be refused. The error blames the setting the file gives (the
+ * other one is a documented default the operator may not have in mind).
+ */
+function checkClasses(policy: Policy, given: unknown, where: (path: Path, key?: string) => string): void {
+  for (const keyClass of KEY_CLASSES) {
+    const problem = rotationProblem(policy, keyClass, given) ?? deletionWindowProblem(policy, keyClass, given);
+    if (problem !== null) {
+      const path = ['classes', keyClass, problem.field];
+      throw new PolicyError(`${dotted(path)}: ${problem.message}${where(path)}`);
+    }
+  }
+}
+
+type ClassProblem = { field: string; message: string } | null;
+
+/** A default rotationPeriod that is off, or longer than maxRotationPeriod. */
+function rotationProblem(policy: Policy, keyClass: KeyClass, given: unknown): ClassProblem {
+  const { rotationPeriod, maxRotationPeriod } = policy.classes[keyClass];
+  if (maxRotationPeriod === null) return null;
+  const max = parseDuration('maxRotationPeriod', maxRotationPeriod);
+  if (rotationPeriod !== null && parseDuration('rotationPeriod', rotationPeriod) <= max) return null;
+  const limit = `classes.${keyClass}.maxRotationPeriod (${maxRotationPeriod})`;
+  if (inFile(given, ['classes', keyClass, 'rotationPeriod'])) {
+    return {
+      field: 'rotationPeriod',
+      message: rotationPeriod === null ? `cannot be null (rotation off) while ${limit} is set` : `must be at most ${limit}`,
+    };
+  }
+  const current = rotationPeriod === null ? 'is null (rotation off)' : `(${rotationPeriod}) is longer`;
+  return {
+    field: 'maxRotationPeriod',
+    message: `the class's default rotationPeriod ${current}; set classes.${keyClass}.rotationPeriod too`,
+  };
+}
+
+/** A default deletionWindowDays below minDeletionWindowDays. */
+function deletionWindowProblem(policy: Policy, keyClass: KeyClass, given: unknown): ClassProblem {
+  const { deletionWindowDays, minDeletionWindowDays } = policy.classes[keyClass];
+  if (deletionWindowDays >= minDeletionWindowDays) return null;
+  if (inFile(given, ['classes', keyClass, 'deletionWindowDays'])) {
+    return {
+      field: 'deletionWindowDays',
+      message: `must be at least classes.${keyClass}.minDeletionWindowDays (${minDeletionWindowDays})`,
+    };
+  }
+  return {
+    field: 'minDeletionWindowDays',
+    message: `is above the class's default deletionWindowDays (${deletionWindowDays}); raise classes.${keyClass}.deletionWindowDays too`,
+  };
+}
+
+/** Whether the file itself sets the value at `path` (as opposed to leaving the default). */
+function inFile(given: unknown, path: readonly string[]): boolean {
+  let node = given;
+  for (const step of path) {
+    if (!isPlainObject(node) || !Object.hasOwn(node, step)) return false;
+    node = node[step];
+  }
+  return true;
 }
 
 /** The path of the first value that is not plain JSON data (a `!!binary`, `!!set`, …), or null. */

@@ -26,6 +26,7 @@ export class FixedPolicy implements PolicySource {
       digest: null,
       lastError: null,
       lastErrorAt: null,
+      classes: policy.classes,
     });
   }
   current(): Policy {
@@ -90,6 +91,7 @@ export class PolicyFile implements PolicySource {
       digest: this.#digest,
       lastError: this.#lastError,
       lastErrorAt: this.#lastErrorAt?.toISOString() ?? null,
+      classes: this.#policy.classes,
     };
   }
 

@@ -1,4 +1,5 @@
-import { ALERT_SEVERITIES, ALERT_TYPES, KEY_CLASSES } from '@keyward/wire';
+import { ALERT_SEVERITIES, ALERT_TYPES, ALGORITHMS, KEY_CLASSES, KEY_PROTECTIONS } from '@keyward/wire';
+import { MAX_DELETION_WINDOW_DAYS, MIN_DELETION_WINDOW_DAYS } from '../keys/class-defaults.js';
 import { WEEKDAYS } from './policy.js';
 
 /**
@@ -17,6 +18,29 @@ const section = (properties: Record<string, object>) =>
   }) as const;
 
 const windowed = section({ window: duration, threshold: { type: 'integer', minimum: 2, maximum: 10_000 } });
+
+/** Deletion windows within the range the API accepts for keys and schedule-deletion. */
+const days = { type: 'integer', minimum: MIN_DELETION_WINDOW_DAYS, maximum: MAX_DELETION_WINDOW_DAYS } as const;
+
+/**
+ * One class's standard (docs/governance.md). `null` is a value here, not an
+ * absence: it turns a default or a limit off (an absent key keeps the
+ * documented default). Limits match what the API accepts on a key.
+ */
+const classStandard = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    rotationPeriod: { type: ['string', 'null'], pattern: duration.pattern },
+    maxRotationPeriod: { type: ['string', 'null'], pattern: duration.pattern },
+    maxUsesPerVersion: { type: ['integer', 'null'], minimum: 1, maximum: 2 ** 48 },
+    algorithms: { type: ['array', 'null'], minItems: 1, uniqueItems: true, items: { type: 'string', enum: [...ALGORITHMS] } },
+    protection: { type: 'string', enum: [...KEY_PROTECTIONS] },
+    deletionWindowDays: days,
+    minDeletionWindowDays: days,
+    exportable: { type: 'boolean' },
+  },
+} as const;
 
 export const POLICY_SCHEMA = {
   type: 'object',
@@ -64,6 +88,11 @@ export const POLICY_SCHEMA = {
           },
         },
       },
+    },
+    classes: {
+      type: 'object',
+      additionalProperties: false,
+      properties: Object.fromEntries(KEY_CLASSES.map((keyClass) => [keyClass, classStandard])),
     },
   },
 } as const;

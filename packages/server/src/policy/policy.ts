@@ -1,4 +1,4 @@
-import type { AlertSeverity, AlertType, KeyClass } from '@keyward/wire';
+import type { AlertSeverity, AlertType, ClassStandards, KeyClass } from '@keyward/wire';
 
 /** A day of the week as the policy file names it. */
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
@@ -45,11 +45,13 @@ export interface AutoContainRule {
   alerts: AlertType[];
 }
 
-/** The policy file (docs/alerts.md, "The policy file"). Issue 4 adds `classes:`. */
+/** The policy file (docs/alerts.md, "The policy file"; docs/governance.md for `classes:`). */
 export interface Policy {
   version: 1;
   alerts: AlertsPolicy;
   incidents: { autoContain: AutoContainRule[] };
+  /** The standard each key class must meet (policy/class-standards.ts enforces it). */
+  classes: ClassStandards;
 }
 
 /** What the policy is when there is no file: the values documented line by line in docs/policy.example.yaml. */
@@ -71,6 +73,48 @@ export const DEFAULT_POLICY: Policy = deepFreeze({
     },
   },
   incidents: { autoContain: [] },
+  classes: {
+    critical: {
+      rotationPeriod: '90d',
+      maxRotationPeriod: '90d',
+      maxUsesPerVersion: null,
+      algorithms: null,
+      protection: 'software',
+      deletionWindowDays: 30,
+      minDeletionWindowDays: 30,
+      exportable: false,
+    },
+    high: {
+      rotationPeriod: '180d',
+      maxRotationPeriod: '180d',
+      maxUsesPerVersion: null,
+      algorithms: null,
+      protection: 'software',
+      deletionWindowDays: 30,
+      minDeletionWindowDays: 14,
+      exportable: true,
+    },
+    standard: {
+      rotationPeriod: '365d',
+      maxRotationPeriod: '365d',
+      maxUsesPerVersion: null,
+      algorithms: null,
+      protection: 'software',
+      deletionWindowDays: 30,
+      minDeletionWindowDays: 7,
+      exportable: true,
+    },
+    low: {
+      rotationPeriod: null,
+      maxRotationPeriod: null,
+      maxUsesPerVersion: null,
+      algorithms: null,
+      protection: 'software',
+      deletionWindowDays: 7,
+      minDeletionWindowDays: 7,
+      exportable: true,
+    },
+  },
 });
 
 /** Whether the policy asks for automatic containment of a key of `keyClass` when an alert of `type` is raised about it. */

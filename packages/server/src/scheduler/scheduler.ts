@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type DueStep, dueStep } from '../keys/schedule-rules.js';
+import { assertMeetsClass } from '../policy/class-standards.js';
+import type { PolicySource } from '../policy/policy-file.js';
 import type { Lifecycle, Outcome } from '../service/lifecycle.js';
 import type { SystemActions } from '../service/system-actions.js';
 import type { Store } from '../store/store.js';
@@ -25,11 +27,19 @@ const BATCH = 500;
  * idempotent (the step is re-decided inside the transaction). On PostgreSQL
  * only the node holding the scheduler lock runs; time comes from the clock
  * given to SystemActions.
+ *
+ * A version an operator scheduled (a manual rotation with an activation
+ * date) of a key that no longer meets its class standard
+ * (docs/governance.md) is not activated: the step fails like any other
+ * (counted, reported to `onError`) and is retried on every run until the key
+ * is patched into compliance or the policy changes. Rotation by time,
+ * prepublished versions included, is never held back: it protects the key.
  */
 export class Scheduler {
   readonly #store: Store;
   readonly #system: SystemActions;
   readonly #lifecycle: Lifecycle;
+  readonly #policy: PolicySource;
   readonly #onError: (error: unknown) => void;
   readonly #periodic: Periodic<SchedulerRun>;
   readonly #onRun: (run: SchedulerRun | null, seconds: number) => void;
@@ -38,6 +48,8 @@ export class Scheduler {
     store: Store;
     system: SystemActions;
     lifecycle: Lifecycle;
+    /** The policy in force, read at each activation (class standards). */
+    policy: PolicySource;
     onError?: (error: unknown) => void;
     /** Told of every finished pass and its duration (metrics); `null` when the pass threw. */
     onRun?: (run: SchedulerRun | null, seconds: number) => void;
@@ -45,6 +57,7 @@ export class Scheduler {
     this.#store = deps.store;
     this.#system = deps.system;
     this.#lifecycle = deps.lifecycle;
+    this.#policy = deps.policy;
     this.#onError = deps.onError ?? (() => {});
     this.#onRun = deps.onRun ?? (() => {});
     this.#periodic = new Periodic(() => this.#timed(), this.#onError);
@@ -110,6 +123,16 @@ export class Scheduler {
         action = 'key.destroy';
         break;
       case 'activate':
+        // A version an operator scheduled (rotate with activationDate) is checked again when it
+        // activates, since the policy may have changed since; one the scheduler prepublished for
+        // rotation by time is not, as rotation by time is never held back. Thrown inside the
+        // step's transaction: the version stays pre_active and nothing is written.
+        if (step.version.trigger === 'manual')
+          assertMeetsClass(
+            this.#policy.current(),
+            key,
+            `; version ${step.version.version} of key '${key.name}' (namespace '${key.namespace}') stays pre_active until the key is patched into compliance`,
+          );
         outcome = this.#lifecycle.activate(key, step.version, now);
         action = 'version.activate';
         details.trigger = step.version.trigger;

@@ -64,6 +64,9 @@ const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n =
  * transaction with the incident record and the declaration's audit record;
  * every later step is recorded as it finishes and never undoes them, so a
  * failing step (say the blast radius query) is reported, not fatal.
+ * Containment and the emergency rotation never consult the class standards
+ * (policy/class-standards.ts): a key that breaks its class is no less in
+ * need of protection, and an incident must not wait for a patch.
  */
 export class CompromisePlaybook {
   readonly #store: Store;

@@ -302,7 +302,12 @@ export class CryptoService {
     throw new KeywardError('invalid_state', `key '${key.record.name}' keeps reaching its use limit; try again`);
   }
 
-  /** Rotates a key whose primary version is used up, once per key however many requests find it so. */
+  /**
+   * Rotates a key whose primary version is used up, once per key however many
+   * requests find it so. Never held back by the class standards (unlike a
+   * manual rotation): a used-up version must be replaced whatever else is
+   * wrong with the key, or its use limit would stop protecting it.
+   */
   async #rotateForUse(key: LoadedKey, exhausted: number, ctx: CallContext): Promise<LoadedKey> {
     const id = key.record.id;
     let rotation = this.#rotations.get(id);

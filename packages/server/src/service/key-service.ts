@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { getAlgorithm } from '@keyward/crypto';
 import { type CreateKeyRequest, type KeyList, type KeyListQuery, type KeyView, KeywardError, type PatchKeyRequest } from '@keyward/wire';
-import { CLASS_DEFAULTS, DEFAULT_CLASS, DEFAULT_ENVIRONMENT, MAX_DELETION_WINDOW_DAYS } from '../keys/class-defaults.js';
+import { DEFAULT_CLASS, DEFAULT_ENVIRONMENT, MAX_DELETION_WINDOW_DAYS } from '../keys/class-defaults.js';
 import { parseDuration } from '../keys/duration.js';
 import { nextCheckAt } from '../keys/schedule-rules.js';
+import { assertDeletionWindow, assertMeetsClass, assertPatchMeetsClass } from '../policy/class-standards.js';
+import type { PolicySource } from '../policy/policy-file.js';
 import type { KeyFilter, KeyRecord, VersionRecord } from '../store/records.js';
 import { type Store, StoreConflictError, type StoreOps } from '../store/store.js';
 import type { CallContext } from './context.js';
@@ -20,13 +22,14 @@ export interface ListKeysInput extends Omit<KeyListQuery, 'limit' | 'cursor'> {
   cursor: string | null;
 }
 
-function checkDeletionWindow(days: number, keyClass: KeyRecord['class'], field = 'deletionWindowDays'): void {
-  const min = CLASS_DEFAULTS[keyClass].minDeletionWindowDays;
+/** The API's upper bound on a deletion window: bad input, not a class rule (the class sets the minimum). */
+function checkMaxDeletionWindow(days: number, field = 'deletionWindowDays'): void {
   if (days > MAX_DELETION_WINDOW_DAYS) throw new KeywardError('invalid_request', `${field}: must be at most ${MAX_DELETION_WINDOW_DAYS}`);
-  if (days < min) {
-    throw new KeywardError('policy_violation', `${field}: class ${keyClass} requires a deletion window of at least ${min} days`);
-  }
 }
+
+/** Appended to a rotation refused because the key no longer meets its class (e.g. after a policy change). */
+const PATCH_FIRST =
+  '; the key no longer meets its class standard: patch it into compliance first (its settings, or its class), then rotate';
 
 /** A version must rotate before its originator-usage period ends, and prepublication must fit in a rotation period. */
 function checkPeriods(key: KeyRecord): void {
@@ -67,6 +70,7 @@ export class KeyService {
   readonly #lifecycle: Lifecycle;
   readonly #uses: UseLimiter;
   readonly #committed: CommittedListener;
+  readonly #policy: PolicySource;
 
   constructor(deps: {
     gate: Gate;
@@ -75,9 +79,12 @@ export class KeyService {
     directory: KeyDirectory;
     lifecycle: Lifecycle;
     uses: UseLimiter;
+    /** The policy in force; its class standards are read on every call, so a reloaded file applies to the next request. */
+    policy: PolicySource;
     /** Told of the events of every committed change (metrics count rotations from them). */
     onCommitted?: CommittedListener;
   }) {
+    this.#policy = deps.policy;
     this.#uses = deps.uses;
     this.#committed = deps.onCommitted ?? (() => {});
     this.#gate = deps.gate;
@@ -91,12 +98,13 @@ export class KeyService {
     return this.#gate.run(ctx, 'key.create', async (scope) => {
       scope.key = req.name;
       scope.authorize();
+      const policy = this.#policy.current();
       const keyClass = req.class ?? DEFAULT_CLASS;
-      const defaults = CLASS_DEFAULTS[keyClass];
+      const defaults = policy.classes[keyClass];
       const rotationPeriod = req.rotationPeriod ?? defaults.rotationPeriod;
       if (rotationPeriod !== null) parseDuration('rotationPeriod', rotationPeriod);
       const deletionWindowDays = req.deletionWindowDays ?? defaults.deletionWindowDays;
-      checkDeletionWindow(deletionWindowDays, keyClass);
+      checkMaxDeletionWindow(deletionWindowDays);
       const spec = getAlgorithm(req.algorithm);
       const now = scope.now;
       const record: KeyRecord = {
@@ -112,7 +120,7 @@ export class KeyService {
         description: req.description ?? '',
         tags: req.tags ?? {},
         rotationPeriod,
-        maxUsesPerVersion: req.maxUsesPerVersion ?? null,
+        maxUsesPerVersion: req.maxUsesPerVersion ?? defaults.maxUsesPerVersion,
         nextRotationAt: nextRotation(rotationPeriod, now),
         primaryVersion: 1,
         exportable: req.exportable ?? false,
@@ -128,6 +136,8 @@ export class KeyService {
       // Version 1 is created active now.
       record.nextCheckAt = nextCheckAt(record, [{ state: 'active', activatedAt: now.toISOString(), activateAt: null }]);
       checkPeriods(record);
+      // After the class defaults: the key as it would be stored must meet its class.
+      assertMeetsClass(policy, record);
       scope.details.algorithm = req.algorithm;
       scope.keyVersion = 1;
       const version = await this.#inTransaction(async (tx) => {
@@ -204,7 +214,11 @@ export class KeyService {
           next.minDecryptionVersion = req.minDecryptionVersion;
         }
         checkPeriods(next);
-        if (req.deletionWindowDays !== undefined || req.class !== undefined) checkDeletionWindow(next.deletionWindowDays, next.class);
+        if (req.deletionWindowDays !== undefined) checkMaxDeletionWindow(next.deletionWindowDays);
+        // The key as it would be after the patch, in the class it would be in: reclassifying
+        // into a stricter class it does not meet is refused, and so is setting a field to a
+        // value its class does not allow.
+        assertPatchMeetsClass(this.#policy.current(), next, new Set(Object.keys(req)));
         const fields = Object.keys(req).sort().join(',');
         scope.details.fields = fields;
         return { key: next, changed: [], created: [], events: [event('key.updated', next, null, scope.now, { fields })] };
@@ -221,6 +235,10 @@ export class KeyService {
         if (activateAt !== null && activateAt.getTime() <= scope.now.getTime()) {
           throw new KeywardError('invalid_request', 'activationDate: must be in the future');
         }
+        this.#lifecycle.assertRotatable(key);
+        // Only manual rotation is held back. Rotation by time (scheduler), by use (CryptoService)
+        // and on compromise (compromiseVersion, the incident playbook) protect the key and never are.
+        assertMeetsClass(this.#policy.current(), key, PATCH_FIRST);
         const outcome = await this.#lifecycle.rotate(tx, key, versions, 'manual', scope.now, activateAt);
         scope.keyVersion = outcome.created[0]?.version ?? null;
         scope.details.trigger = 'manual';
@@ -249,7 +267,9 @@ export class KeyService {
   /**
    * Declares a version compromised: from now on it only decrypts and
    * verifies, and only for principals allowed to recover data. If it was the
-   * primary version the key rotates at once, in the same transaction.
+   * primary version the key rotates at once, in the same transaction. Never
+   * held back by the class standards: it protects the key, and a key that
+   * breaks its class needs the new version no less.
    */
   compromiseVersion(ctx: CallContext, name: string, n: number, reason: string): Promise<KeyView> {
     return this.#gate.run(ctx, 'version.compromise', (scope) =>
@@ -280,7 +300,10 @@ export class KeyService {
     return this.#gate.run(ctx, 'key.schedule-deletion', (scope) =>
       this.#mutate(ctx, scope, name, async (key) => {
         const window = days ?? key.deletionWindowDays;
-        checkDeletionWindow(window, key.class, 'days');
+        // Without `days` the key's own window applies: name it, so the operator knows what to change.
+        const field = days === null ? 'deletionWindowDays' : 'days';
+        checkMaxDeletionWindow(window, field);
+        assertDeletionWindow(this.#policy.current(), key.class, window, field);
         scope.details.days = window;
         return this.#lifecycle.scheduleDeletion(key, window, scope.now);
       }),

@@ -58,7 +58,7 @@ export interface KeywardOptions {
   onAuditError?: (error: unknown) => void;
   /** Prometheus metrics (docs/metrics.md); a fresh instance with its own registry when absent. */
   metrics?: Metrics;
-  /** The policy in force (the policy file, docs/alerts.md); the documented defaults when absent. */
+  /** The policy in force (the policy file, docs/alerts.md, docs/governance.md); the documented defaults when absent. */
   policy?: PolicySource;
   /** Called with each error an alert-engine run throws (the run is retried on the next tick). */
   onAlertError?: (error: unknown) => void;
@@ -166,10 +166,13 @@ export function createKeyward(options: KeywardOptions): Keyward {
   const lifecycle = new Lifecycle(keyring);
   const uses = new UseLimiter(store);
   const system = new SystemActions({ store, audit, clock, directory, keyring, onCommitted });
+  // Read on every use (never copied), so a reloaded policy file applies to the next request or run.
+  const policy = options.policy ?? new FixedPolicy();
   const scheduler = new Scheduler({
     store,
     system,
     lifecycle,
+    policy,
     onError: options.onSchedulerError ?? (() => {}),
     onRun: (run, seconds) => metrics.jobs.schedulerRun(run, seconds),
   });
@@ -202,7 +205,6 @@ export function createKeyward(options: KeywardOptions): Keyward {
     },
     onAttempt: (outcome, seconds, abandoned) => metrics.jobs.deliveryAttempt(outcome, seconds, abandoned),
   });
-  const policy = options.policy ?? new FixedPolicy();
   const alertEngine = new AlertEngine({ store, clock, policy, onError: options.onAlertError ?? (() => {}) });
   alertEngine.onRaised((alert) => metrics.alertRaised(alert.type));
   const alertService = new AlertService({ gate, store, engine: alertEngine });
@@ -263,7 +265,7 @@ export function createKeyward(options: KeywardOptions): Keyward {
       version: options.version,
       peers: options.sealPeers ?? null,
     }),
-    keys: new KeyService({ gate, store, keyring, directory, lifecycle, uses, onCommitted }),
+    keys: new KeyService({ gate, store, keyring, directory, lifecycle, uses, policy, onCommitted }),
     crypto,
     principals: new PrincipalService({ gate, store, authenticator, directory }),
     reports: new ReportService({ gate, store, directory }),

@@ -94,9 +94,7 @@ export class Lifecycle {
     now: Date,
     activateAt: Date | null = null,
   ): Promise<Outcome> {
-    if (key.state !== 'enabled' && key.state !== 'disabled') {
-      throw new KeywardError('invalid_state', `key '${key.name}' is ${key.state} and cannot rotate`);
-    }
+    this.assertRotatable(key);
     const scheduled = versions.find((v) => v.state === 'pre_active');
     if (activateAt !== null && scheduled !== undefined) {
       throw new KeywardError('invalid_state', `key '${key.name}' already has version ${scheduled.version} waiting to activate`);
@@ -120,6 +118,13 @@ export class Lifecycle {
       created: [created],
       events: [event('key.rotated', rotated, n, now, { trigger, previousVersion: key.primaryVersion })],
     };
+  }
+
+  /** Only an enabled or disabled key can rotate; a key pending deletion or destroyed cannot. */
+  assertRotatable(key: KeyRecord): void {
+    if (key.state !== 'enabled' && key.state !== 'disabled') {
+      throw new KeywardError('invalid_state', `key '${key.name}' is ${key.state} and cannot rotate`);
+    }
   }
 
   /** A `pre_active` version reaches its activation time: it becomes active and, if newest, primary. */

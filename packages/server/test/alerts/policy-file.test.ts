@@ -82,6 +82,116 @@ describe('parsePolicy', () => {
   });
 });
 
+describe('parsePolicy: classes', () => {
+  it('a partial section overrides only what it names; every other class and rule keeps its default', () => {
+    const p = parsePolicy(
+      [
+        'classes:',
+        '  critical:',
+        '    rotationPeriod: 30d',
+        '    maxRotationPeriod: 60d',
+        '    algorithms: [aes-256-gcm, ed25519]',
+        '    maxUsesPerVersion: 1000000',
+        '  low:',
+        '    protection: hsm',
+        '    exportable: false',
+        '',
+      ].join('\n'),
+    );
+    expect(p.classes.critical).toEqual({
+      ...DEFAULT_POLICY.classes.critical,
+      rotationPeriod: '30d',
+      maxRotationPeriod: '60d',
+      algorithms: ['aes-256-gcm', 'ed25519'],
+      maxUsesPerVersion: 1_000_000,
+    });
+    expect(p.classes.low).toEqual({ ...DEFAULT_POLICY.classes.low, protection: 'hsm', exportable: false });
+    expect(p.classes.high).toEqual(DEFAULT_POLICY.classes.high);
+    expect(p.classes.standard).toEqual(DEFAULT_POLICY.classes.standard);
+    expect(p.alerts).toEqual(DEFAULT_POLICY.alerts);
+    expect(Object.isFrozen(p.classes.critical.algorithms)).toBe(true);
+  });
+
+  it('the shipped defaults are the documented standards', () => {
+    const rules = (keyClass: 'critical' | 'high' | 'standard' | 'low') => {
+      const c = DEFAULT_POLICY.classes[keyClass];
+      return [c.rotationPeriod, c.maxRotationPeriod, c.deletionWindowDays, c.minDeletionWindowDays, c.exportable];
+    };
+    expect(rules('critical')).toEqual(['90d', '90d', 30, 30, false]);
+    expect(rules('high')).toEqual(['180d', '180d', 30, 14, true]);
+    expect(rules('standard')).toEqual(['365d', '365d', 30, 7, true]);
+    expect(rules('low')).toEqual([null, null, 7, 7, true]);
+    for (const c of Object.values(DEFAULT_POLICY.classes)) {
+      expect(c).toMatchObject({ maxUsesPerVersion: null, algorithms: null, protection: 'software' });
+    }
+  });
+
+  it('null turns a default or a limit off', () => {
+    const p = parsePolicy('classes:\n  critical:\n    rotationPeriod: null\n    maxRotationPeriod: null\n    algorithms: null\n');
+    expect(p.classes.critical).toMatchObject({ rotationPeriod: null, maxRotationPeriod: null, algorithms: null });
+  });
+
+  it('refuses a bad classes section with the field path and line', () => {
+    const cases: Array<[string, string]> = [
+      ['classes:\n  ultra: {}\n', 'classes.ultra: is not a known setting (line 2)'],
+      ['classes:\n  low:\n    rotation: 30d\n', 'classes.low.rotation: is not a known setting (line 3)'],
+      ['classes: []\n', 'classes: must be a mapping (line 1)'],
+      ['classes:\n  low: null\n', 'classes.low: must be a mapping (line 2)'],
+      ['classes:\n  low:\n    rotationPeriod: 5\n', 'classes.low.rotationPeriod: must be a string or null (line 3)'],
+      [
+        'classes:\n  low:\n    maxRotationPeriod: 1 year\n',
+        'classes.low.maxRotationPeriod: must be a duration such as 30s, 5m, 1h or 1d (line 3)',
+      ],
+      ['classes:\n  high:\n    maxUsesPerVersion: 0\n', 'classes.high.maxUsesPerVersion: must be >= 1 (line 3)'],
+      ['classes:\n  high:\n    maxUsesPerVersion: "10"\n', 'classes.high.maxUsesPerVersion: must be an integer or null (line 3)'],
+      ['classes:\n  high:\n    algorithms: []\n', 'classes.high.algorithms: must list at least 1 item (line 3)'],
+      ['classes:\n  high:\n    algorithms: aes-256-gcm\n', 'classes.high.algorithms: must be a list or null (line 3)'],
+      [
+        'classes:\n  high:\n    algorithms: [aes-256-gcm, des]\n',
+        'classes.high.algorithms[1]: must be one of aes-256-gcm, chacha20-poly1305',
+      ],
+      ['classes:\n  high:\n    algorithms: [ed25519, ed25519]\n', 'classes.high.algorithms: lists an item twice (line 3)'],
+      ['classes:\n  standard:\n    protection: tpm\n', 'classes.standard.protection: must be one of software, hsm (line 3)'],
+      ['classes:\n  standard:\n    exportable: no\n', 'classes.standard.exportable: must be a boolean (true or false) (line 3)'],
+      ['classes:\n  standard:\n    deletionWindowDays: 6\n', 'classes.standard.deletionWindowDays: must be >= 7 (line 3)'],
+      ['classes:\n  standard:\n    minDeletionWindowDays: 31\n', 'classes.standard.minDeletionWindowDays: must be <= 30 (line 3)'],
+      // Semantic rules: a class's defaults must meet its own limits.
+      [
+        'classes:\n  critical:\n    rotationPeriod: 120d\n',
+        'classes.critical.rotationPeriod: must be at most classes.critical.maxRotationPeriod (90d) (line 3)',
+      ],
+      [
+        'classes:\n  critical:\n    rotationPeriod: null\n',
+        'classes.critical.rotationPeriod: cannot be null (rotation off) while classes.critical.maxRotationPeriod (90d) is set (line 3)',
+      ],
+      [
+        'classes:\n  critical:\n    maxRotationPeriod: 30d\n',
+        "classes.critical.maxRotationPeriod: the class's default rotationPeriod (90d) is longer; set classes.critical.rotationPeriod too (line 3)",
+      ],
+      [
+        'classes:\n  low:\n    maxRotationPeriod: 30d\n',
+        "classes.low.maxRotationPeriod: the class's default rotationPeriod is null (rotation off); set classes.low.rotationPeriod too (line 3)",
+      ],
+      [
+        'classes:\n  high:\n    minDeletionWindowDays: 20\n    deletionWindowDays: 14\n',
+        'classes.high.deletionWindowDays: must be at least classes.high.minDeletionWindowDays (20) (line 4)',
+      ],
+      [
+        'classes:\n  low:\n    minDeletionWindowDays: 20\n',
+        "classes.low.minDeletionWindowDays: is above the class's default deletionWindowDays (7); raise classes.low.deletionWindowDays too (line 3)",
+      ],
+    ];
+    for (const [text, message] of cases) expect(refused(text), text).toContain(message);
+    // A limit in hours is compared as a duration, not as text.
+    expect(parsePolicy('classes:\n  high:\n    maxRotationPeriod: 2160h\n    rotationPeriod: 90d\n').classes.high.rotationPeriod).toBe(
+      '90d',
+    );
+    expect(refused('classes:\n  high:\n    maxRotationPeriod: 2159h\n    rotationPeriod: 90d\n')).toBe(
+      'classes.high.rotationPeriod: must be at most classes.high.maxRotationPeriod (2159h) (line 4)',
+    );
+  });
+});
+
 describe('PolicyFile', () => {
   let dir: string;
   let path: string;
@@ -102,6 +212,7 @@ describe('PolicyFile', () => {
       digest: null,
       lastError: null,
       lastErrorAt: null,
+      classes: DEFAULT_POLICY.classes,
     });
     expect(await file.reload()).toBeNull();
   });

@@ -40,7 +40,9 @@ describe('every error code of API.md', () => {
       deletionWindowDays: 7,
     });
     expectError(r, 'policy_violation');
-    expect(r.body.error.message).toBe('deletionWindowDays: class critical requires a deletion window of at least 30 days');
+    expect(r.body.error.message).toBe(
+      'deletionWindowDays: class critical requires a deletion window of at least 30 days (classes.critical.minDeletionWindowDays)',
+    );
     expect((await h.call('GET', '/v1/keys/short-window')).status).toBe(404);
   });
 

@@ -59,6 +59,8 @@ export class Harness {
   sink: AuditFileSink | null = null;
   /** Errors of background audit work (checkpoints, the file sink). */
   readonly auditErrors: unknown[] = [];
+  /** Errors of failed scheduler steps (each also counts in the run's `failures`). */
+  readonly schedulerErrors: unknown[] = [];
 
   /** This node's audit chain. */
   get node(): string {
@@ -105,6 +107,7 @@ export class Harness {
     this.sink = audit.file === undefined ? null : await AuditFileSink.open(audit.file, this.node, raw);
     options.audit = { node: this.node, checkpoints: audit.checkpoints ?? {}, sink: this.sink };
     options.onAuditError = (error) => this.auditErrors.push(error);
+    options.onSchedulerError = (error) => this.schedulerErrors.push(error);
     this.keyward = createKeyward(options);
     await this.keyward.ready();
     this.app = await buildRestApp(this.keyward, { logger, version: '0.0.0-test' });
