@@ -1,3 +1,4 @@
+import type { Environment } from '@keyward/wire';
 import type { Principal } from '../service/context.js';
 import type { GrantRecord, KeyRecord } from '../store/records.js';
 import type { Action } from './actions.js';
@@ -8,6 +9,11 @@ export interface AuthorizationRequest {
   action: Action;
   /** The key acted on, when there is one, with its grants. */
   key?: { record: KeyRecord; grants: readonly GrantRecord[] };
+  /**
+   * The environment acted in when there is no key yet: a key being created,
+   * a key being moved to another environment, a listing filtered by one.
+   */
+  environment?: Environment;
 }
 
 export interface Decision {

@@ -88,6 +88,8 @@ function isOwner(principal: Principal, key: KeyRecord): boolean {
  * Built-in roles and per-key grants:
  * - `admin` may do everything;
  * - `key-admin` manages keys and grants but performs no cryptographic operation;
+ * - every role acts only on keys in the principal's environments (a key being
+ *   created or moved counts in its new environment);
  * - `key-user` performs the operations a grant names, on keys in its environments;
  * - `auditor` reads metadata; `approver` votes (quorum arrives with governance);
  * - a key's owner may read and edit its metadata, read its JWK Set and its usage report;
@@ -95,8 +97,15 @@ function isOwner(principal: Principal, key: KeyRecord): boolean {
  *   `public-key` or `verify` (in its environments), as the public-key operation is.
  */
 export class BuiltinAuthorizer implements Authorizer {
-  authorize({ principal, action, key }: AuthorizationRequest): Decision {
+  authorize(request: AuthorizationRequest): Decision {
+    const { principal, action, key } = request;
     if (action === 'auth.self') return allow('every principal may read itself');
+    // Environments bound every role, admin included: a principal scoped to dev or test
+    // neither uses nor creates nor manages a prod key.
+    const environment = key?.record.environment ?? request.environment;
+    if (environment !== undefined && !principal.environments.includes(environment)) {
+      return deny(`'${principal.id}' is not scoped to environment ${environment}`);
+    }
     if (principal.roles.includes('admin')) return allow('role admin');
     const decidedAs = DECIDED_AS[action as ManagementAction];
     if (decidedAs !== undefined) {
@@ -125,9 +134,6 @@ export class BuiltinAuthorizer implements Authorizer {
   #crypto(principal: Principal, operation: KeyOperation, key: AuthorizationRequest['key']): Decision {
     if (!principal.roles.includes('key-user')) return deny(`'${principal.id}' does not hold the key-user role`);
     if (key === undefined) return deny('no key');
-    if (!principal.environments.includes(key.record.environment)) {
-      return deny(`'${principal.id}' may not use keys in environment ${key.record.environment}`);
-    }
     if (!holdsGrant(principal, key.grants, operation)) return deny(`no grant allows '${principal.id}' to ${operation} with this key`);
     return allow('key-user with a grant');
   }

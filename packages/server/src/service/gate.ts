@@ -39,10 +39,11 @@ export class Scope {
     this.#build = build;
   }
 
-  /** Throws forbidden unless the authorizer allows this action on `key`. */
-  authorize(key?: AuthorizationRequest['key']): void {
+  /** Throws forbidden unless the authorizer allows this action on `key` (or, without a key, in `environment`). */
+  authorize(key?: AuthorizationRequest['key'], environment?: AuthorizationRequest['environment']): void {
     const request: AuthorizationRequest = { principal: this.principal, action: this.#action };
     if (key !== undefined) request.key = key;
+    if (environment !== undefined) request.environment = environment;
     const decision = this.#authorizer.authorize(request);
     if (!decision.allowed) {
       this.details.reason = decision.reason;

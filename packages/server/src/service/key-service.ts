@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { getAlgorithm } from '@keyward/crypto';
-import { type CreateKeyRequest, type KeyList, type KeyListQuery, type KeyView, KeywardError, type PatchKeyRequest } from '@keyward/wire';
+import {
+  type CreateKeyRequest,
+  ENVIRONMENTS,
+  type KeyList,
+  type KeyListQuery,
+  type KeyView,
+  KeywardError,
+  type PatchKeyRequest,
+} from '@keyward/wire';
 import { DEFAULT_CLASS, DEFAULT_ENVIRONMENT, MAX_DELETION_WINDOW_DAYS } from '../keys/class-defaults.js';
 import { parseDuration } from '../keys/duration.js';
 import { nextCheckAt } from '../keys/schedule-rules.js';
@@ -97,7 +105,9 @@ export class KeyService {
   create(ctx: CallContext, req: CreateKeyRequest): Promise<KeyView> {
     return this.#gate.run(ctx, 'key.create', async (scope) => {
       scope.key = req.name;
-      scope.authorize();
+      // In the environment the key will be in: a principal scoped to dev cannot create a prod key.
+      const environment = req.environment ?? DEFAULT_ENVIRONMENT;
+      scope.authorize(undefined, environment);
       const policy = this.#policy.current();
       const keyClass = req.class ?? DEFAULT_CLASS;
       const defaults = policy.classes[keyClass];
@@ -116,7 +126,7 @@ export class KeyService {
         state: 'enabled',
         owner: req.owner,
         class: keyClass,
-        environment: req.environment ?? DEFAULT_ENVIRONMENT,
+        environment,
         description: req.description ?? '',
         tags: req.tags ?? {},
         rotationPeriod,
@@ -155,8 +165,11 @@ export class KeyService {
 
   list(ctx: CallContext, input: ListKeysInput): Promise<KeyList> {
     return this.#gate.run(ctx, 'key.list', async (scope) => {
-      scope.authorize();
+      // Asking for one environment needs that environment; otherwise only the principal's are listed.
+      scope.authorize(undefined, input.environment);
       const filter: KeyFilter = {};
+      const scoped = scope.principal.environments;
+      if (input.environment === undefined && ENVIRONMENTS.some((e) => !scoped.includes(e))) filter.environments = [...scoped];
       if (input.owner !== undefined) filter.owner = input.owner;
       if (input.class !== undefined) filter.class = input.class;
       if (input.environment !== undefined) filter.environment = input.environment;
@@ -195,7 +208,11 @@ export class KeyService {
         const next: KeyRecord = { ...key };
         if (req.owner !== undefined) next.owner = req.owner;
         if (req.class !== undefined) next.class = req.class;
-        if (req.environment !== undefined) next.environment = req.environment;
+        if (req.environment !== undefined) {
+          // Moving a key is managing it in its new environment too.
+          scope.authorize(undefined, req.environment);
+          next.environment = req.environment;
+        }
         if (req.description !== undefined) next.description = req.description;
         if (req.tags !== undefined) next.tags = req.tags;
         if (req.maxUsesPerVersion !== undefined) next.maxUsesPerVersion = req.maxUsesPerVersion;

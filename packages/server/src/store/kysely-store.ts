@@ -286,6 +286,10 @@ class KyselyOps implements StoreOps {
     if (filter.owner !== undefined) query = query.where('keys.owner', '=', filter.owner);
     if (filter.class !== undefined) query = query.where('keys.class', '=', filter.class);
     if (filter.environment !== undefined) query = query.where('keys.environment', '=', filter.environment);
+    if (filter.environments !== undefined) {
+      if (filter.environments.length === 0) return [];
+      query = query.where('keys.environment', 'in', filter.environments);
+    }
     if (filter.state !== undefined) query = query.where('keys.state', '=', filter.state);
     if (filter.algorithm !== undefined) query = query.where('keys.algorithm', '=', filter.algorithm);
     if (filter.tag !== undefined) {

@@ -187,6 +187,8 @@ export interface KeyFilter {
   owner?: string;
   class?: KeyClass;
   environment?: Environment;
+  /** Only keys in one of these (a principal's environments). */
+  environments?: Environment[];
   state?: KeyState;
   algorithm?: AlgorithmName;
   tag?: { key: string; value: string };
