@@ -21,6 +21,7 @@ import { WorkerMetrics } from './cluster/worker-metrics.js';
 import { workerAuditFile, workerNodeId } from './cluster/worker-names.js';
 import { followSealEvents, LinkSealPeers } from './cluster/worker-seal.js';
 import { buildRestApp } from './frontends/rest/app.js';
+import { errorFields } from './log-fields.js';
 import type { PolicyError } from './policy/parse-policy.js';
 import { PolicyFile } from './policy/policy-file.js';
 import { parseServerOptions, type ServerOptions, UsageError } from './server-options.js';
@@ -62,8 +63,6 @@ function fail(error: unknown): void {
   process.stderr.write(`keyward server: ${message}\n`);
   process.exit(error instanceof UsageError ? 2 : 1);
 }
-
-const errorFields = (error: unknown) => ({ err: { type: (error as Error).name, code: (error as { code?: unknown }).code } });
 
 /** The worker slot (1…N) this process serves in, or null when it is not a Keyward worker. */
 function workerSlot(): number | null {
