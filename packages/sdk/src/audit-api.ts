@@ -1,6 +1,6 @@
 import {
   type AuditCheckpointView,
-  type AuditOutcome,
+  type AuditEventsQuery as AuditEventsWireQuery,
   type AuditRecordView,
   type AuditVerifyReport,
   type EncryptionContext,
@@ -9,25 +9,12 @@ import {
 import { AlertsApi } from './alerts-api.js';
 import { KeywardConnectionError } from './keyward-connection-error.js';
 
-/** Filters of {@link AuditApi.auditEvents}; every one given must match. */
-export interface AuditEventsQuery {
-  /** Records about keys of this namespace (the client's namespace header does not filter the trail). */
-  namespace?: string;
-  key?: string;
-  version?: number;
-  /** The acting principal. */
-  principal?: string;
-  /** e.g. `crypto.encrypt`, `key.rotate`, `audit.export`. */
-  action?: string;
-  outcome?: AuditOutcome;
+/** Filters of {@link AuditApi.auditEvents} (the API's query); the times may also be Dates. */
+export interface AuditEventsQuery extends Omit<AuditEventsWireQuery, 'from' | 'to'> {
   /** Records at or after this time (RFC 3339, or a Date). */
   from?: string | Date;
   /** Records before this time (RFC 3339, or a Date). */
   to?: string | Date;
-  /** 1–1000; the server defaults to 100. */
-  limit?: number;
-  /** `nextCursor` of the previous page. */
-  cursor?: string;
 }
 
 /** Filters of the iterator over every page; `limit` sets the page size. */

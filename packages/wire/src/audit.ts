@@ -112,3 +112,24 @@ export type AuditLine =
   | ({ type: 'checkpoint' } & AuditCheckpointView)
   | ({ type: 'anchor' } & AuditChainHead)
   | { type: 'export'; version: 1; exportedAt: string; publicKey: string };
+
+/** `GET /v1/audit/events` query: filters (every one given must match) and paging. */
+export interface AuditEventsQuery {
+  /** Records about keys of this namespace (the request's namespace header does not filter the trail). */
+  namespace?: string;
+  key?: string;
+  version?: number;
+  /** The acting principal. */
+  principal?: string;
+  /** e.g. `crypto.encrypt`, `key.rotate`, `audit.export`. */
+  action?: string;
+  outcome?: AuditOutcome;
+  /** Records at or after this time (RFC 3339). */
+  from?: string;
+  /** Records before this time (RFC 3339). */
+  to?: string;
+  /** 1–1000; the server defaults to 100. */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+}

@@ -4,7 +4,14 @@ import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { AuditEventList, AuditEventsQuery } from '@keyward/sdk';
-import type { AuditCheckpointView, AuditOutcome, AuditProblem, AuditRecordView, AuditVerifyReport } from '@keyward/wire';
+import type {
+  AuditCheckpointView,
+  AuditEventsQuery as AuditEventsWireQuery,
+  AuditOutcome,
+  AuditProblem,
+  AuditRecordView,
+  AuditVerifyReport,
+} from '@keyward/wire';
 import { type Command, Option } from 'commander';
 import type { OutputSink } from '../cli-io.js';
 import type { CommandContext } from '../command-context.js';
@@ -24,16 +31,8 @@ interface VerifyOptions {
   fileSink?: boolean;
 }
 
-interface EventsOptions {
-  key?: string;
-  version?: number;
-  principal?: string;
-  action?: string;
-  outcome?: AuditOutcome;
-  from?: string;
-  to?: string;
-  limit?: number;
-  cursor?: string;
+/** The API's filters as options (`--namespace` is the global flag), and `--all` for every page. */
+interface EventsOptions extends Omit<AuditEventsWireQuery, 'namespace'> {
   all?: boolean;
 }
 

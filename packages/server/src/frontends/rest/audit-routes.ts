@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { type AuditOutcome, KeywardError } from '@keyward/wire';
+import { type AuditEventsQuery, KeywardError } from '@keyward/wire';
 import type { FastifyInstance } from 'fastify';
 import type { Keyward } from '../../service/keyward.js';
 import type { AuditQuery } from '../../store/records.js';
@@ -7,26 +7,13 @@ import { callContext } from './call-context.js';
 import { parseTime } from './report-routes.js';
 import { context, DEFAULT_PAGE, name, ownerId, paging, rfc3339 } from './schemas.js';
 
-interface EventsQuery {
-  namespace?: string;
-  key?: string;
-  version?: number;
-  principal?: string;
-  action?: string;
-  outcome?: AuditOutcome;
-  from?: string;
-  to?: string;
-  limit?: number;
-  cursor?: string;
-}
-
 const emptyQuery = { type: 'object', additionalProperties: false, properties: {} } as const;
 
 /** The audit trail, for auditors (docs/audit.md). */
 export function auditRoutes(app: FastifyInstance, keyward: Keyward): void {
   const { audit } = keyward;
 
-  app.get<{ Querystring: EventsQuery }>(
+  app.get<{ Querystring: AuditEventsQuery }>(
     '/v1/audit/events',
     {
       schema: {
