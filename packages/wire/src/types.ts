@@ -73,6 +73,10 @@ export interface KeyView {
   minDecryptionVersion: number;
   prepublishPeriod: string | null;
   originatorPeriod: string | null;
+  /** When the key was last reviewed (`POST /v1/keys/{name}/review`); null: never. */
+  lastReviewedAt: string | null;
+  /** When a review is due: the class's review interval after the last review (or creation); now after the owner changed by offboarding. */
+  nextReviewAt: string | null;
   versions?: KeyVersionView[];
 }
 
@@ -217,6 +221,8 @@ export interface PrincipalView {
   teams: string[];
   createdAt: string;
   disabled: boolean;
+  /** When the principal was offboarded (disabled for good, its keys reassigned); null otherwise. */
+  offboardedAt: string | null;
 }
 export interface CreatePrincipalRequest {
   id: string;

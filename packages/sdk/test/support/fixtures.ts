@@ -26,6 +26,8 @@ export function keyView(overrides: Partial<KeyView> = {}): KeyView {
     minDecryptionVersion: 1,
     prepublishPeriod: null,
     originatorPeriod: null,
+    lastReviewedAt: null,
+    nextReviewAt: '2025-04-01T00:00:00.000Z',
     versions: [
       {
         version: 1,

@@ -44,6 +44,11 @@ export type ManagementAction =
   | 'incident.declare'
   | 'incident.read'
   | 'incident.update'
-  | 'incident.rewrap';
+  | 'incident.rewrap'
+  | 'principal.offboard'
+  | 'key.review'
+  | 'approval.read'
+  | 'approval.vote'
+  | 'report.read';
 
 export type Action = ManagementAction | `crypto.${KeyOperation}`;

@@ -31,6 +31,9 @@ const ROLE_ACTIONS: Readonly<Record<Role, readonly ManagementAction[]>> = Object
     'webhook.manage',
     'webhook.read',
     'incident.read',
+    'key.review',
+    'approval.read',
+    'report.read',
   ],
   'key-user': [],
   auditor: [
@@ -49,12 +52,22 @@ const ROLE_ACTIONS: Readonly<Record<Role, readonly ManagementAction[]>> = Object
     'incident.read',
     'alert.read',
     'policy.read',
+    'approval.read',
+    'report.read',
   ],
-  approver: [],
+  approver: ['approval.read', 'approval.vote', 'key.list', 'key.read'],
 });
 
 /** Management actions a key's owner (the principal or a member of the owning team) may take on it. */
-const OWNER_ACTIONS: readonly ManagementAction[] = ['key.read', 'key.update', 'grant.read', 'key.jwks', 'key.usage', 'incident.read'];
+const OWNER_ACTIONS: readonly ManagementAction[] = [
+  'key.read',
+  'key.update',
+  'key.review',
+  'grant.read',
+  'key.jwks',
+  'key.usage',
+  'incident.read',
+];
 
 /**
  * Incident actions decided as the action they stand for: whoever may declare
@@ -91,7 +104,8 @@ function isOwner(principal: Principal, key: KeyRecord): boolean {
  * - every role acts only on keys in the principal's environments (a key being
  *   created or moved counts in its new environment);
  * - `key-user` performs the operations a grant names, on keys in its environments;
- * - `auditor` reads metadata; `approver` votes (quorum arrives with governance);
+ * - `auditor` reads metadata and reports; `approver` reads keys and votes on
+ *   approvals in its environments (never on its own requests: the approval service checks that);
  * - a key's owner may read and edit its metadata, read its JWK Set and its usage report;
  * - a key's JWK Set (`key.jwks`) is also open to a key-user whose grant allows
  *   `public-key` or `verify` (in its environments), as the public-key operation is.

@@ -1,4 +1,4 @@
-import { ALERT_SEVERITIES, ALERT_TYPES, ALGORITHMS, KEY_CLASSES, KEY_PROTECTIONS } from '@keyward/wire';
+import { ALERT_SEVERITIES, ALERT_TYPES, ALGORITHMS, KEY_CLASSES, KEY_PROTECTIONS, SENSITIVE_OPERATIONS } from '@keyward/wire';
 import { MAX_DELETION_WINDOW_DAYS, MIN_DELETION_WINDOW_DAYS } from '../keys/class-defaults.js';
 import { WEEKDAYS } from './policy.js';
 
@@ -39,6 +39,14 @@ const classStandard = {
     deletionWindowDays: days,
     minDeletionWindowDays: days,
     exportable: { type: 'boolean' },
+    reviewInterval: { type: ['string', 'null'], pattern: duration.pattern },
+    unusedKeyThreshold: { type: ['string', 'null'], pattern: duration.pattern },
+    quorum: {
+      type: 'object',
+      additionalProperties: false,
+      properties: Object.fromEntries(SENSITIVE_OPERATIONS.map((op) => [op, { type: 'integer', minimum: 0, maximum: 9 }])),
+    },
+    rotateOnOffboarding: { type: 'boolean' },
   },
 } as const;
 
@@ -89,6 +97,7 @@ export const POLICY_SCHEMA = {
         },
       },
     },
+    approvals: { type: 'object', additionalProperties: false, properties: { ttl: duration } },
     classes: {
       type: 'object',
       additionalProperties: false,

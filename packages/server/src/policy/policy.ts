@@ -50,6 +50,8 @@ export interface Policy {
   version: 1;
   alerts: AlertsPolicy;
   incidents: { autoContain: AutoContainRule[] };
+  /** Quorum approvals (docs/governance.md, "Approvals"): how long a request waits for its approvals. */
+  approvals: { ttl: string };
   /** The standard each key class must meet (policy/class-standards.ts enforces it). */
   classes: ClassStandards;
 }
@@ -73,6 +75,7 @@ export const DEFAULT_POLICY: Policy = deepFreeze({
     },
   },
   incidents: { autoContain: [] },
+  approvals: { ttl: '24h' },
   classes: {
     critical: {
       rotationPeriod: '90d',
@@ -83,6 +86,10 @@ export const DEFAULT_POLICY: Policy = deepFreeze({
       deletionWindowDays: 30,
       minDeletionWindowDays: 30,
       exportable: false,
+      reviewInterval: '90d',
+      unusedKeyThreshold: '90d',
+      quorum: { scheduleDeletion: 2, destroyVersion: 2, disable: 0, downgrade: 2, grantChange: 0, export: 2 },
+      rotateOnOffboarding: true,
     },
     high: {
       rotationPeriod: '180d',
@@ -93,6 +100,10 @@ export const DEFAULT_POLICY: Policy = deepFreeze({
       deletionWindowDays: 30,
       minDeletionWindowDays: 14,
       exportable: true,
+      reviewInterval: '180d',
+      unusedKeyThreshold: '180d',
+      quorum: { scheduleDeletion: 0, destroyVersion: 0, disable: 0, downgrade: 0, grantChange: 0, export: 0 },
+      rotateOnOffboarding: true,
     },
     standard: {
       rotationPeriod: '365d',
@@ -103,6 +114,10 @@ export const DEFAULT_POLICY: Policy = deepFreeze({
       deletionWindowDays: 30,
       minDeletionWindowDays: 7,
       exportable: true,
+      reviewInterval: '365d',
+      unusedKeyThreshold: '365d',
+      quorum: { scheduleDeletion: 0, destroyVersion: 0, disable: 0, downgrade: 0, grantChange: 0, export: 0 },
+      rotateOnOffboarding: false,
     },
     low: {
       rotationPeriod: null,
@@ -113,6 +128,10 @@ export const DEFAULT_POLICY: Policy = deepFreeze({
       deletionWindowDays: 7,
       minDeletionWindowDays: 7,
       exportable: true,
+      reviewInterval: null,
+      unusedKeyThreshold: null,
+      quorum: { scheduleDeletion: 0, destroyVersion: 0, disable: 0, downgrade: 0, grantChange: 0, export: 0 },
+      rotateOnOffboarding: false,
     },
   },
 });

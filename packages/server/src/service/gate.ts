@@ -84,6 +84,7 @@ const ANONYMOUS: Principal = Object.freeze({
   teams: [],
   createdAt: '1970-01-01T00:00:00.000Z',
   disabled: false,
+  offboardedAt: null,
   tokenId: '',
 });
 

@@ -142,6 +142,8 @@ export class KeyService {
         prepublishPeriod: req.prepublishPeriod ?? null,
         originatorPeriod: req.originatorPeriod ?? null,
         nextCheckAt: null,
+        lastReviewedAt: null,
+        reviewDueAt: null,
       };
       // Version 1 is created active now.
       record.nextCheckAt = nextCheckAt(record, [{ state: 'active', activatedAt: now.toISOString(), activateAt: null }]);
@@ -159,7 +161,7 @@ export class KeyService {
         return v1;
       });
       this.#directory.forget(record.namespace, record.name);
-      return keyView(record, [version]);
+      return keyView(record, policy, [version]);
     });
   }
 
@@ -185,7 +187,8 @@ export class KeyService {
       const rows = await this.#store.listKeys(ctx.namespace, filter, input.limit + 1, after);
       const page = rows.slice(0, input.limit);
       const last = page.at(-1);
-      return { keys: page.map((k) => keyView(k)), nextCursor: rows.length > input.limit && last ? encodeCursor(last.name) : null };
+      const policy = this.#policy.current();
+      return { keys: page.map((k) => keyView(k, policy)), nextCursor: rows.length > input.limit && last ? encodeCursor(last.name) : null };
     });
   }
 
@@ -195,7 +198,7 @@ export class KeyService {
       const loaded = await this.#directory.load(ctx.namespace, name);
       scope.authorize(loaded);
       // Fresh versions: use counts move with every operation and are not cached.
-      return keyView(loaded.record, await this.#store.getVersions(loaded.record.id));
+      return keyView(loaded.record, this.#policy.current(), await this.#store.getVersions(loaded.record.id));
     });
   }
 
@@ -239,6 +242,23 @@ export class KeyService {
         const fields = Object.keys(req).sort().join(',');
         scope.details.fields = fields;
         return { key: next, changed: [], created: [], events: [event('key.updated', next, null, scope.now, { fields })] };
+      }),
+    );
+  }
+
+  /**
+   * Records a review of the key by its owner or a key administrator: the
+   * next one falls due a review interval from now, and a review asked for by
+   * an event (the owner was offboarded) is done.
+   */
+  review(ctx: CallContext, name: string, note: string | null): Promise<KeyView> {
+    return this.#gate.run(ctx, 'key.review', (scope) =>
+      this.#mutate(ctx, scope, name, async (key) => {
+        if (key.state === 'destroyed') throw new KeywardError('invalid_state', `key '${name}' is destroyed`);
+        if (note !== null) scope.details.note = note;
+        const at = scope.now.toISOString();
+        const next: KeyRecord = { ...key, lastReviewedAt: at, reviewDueAt: null };
+        return { key: next, changed: [], created: [], events: [event('key.updated', next, null, scope.now, { fields: 'lastReviewedAt' })] };
       }),
     );
   }
@@ -358,7 +378,7 @@ export class KeyService {
     this.#directory.forget(ctx.namespace, name);
     this.#keyring.forgetKey(result.key.id);
     this.#uses.forgetKey(result.key.id);
-    return keyView(result.key, result.versions);
+    return keyView(result.key, this.#policy.current(), result.versions);
   }
 
   async #inTransaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {

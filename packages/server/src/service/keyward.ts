@@ -30,6 +30,7 @@ import { KeyService } from './key-service.js';
 import { Keyring } from './keyring.js';
 import { Lifecycle } from './lifecycle.js';
 import { NodePresence } from './node-presence.js';
+import { OffboardingService } from './offboarding.js';
 import { PolicyService } from './policy-service.js';
 import { PrincipalService } from './principal-service.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -107,6 +108,8 @@ export interface Keyward {
   readonly keys: KeyService;
   readonly crypto: CryptoService;
   readonly principals: PrincipalService;
+  /** Offboarding (`POST /v1/principals/{id}/offboard`, docs/governance.md). */
+  readonly offboarding: OffboardingService;
   readonly reports: ReportService;
   readonly audit: AuditService;
   readonly limits: CryptoLimits;
@@ -268,6 +271,17 @@ export function createKeyward(options: KeywardOptions): Keyward {
     keys: new KeyService({ gate, store, keyring, directory, lifecycle, uses, policy, onCommitted }),
     crypto,
     principals: new PrincipalService({ gate, store, authenticator, directory }),
+    offboarding: new OffboardingService({
+      gate,
+      store,
+      policy,
+      lifecycle,
+      authenticator,
+      directory,
+      keyring,
+      uses,
+      onCommitted,
+    }),
     reports: new ReportService({ gate, store, directory }),
     audit: auditService,
     async ready() {

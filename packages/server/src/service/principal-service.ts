@@ -40,6 +40,7 @@ export async function bootstrapAdmin(tx: StoreOps, token: string, now: Date): Pr
     teams: [],
     createdAt: at,
     disabled: false,
+    offboardedAt: null,
   });
   await tx.insertToken({
     id: randomUUID(),
@@ -85,6 +86,7 @@ export class PrincipalService {
         teams: [...new Set(req.teams ?? [])],
         createdAt: scope.now.toISOString(),
         disabled: false,
+        offboardedAt: null,
       };
       try {
         await this.#store.transaction(async (tx) => {

@@ -1,4 +1,6 @@
 import type { GrantView, KeyVersionView, KeyView, PrincipalView } from '@keyward/wire';
+import type { Policy } from '../policy/policy.js';
+import { nextReviewAt } from '../policy/review.js';
 import type { GrantRecord, KeyRecord, PrincipalRecord, VersionRecord } from '../store/records.js';
 
 export function versionView(v: VersionRecord): KeyVersionView {
@@ -18,7 +20,8 @@ export function versionView(v: VersionRecord): KeyVersionView {
   };
 }
 
-export function keyView(key: KeyRecord, versions?: readonly VersionRecord[]): KeyView {
+/** The API's view of a key; `policy` is the policy in force (the next review date depends on it). */
+export function keyView(key: KeyRecord, policy: Policy, versions?: readonly VersionRecord[]): KeyView {
   const view: KeyView = {
     id: key.id,
     name: key.name,
@@ -43,6 +46,8 @@ export function keyView(key: KeyRecord, versions?: readonly VersionRecord[]): Ke
     minDecryptionVersion: key.minDecryptionVersion,
     prepublishPeriod: key.prepublishPeriod,
     originatorPeriod: key.originatorPeriod,
+    lastReviewedAt: key.lastReviewedAt,
+    nextReviewAt: nextReviewAt(key, policy),
   };
   if (versions !== undefined) view.versions = versions.map(versionView);
   return view;
@@ -57,6 +62,7 @@ export function principalView(p: PrincipalRecord): PrincipalView {
     teams: p.teams,
     createdAt: p.createdAt,
     disabled: p.disabled,
+    offboardedAt: p.offboardedAt,
   };
 }
 

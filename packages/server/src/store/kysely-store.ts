@@ -20,6 +20,7 @@ import * as alerts from './alert-ops.js';
 import type { AlertCursor, AlertFilter, AlertRecord, DetectorStateRow, StoredAlert } from './alert-records.js';
 import type { Change, ChangeListener } from './change.js';
 import type { ChangeChannel } from './change-channel.js';
+import * as governance from './governance-ops.js';
 import * as incidents from './incident-ops.js';
 import type {
   IncidentAckRecord,
@@ -34,6 +35,8 @@ import type {
 } from './incident-records.js';
 import { type Dialect, migrate } from './migrations.js';
 import type {
+  ApprovalFilter,
+  ApprovalRecord,
   AuditOutcome,
   AuditQuery,
   AuditRecord,
@@ -90,6 +93,8 @@ function keyFromRow(row: Selectable<KeyTable>): KeyRecord {
     prepublishPeriod: row.prepublish_period,
     originatorPeriod: row.originator_period,
     nextCheckAt: row.next_check_at,
+    lastReviewedAt: row.last_reviewed_at,
+    reviewDueAt: row.review_due_at,
   };
 }
 
@@ -119,6 +124,8 @@ function keyToRow(key: KeyRecord): KeyTable {
     prepublish_period: key.prepublishPeriod,
     originator_period: key.originatorPeriod,
     next_check_at: key.nextCheckAt,
+    last_reviewed_at: key.lastReviewedAt,
+    review_due_at: key.reviewDueAt,
   };
 }
 
@@ -323,6 +330,11 @@ class KyselyOps implements StoreOps {
     return rows.map(keyFromRow);
   }
 
+  async listKeysOwnedBy(owner: string): Promise<KeyRecord[]> {
+    const rows = await this.db.selectFrom('keys').selectAll().where('owner', '=', owner).orderBy('namespace').orderBy('name').execute();
+    return rows.map(keyFromRow);
+  }
+
   async insertKey(key: KeyRecord): Promise<void> {
     try {
       await this.db.insertInto('keys').values(keyToRow(key)).execute();
@@ -468,6 +480,7 @@ class KyselyOps implements StoreOps {
           teams: JSON.stringify(p.teams),
           created_at: p.createdAt,
           disabled: p.disabled ? 1 : 0,
+          offboarded_at: p.offboardedAt,
         })
         .execute();
     } catch (error) {
@@ -824,6 +837,31 @@ class KyselyOps implements StoreOps {
     return incidents.versionActivity(this.db, query);
   }
 
+  updatePrincipalStatus(id: string, status: Pick<PrincipalRecord, 'disabled' | 'offboardedAt'>): Promise<boolean> {
+    return governance.updatePrincipalStatus(this.db, id, status);
+  }
+  revokePrincipalTokens(principalId: string, at: string): Promise<string[]> {
+    return governance.revokePrincipalTokens(this.db, principalId, at);
+  }
+  deleteGrantsOf(principal: string): Promise<number> {
+    return governance.deleteGrantsOf(this.db, principal);
+  }
+  keysGrantedTo(principal: string): Promise<string[]> {
+    return governance.keysGrantedTo(this.db, principal);
+  }
+  insertApproval(approval: ApprovalRecord): Promise<void> {
+    return governance.insertApproval(this.db, approval);
+  }
+  getApproval(id: string): Promise<ApprovalRecord | null> {
+    return governance.getApproval(this.db, id);
+  }
+  updateApproval(approval: ApprovalRecord): Promise<boolean> {
+    return governance.updateApproval(this.db, approval);
+  }
+  listApprovals(filter: ApprovalFilter, limit: number, after: { createdAt: string; id: string } | null): Promise<ApprovalRecord[]> {
+    return governance.listApprovals(this.db, filter, limit, after);
+  }
+
   insertAlert(alert: AlertRecord): Promise<void> {
     return alerts.insertAlert(this.db, alert);
   }
@@ -915,6 +953,7 @@ function principalFromRow(r: Selectable<Database['principals']>): PrincipalRecor
     teams: JSON.parse(r.teams) as string[],
     createdAt: r.created_at,
     disabled: r.disabled === 1,
+    offboardedAt: r.offboarded_at,
   };
 }
 

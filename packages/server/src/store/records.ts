@@ -1,5 +1,7 @@
 import type {
   AlgorithmName,
+  ApprovalState,
+  ApprovalView,
   AuditOutcome,
   AuditRecordView,
   Environment,
@@ -42,6 +44,14 @@ export interface KeyRecord {
   originatorPeriod: string | null;
   /** When the scheduler must look at this key next (internal; see keys/schedule-rules.ts). */
   nextCheckAt: string | null;
+  /** When the key was last reviewed; null: never. */
+  lastReviewedAt: string | null;
+  /**
+   * A review asked for by an event (the owner was offboarded) rather than by
+   * the calendar: due at this time whatever the class's review interval says.
+   * Cleared by the next review. See {@link nextReviewAt} in policy/review.ts.
+   */
+  reviewDueAt: string | null;
 }
 
 export type RotationTrigger = 'created' | 'manual' | 'time' | 'use' | 'event';
@@ -118,6 +128,8 @@ export interface PrincipalRecord {
   teams: string[];
   createdAt: string;
   disabled: boolean;
+  /** When the principal was offboarded; an offboarded principal is disabled for good. */
+  offboardedAt: string | null;
 }
 
 export interface TokenRecord {
@@ -138,6 +150,20 @@ export interface GrantRecord {
   operations: KeyOperation[];
   createdAt: string;
   createdBy: string;
+}
+
+/** A quorum approval as stored: the wire view (docs/governance.md, "Approvals"), plus its write counter. */
+export interface ApprovalRecord extends Omit<ApprovalView, 'state'> {
+  /** Stored state; `pending` past `expiresAt` is shown as `expired`. */
+  state: ApprovalState;
+  /** Bumped by every change: an update names the revision it read, so concurrent votes cannot both win. */
+  revision: number;
+}
+
+export interface ApprovalFilter {
+  state?: ApprovalState;
+  key?: string;
+  requester?: string;
 }
 
 export type { AuditOutcome };

@@ -40,6 +40,8 @@ export interface KeyTable {
   prepublish_period: string | null;
   originator_period: string | null;
   next_check_at: string | null;
+  last_reviewed_at: string | null;
+  review_due_at: string | null;
 }
 export interface KeyTagTable {
   key_id: string;
@@ -72,6 +74,7 @@ export interface PrincipalTable {
   teams: string;
   created_at: string;
   disabled: number;
+  offboarded_at: string | null;
 }
 export interface TokenTable {
   id: string;
@@ -167,6 +170,19 @@ export interface WebhookDeliveryTable {
   next_retry_at: string | null;
 }
 
+/** A quorum approval: indexed columns plus the whole record as JSON (`body`). */
+export interface ApprovalTable {
+  id: string;
+  state: string;
+  namespace: string;
+  key_name: string;
+  requester: string;
+  created_at: string;
+  expires_at: string;
+  revision: number;
+  body: string;
+}
+
 export interface Database {
   meta: MetaTable;
   keks: KekTable;
@@ -189,4 +205,5 @@ export interface Database {
   incident_steps: IncidentStepTable;
   incident_acks: IncidentAckTable;
   keyward_nodes: NodeTable;
+  approvals: ApprovalTable;
 }

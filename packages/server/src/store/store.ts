@@ -1,6 +1,7 @@
 import type { AlertState, AlertType, AuditChainHead, AuditCheckpointView } from '@keyward/wire';
 import type { AlertCursor, AlertFilter, AlertRecord, DetectorStateRow, StoredAlert } from './alert-records.js';
 import type { Change, ChangeListener } from './change.js';
+import type { GovernanceStoreOps } from './governance-ops.js';
 import type { IncidentStoreOps } from './incident-records.js';
 import type {
   AuditQuery,
@@ -27,7 +28,7 @@ import type {
  * conformance suite. Storage is untrusted: it holds wrapped material only.
  * Every multi-row state change goes through {@link Store.transaction}.
  */
-export interface StoreOps extends IncidentStoreOps {
+export interface StoreOps extends IncidentStoreOps, GovernanceStoreOps {
   getMeta(name: string): Promise<string | null>;
   setMeta(name: string, value: string): Promise<void>;
 
@@ -46,6 +47,8 @@ export interface StoreOps extends IncidentStoreOps {
   lockKeyById(id: string): Promise<KeyRecord | null>;
   /** Keys ordered by name, strictly after `after` when given. */
   listKeys(namespace: string, filter: KeyFilter, limit: number, after: string | null): Promise<KeyRecord[]>;
+  /** Every key `owner` owns, in every namespace, ordered by namespace and name. */
+  listKeysOwnedBy(owner: string): Promise<KeyRecord[]>;
   /** Throws StoreConflictError when the name is taken in the namespace. */
   insertKey(key: KeyRecord): Promise<void>;
   updateKey(key: KeyRecord): Promise<void>;

@@ -34,6 +34,8 @@ function key(overrides: Partial<KeyRecord> = {}): KeyRecord {
     prepublishPeriod: null,
     originatorPeriod: null,
     nextCheckAt: null,
+    lastReviewedAt: null,
+    reviewDueAt: null,
     ...overrides,
   };
 }

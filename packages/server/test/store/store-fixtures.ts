@@ -83,6 +83,8 @@ export function keyRecord(overrides: Partial<KeyRecord> = {}): KeyRecord {
     prepublishPeriod: null,
     originatorPeriod: null,
     nextCheckAt: null,
+    lastReviewedAt: null,
+    reviewDueAt: null,
     ...overrides,
   };
 }
@@ -118,6 +120,7 @@ export function principalRecord(id: string, overrides: Partial<PrincipalRecord> 
     teams: [],
     createdAt: '2026-06-01T00:00:00.000Z',
     disabled: false,
+    offboardedAt: null,
     ...overrides,
   };
 }

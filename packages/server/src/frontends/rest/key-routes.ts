@@ -1,4 +1,4 @@
-import type { CreateKeyRequest, KeyListQuery, PatchKeyRequest, RotateKeyRequest } from '@keyward/wire';
+import type { CreateKeyRequest, KeyListQuery, PatchKeyRequest, ReviewKeyRequest, RotateKeyRequest } from '@keyward/wire';
 import type { FastifyInstance } from 'fastify';
 import type { Keyward } from '../../service/keyward.js';
 import { callContext } from './call-context.js';
@@ -132,6 +132,19 @@ export function keyRoutes(app: FastifyInstance, keyward: Keyward): void {
       },
     },
     async (req) => keyward.keys.rotate(callContext(req), req.params.name, req.body?.reason ?? null, req.body?.activationDate ?? null),
+  );
+
+  app.post<{ Params: Params; Body: ReviewKeyRequest | undefined }>(
+    '/v1/keys/:name/review',
+    {
+      schema: {
+        tags: ['keys'],
+        summary: "Record a review of the key by its owner or a key administrator; the next one falls due a class's review interval later",
+        params: keyParams,
+        body: { type: ['object', 'null'], additionalProperties: false, properties: { note: reason } },
+      },
+    },
+    async (req) => keyward.keys.review(callContext(req), req.params.name, req.body?.note ?? null),
   );
 
   for (const action of ['enable', 'disable'] as const) {

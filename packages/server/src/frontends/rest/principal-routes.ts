@@ -1,9 +1,9 @@
-import type { CreateGrantRequest, CreatePrincipalRequest } from '@keyward/wire';
+import type { CreateGrantRequest, CreatePrincipalRequest, OffboardRequest } from '@keyward/wire';
 import type { FastifyInstance } from 'fastify';
 import { PRINCIPAL_ID_PATTERN } from '../../keys/names.js';
 import type { Keyward } from '../../service/keyward.js';
 import { callContext } from './call-context.js';
-import { DEFAULT_PAGE, duration, environment, keyParams, name, operation, paging, principalKind, role } from './schemas.js';
+import { DEFAULT_PAGE, duration, environment, keyParams, name, operation, paging, principalKind, reason, role } from './schemas.js';
 
 const principalId = { type: 'string', pattern: PRINCIPAL_ID_PATTERN } as const;
 const uuid = { type: 'string', pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' } as const;
@@ -74,6 +74,25 @@ export function principalRoutes(app: FastifyInstance, keyward: Keyward): void {
     },
     async (req, reply) =>
       reply.code(201).send(await principals.createToken(callContext(req), req.params.id, req.body?.ttl, req.body?.description)),
+  );
+
+  app.post<{ Params: { id: string }; Body: OffboardRequest }>(
+    '/v1/principals/:id/offboard',
+    {
+      schema: {
+        tags: ['principals'],
+        summary:
+          'Offboard a principal: revoke every token, remove its grants, hand its keys to another owner (review due now), rotate exportable keys it could reach where the class says so',
+        params: idParams,
+        body: {
+          type: 'object',
+          required: ['reassignTo'],
+          additionalProperties: false,
+          properties: { reassignTo: principalId, reason },
+        },
+      },
+    },
+    async (req) => keyward.offboarding.offboard(callContext(req), req.params.id, req.body),
   );
 
   app.delete<{ Params: { tokenId: string } }>(
