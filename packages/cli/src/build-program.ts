@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import type { CommandContext } from './command-context.js';
 import { registerAlertCommands } from './commands/alert-command.js';
+import { registerApprovalCommand } from './commands/approval-command.js';
 import { registerAuditCommands } from './commands/audit-command.js';
 import { registerCryptoCommand } from './commands/crypto-command.js';
 import { registerDrillCommand } from './commands/drill-command.js';
@@ -56,6 +57,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerPrincipalCommand(program, ctx);
   registerTokenCommand(program, ctx);
   registerGrantCommand(program, ctx);
+  registerApprovalCommand(program, ctx);
   registerEventCommands(program, ctx);
   registerAlertCommands(program, ctx);
   registerAuditCommands(program, ctx);

@@ -60,7 +60,9 @@ describe('keyward drill compromise against the real server', () => {
       run.stdout,
     )?.[1];
     expect(key).toBeDefined();
-    expect(run.stdout).toMatch(/^ {2}cleanup +token \S+ of principal drill-\S+ revoked/m);
+    const principal = /^ {2}cleanup +principal (drill-\S+) offboarded: 1 token\(s\) revoked, 1 grant\(s\) removed$/m.exec(run.stdout)?.[1];
+    expect(principal).toBeDefined();
+    expect(await admin.getPrincipal(principal as string)).toMatchObject({ disabled: true, offboardedAt: expect.any(String) });
     expect(run.stdout).toMatch(/^ {2}cleanup +webhook \S+ deleted$/m);
     const shown = await admin.getKey(key as string);
     expect(shown).toMatchObject({ state: 'pending_deletion', primaryVersion: 2 });

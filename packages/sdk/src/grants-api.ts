@@ -1,4 +1,4 @@
-import type { CreateGrantRequest, GrantView } from '@keyward/wire';
+import type { CreateGrantRequest, GrantView, PendingApproval } from '@keyward/wire';
 import { apiPath } from './api-path.js';
 import { pickDefined } from './pick-defined.js';
 import { PrincipalsApi } from './principals-api.js';
@@ -8,13 +8,14 @@ import type { GrantList, PageQuery } from './sdk-types.js';
 export class GrantsApi extends PrincipalsApi {
   /**
    * Grants operations on a key to a principal; a `team-…` principal grants
-   * to every member.
+   * to every member. A {@link PendingApproval} when the key's class asks a
+   * quorum for grant changes.
    *
    * @example
    * await client.addGrant('payments-db', { principal: 'svc-billing', operations: ['encrypt', 'decrypt'] });
    */
-  addGrant(key: string, request: CreateGrantRequest): Promise<GrantView> {
-    return this.transport.request<GrantView>('POST', apiPath`/keys/${key}/grants`, { body: request });
+  addGrant(key: string, request: CreateGrantRequest): Promise<GrantView | PendingApproval> {
+    return this.transport.request<GrantView | PendingApproval>('POST', apiPath`/keys/${key}/grants`, { body: request });
   }
 
   /**
@@ -28,12 +29,13 @@ export class GrantsApi extends PrincipalsApi {
   }
 
   /**
-   * Removes a grant by its id.
+   * Removes a grant by its id: undefined when done, a {@link PendingApproval}
+   * when the key's class asks a quorum for grant changes.
    *
    * @example
    * await client.removeGrant('payments-db', grant.id);
    */
-  async removeGrant(key: string, grantId: string): Promise<void> {
-    await this.transport.request<undefined>('DELETE', apiPath`/keys/${key}/grants/${grantId}`);
+  async removeGrant(key: string, grantId: string): Promise<PendingApproval | undefined> {
+    return this.transport.request<PendingApproval | undefined>('DELETE', apiPath`/keys/${key}/grants/${grantId}`);
   }
 }

@@ -10,6 +10,7 @@ export type {
 } from './audit-api.js';
 export { fromBase64, toBase64 } from './base64.js';
 export type { EventStreamOptions, WebhookDeliveryList, WebhookList } from './events-api.js';
+export { isPendingApproval } from './governance-api.js';
 export type { DeclareIncidentOptions, IncidentFilter } from './incidents-api.js';
 export { isBatchItemError } from './is-batch-item-error.js';
 export { KeywardApiError } from './keyward-api-error.js';

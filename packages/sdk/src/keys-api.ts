@@ -1,4 +1,13 @@
-import type { CreateKeyRequest, KeyList, KeyListQuery, KeyView, PatchKeyRequest, RotateKeyRequest } from '@keyward/wire';
+import type {
+  CreateKeyRequest,
+  KeyList,
+  KeyListQuery,
+  KeyView,
+  PatchKeyRequest,
+  PendingApproval,
+  ReviewKeyRequest,
+  RotateKeyRequest,
+} from '@keyward/wire';
 import { apiPath } from './api-path.js';
 import { pickDefined } from './pick-defined.js';
 import type { KeyFilter, ReasonOptions, ScheduleDeletionOptions } from './sdk-types.js';
@@ -58,13 +67,14 @@ export class KeysApi extends SysApi {
 
   /**
    * Changes metadata of a key (owner, class, environment, description, tags,
-   * rotation period, use limit, deletion window).
+   * rotation period, use limit, deletion window). Moving a key to a lower
+   * class answers a {@link PendingApproval} when its class asks for a quorum.
    *
    * @example
    * await client.patchKey('payments-db', { rotationPeriod: '30d' });
    */
-  patchKey(name: string, request: PatchKeyRequest): Promise<KeyView> {
-    return this.transport.request<KeyView>('PATCH', apiPath`/keys/${name}`, { body: request });
+  patchKey(name: string, request: PatchKeyRequest): Promise<KeyView | PendingApproval> {
+    return this.transport.request<KeyView | PendingApproval>('PATCH', apiPath`/keys/${name}`, { body: request });
   }
 
   /**
@@ -81,13 +91,14 @@ export class KeysApi extends SysApi {
   }
 
   /**
-   * Erases a deactivated, non-primary version's material for good; its metadata stays.
+   * Erases a deactivated, non-primary version's material for good; its
+   * metadata stays. A {@link PendingApproval} when the key's class asks for a quorum.
    *
    * @example
    * await client.destroyVersion('payments-db', 1);
    */
-  destroyVersion(name: string, version: number): Promise<KeyView> {
-    return this.transport.request<KeyView>('POST', apiPath`/keys/${name}/versions/${version}/destroy`);
+  destroyVersion(name: string, version: number): Promise<KeyView | PendingApproval> {
+    return this.transport.request<KeyView | PendingApproval>('POST', apiPath`/keys/${name}/versions/${version}/destroy`);
   }
 
   /**
@@ -102,12 +113,13 @@ export class KeysApi extends SysApi {
 
   /**
    * Disables a key: it refuses every cryptographic operation until enabled.
+   * A {@link PendingApproval} when the key's class asks for a quorum.
    *
    * @example
    * await client.disableKey('payments-db');
    */
-  disableKey(name: string): Promise<KeyView> {
-    return this.transport.request<KeyView>('POST', apiPath`/keys/${name}/disable`);
+  disableKey(name: string): Promise<KeyView | PendingApproval> {
+    return this.transport.request<KeyView | PendingApproval>('POST', apiPath`/keys/${name}/disable`);
   }
 
   /**
@@ -135,13 +147,27 @@ export class KeysApi extends SysApi {
 
   /**
    * Schedules the key for destruction after `days` (7–30); it is
-   * `pending_deletion` until then and can be cancelled.
+   * `pending_deletion` until then and can be cancelled. A {@link PendingApproval}
+   * when the key's class asks for a quorum.
    *
    * @example
    * const key = await client.scheduleDeletion('old-key', { days: 30 });
    */
-  scheduleDeletion(name: string, options: ScheduleDeletionOptions = {}): Promise<KeyView> {
-    return this.transport.request<KeyView>('POST', apiPath`/keys/${name}/schedule-deletion`, { body: pickDefined(options, ['days']) });
+  scheduleDeletion(name: string, options: ScheduleDeletionOptions = {}): Promise<KeyView | PendingApproval> {
+    return this.transport.request<KeyView | PendingApproval>('POST', apiPath`/keys/${name}/schedule-deletion`, {
+      body: pickDefined(options, ['days']),
+    });
+  }
+
+  /**
+   * Records a review of the key (its owner or a key administrator); the next
+   * one falls due a review interval of its class later.
+   *
+   * @example
+   * await client.reviewKey('payments-db', { note: 'still used by checkout' });
+   */
+  reviewKey(name: string, request: ReviewKeyRequest = {}): Promise<KeyView> {
+    return this.transport.request<KeyView>('POST', apiPath`/keys/${name}/review`, { body: pickDefined(request, ['note']) });
   }
 
   /**

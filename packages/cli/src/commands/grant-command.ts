@@ -5,6 +5,7 @@ import type { CommandContext } from '../command-context.js';
 import { formatDetails } from '../format-details.js';
 import { formatTable } from '../format-table.js';
 import { collectChoice } from '../option-parsers.js';
+import { orPending } from '../render/render-approval.js';
 
 /**
  * `keyward grant add|list|remove`.
@@ -28,7 +29,7 @@ export function registerGrantCommand(program: Command, ctx: CommandContext): voi
     .action(async (key: string, options: { principal: string; operation: KeyOperation[] }, command: Command) => {
       const client = await ctx.client(command);
       const created = await client.addGrant(key, { principal: options.principal, operations: options.operation });
-      ctx.print(command, created, renderGrant);
+      ctx.print(command, created, orPending(renderGrant));
     });
 
   grant
@@ -47,8 +48,14 @@ export function registerGrantCommand(program: Command, ctx: CommandContext): voi
     .argument('<grant-id>', 'grant id, as printed by grant add or grant list')
     .action(async (key: string, grantId: string, _options: object, command: Command) => {
       const client = await ctx.client(command);
-      await client.removeGrant(key, grantId);
-      ctx.print(command, { id: grantId, removed: true }, () => `removed grant ${grantId} from ${key}\n`);
+      const pending = await client.removeGrant(key, grantId);
+      if (pending !== undefined)
+        ctx.print(
+          command,
+          pending,
+          orPending(() => ''),
+        );
+      else ctx.print(command, { id: grantId, removed: true }, () => `removed grant ${grantId} from ${key}\n`);
     });
 }
 

@@ -12,6 +12,7 @@ import {
 import { type Command, Option } from 'commander';
 import type { CommandContext } from '../command-context.js';
 import { collectKeyValue, durationOrNone, integerBetween, noneToNull, parseDuration, parseTime } from '../option-parsers.js';
+import { orPending } from '../render/render-approval.js';
 import { renderKey, renderKeyList } from '../render/render-key.js';
 import { UsageError } from '../usage-error.js';
 import { registerKeyReportCommands } from './key-report-command.js';
@@ -119,7 +120,7 @@ export function registerKeyCommand(program: Command, ctx: CommandContext): void 
       if (options.minDecryptionVersion !== undefined) request.minDecryptionVersion = options.minDecryptionVersion;
       if (Object.keys(request).length === 0) throw new UsageError('key update: give at least one setting to change');
       const client = await ctx.client(command);
-      ctx.print(command, await client.patchKey(name, request), renderKey);
+      ctx.print(command, await client.patchKey(name, request), orPending(renderKey));
     });
 
   key
@@ -178,7 +179,7 @@ export function registerKeyCommand(program: Command, ctx: CommandContext): void 
     .argument('<version>', 'version number', version)
     .action(async (name: string, number: number, _options: object, command: Command) => {
       const client = await ctx.client(command);
-      ctx.print(command, await client.destroyVersion(name, number), renderKey);
+      ctx.print(command, await client.destroyVersion(name, number), orPending(renderKey));
     });
 
   for (const [verb, description] of [
@@ -198,9 +199,19 @@ export function registerKeyCommand(program: Command, ctx: CommandContext): void 
             : verb === 'disable'
               ? await client.disableKey(name)
               : await client.cancelDeletion(name);
-        ctx.print(command, answer, renderKey);
+        ctx.print(command, answer, orPending(renderKey));
       });
   }
+
+  key
+    .command('review')
+    .description("record a review of the key (its owner or a key administrator); the next one falls due a class's review interval later")
+    .argument('<name>', 'key name')
+    .option('--note <text>', 'what the review found or decided (kept in the audit record)')
+    .action(async (name: string, options: { note?: string }, command: Command) => {
+      const client = await ctx.client(command);
+      ctx.print(command, await client.reviewKey(name, options.note === undefined ? {} : { note: options.note }), renderKey);
+    });
 
   key
     .command('deactivate-version')
@@ -230,7 +241,11 @@ export function registerKeyCommand(program: Command, ctx: CommandContext): void 
     .option('--days <days>', 'days until destruction (7-30; the key’s window by default)', integerBetween(7, 30))
     .action(async (name: string, options: { days?: number }, command: Command) => {
       const client = await ctx.client(command);
-      ctx.print(command, await client.scheduleDeletion(name, options.days === undefined ? {} : { days: options.days }), renderKey);
+      ctx.print(
+        command,
+        await client.scheduleDeletion(name, options.days === undefined ? {} : { days: options.days }),
+        orPending(renderKey),
+      );
     });
 
   registerKeyReportCommands(key, ctx);

@@ -3,6 +3,7 @@ import { type CreatePrincipalRequest, ENVIRONMENTS, PRINCIPAL_KINDS, type Princi
 import { type Command, Option } from 'commander';
 import type { CommandContext } from '../command-context.js';
 import { collect, collectChoice } from '../option-parsers.js';
+import { renderOffboard } from '../render/render-approval.js';
 import { renderPrincipal, renderPrincipalList } from '../render/render-principal.js';
 
 interface CreateOptions {
@@ -13,7 +14,7 @@ interface CreateOptions {
 }
 
 /**
- * `keyward principal create|list|show`.
+ * `keyward principal create|list|show|offboard`.
  *
  * @example
  * registerPrincipalCommand(program, ctx);
@@ -55,6 +56,21 @@ export function registerPrincipalCommand(program: Command, ctx: CommandContext):
     .action(async (id: string, _options: object, command: Command) => {
       const client = await ctx.client(command);
       ctx.print(command, await client.getPrincipal(id), renderPrincipal);
+    });
+
+  principal
+    .command('offboard')
+    .description(
+      'offboard a principal: revoke every token, remove its grants, hand its keys to another owner (review due now), rotate exportable keys it could reach where the class says so',
+    )
+    .argument('<id>', 'principal id')
+    .requiredOption('--reassign-to <owner>', 'principal or team that takes over the keys it owns')
+    .option('--reason <text>', 'why (kept in the audit record)')
+    .action(async (id: string, options: { reassignTo: string; reason?: string }, command: Command) => {
+      const client = await ctx.client(command);
+      const request =
+        options.reason === undefined ? { reassignTo: options.reassignTo } : { reassignTo: options.reassignTo, reason: options.reason };
+      ctx.print(command, await client.offboardPrincipal(id, request), renderOffboard);
     });
 }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { KeywardApiError, KeywardClient, type KeywardClientOptions } from '@keyward/sdk';
+import { isPendingApproval, KeywardApiError, KeywardClient, type KeywardClientOptions } from '@keyward/sdk';
 import type { BlastRadiusReport, IncidentStepView, IncidentView } from '@keyward/wire';
 import { DrillWebhookListener } from './drill-webhook-listener.js';
 
@@ -131,22 +131,28 @@ export async function runCompromiseDrill(options: DrillOptions, out: DrillOutput
     });
     undo.push(async () => {
       const scheduled = await operator.scheduleDeletion(report.key, { days: DELETION_DAYS });
+      if (isPendingApproval(scheduled)) {
+        return `deletion of key ${options.namespace}/${report.key} waits for quorum approval ${scheduled.approval.id} (the policy holds it for class low)`;
+      }
       return `key ${options.namespace}/${report.key} scheduled for deletion on ${scheduled.deletionDate} (${DELETION_DAYS} days, the minimum window)`;
     });
     await operator.createPrincipal({ id: report.principal, kind: 'service', roles: ['key-user'], environments: ['test'] });
     const token = await operator.createToken(report.principal, { ttl: '1h', description: 'compromise drill' });
     undo.push(async () => {
-      await operator.revokeToken(token.id);
-      return `token ${token.id} of principal ${report.principal} revoked; Keyward has no endpoint that disables a principal, so ${report.principal} remains with no credential and no grant`;
+      // Offboarding revokes the token, removes the grant and disables the principal for good.
+      const { principal: self } = await operator.self();
+      const done = await operator.offboardPrincipal(report.principal, { reassignTo: self.id, reason: 'compromise drill clean-up' });
+      return `principal ${report.principal} offboarded: ${done.tokensRevoked} token(s) revoked, ${done.grantsRemoved} grant(s) removed`;
     });
     const grant = await operator.addGrant(report.key, {
       principal: report.principal,
       operations: ['encrypt', 'decrypt', 'data-key', 'rewrap'],
     });
-    undo.push(async () => {
-      await operator.removeGrant(report.key, grant.id);
-      return `grant ${grant.id} of ${report.principal} on ${report.key} removed`;
-    });
+    if (isPendingApproval(grant)) {
+      throw new Error(
+        `the grant to ${report.principal} waits for quorum approval ${grant.approval.id}; the policy holds grant changes for class low`,
+      );
+    }
     out.progress(
       `key ${options.namespace}/${report.key} (aes-256-gcm, class low, environment test); principal ${report.principal} (key-user, 1h token)`,
     );

@@ -35,6 +35,8 @@ export function renderKey(key: KeyView): string {
     ['Exportable', key.exportable ? 'yes' : 'no'],
     ['Deletion window', `${key.deletionWindowDays} days`],
     ['Deletion date', key.deletionDate ?? '-'],
+    ['Last reviewed', key.lastReviewedAt ?? 'never'],
+    ['Next review', key.nextReviewAt ?? '-'],
     ['Created', key.createdAt],
     ['Updated', key.updatedAt],
   ]);

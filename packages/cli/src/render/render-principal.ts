@@ -18,6 +18,7 @@ export function renderPrincipal(principal: PrincipalView): string {
     ['Environments', list(principal.environments)],
     ['Teams', list(principal.teams)],
     ['Disabled', principal.disabled ? 'yes' : 'no'],
+    ['Offboarded', principal.offboardedAt ?? '-'],
     ['Created', principal.createdAt],
   ]);
 }

@@ -10,7 +10,10 @@ import type { Policy } from './policy.js';
  * applies. Computed from the policy in force, so a changed interval applies
  * to every key at once.
  */
-export function nextReviewAt(key: Pick<KeyRecord, 'class' | 'createdAt' | 'lastReviewedAt' | 'reviewDueAt'>, policy: Policy): string | null {
+export function nextReviewAt(
+  key: Pick<KeyRecord, 'class' | 'createdAt' | 'lastReviewedAt' | 'reviewDueAt'>,
+  policy: Policy,
+): string | null {
   const interval = policy.classes[key.class].reviewInterval;
   const byCalendar =
     interval === null
@@ -18,5 +21,6 @@ export function nextReviewAt(key: Pick<KeyRecord, 'class' | 'createdAt' | 'lastR
       : addMs(new Date(key.lastReviewedAt ?? key.createdAt), parseDuration('reviewInterval', interval)).toISOString();
   if (byCalendar === null) return key.reviewDueAt;
   if (key.reviewDueAt === null) return byCalendar;
-  return key.reviewDueAt < byCalendar ? key.reviewDueAt : byCalendar;
+  // RFC 3339 UTC times order as strings: the earlier of the two.
+  return [key.reviewDueAt, byCalendar].sort()[0] ?? byCalendar;
 }

@@ -69,6 +69,19 @@ export class Authenticator {
     return { ...principal, tokenId: token.id };
   }
 
+  /**
+   * The principal an approved operation runs as: its requester, as stored
+   * now. One disabled (or offboarded) since the request is refused: an
+   * approval does not outlive its requester's access.
+   */
+  async requester(id: string): Promise<Principal> {
+    const principal = await this.#store.getPrincipal(id);
+    if (principal === null)
+      throw new KeywardError('forbidden', `the requester '${id}' no longer exists; the approved operation does not run`);
+    if (principal.disabled) throw new KeywardError('forbidden', `the requester '${id}' is disabled; the approved operation does not run`);
+    return { ...principal, tokenId: '' };
+  }
+
   /** Drops a revoked token from the cache. */
   forgetToken(tokenId: string): void {
     this.#generation += 1;

@@ -1,4 +1,5 @@
 import type { PrincipalRecord } from '../store/records.js';
+import type { ApprovedExecution } from './approvals.js';
 
 /** What every service call receives from its front end. */
 export interface CallContext {
@@ -8,6 +9,11 @@ export interface CallContext {
   /** Client address as the front end saw it. */
   source: string;
   namespace: string;
+  /**
+   * Set only by the approval service when it runs an operation its quorum
+   * approved: the gate then acts as the requester, without a credential.
+   */
+  approved?: ApprovedExecution;
 }
 
 /** An authenticated caller. */

@@ -4,6 +4,7 @@ import type { Action } from '../policy/actions.js';
 import type { AuthorizationRequest, Authorizer } from '../policy/authorizer.js';
 import type { AuditRecord, KeyRecord } from '../store/records.js';
 import type { StoreOps } from '../store/store.js';
+import type { ApprovedExecution } from './approvals.js';
 import type { Authenticator } from './authenticator.js';
 import type { Clock } from './clock.js';
 import type { CallContext, Principal } from './context.js';
@@ -21,6 +22,8 @@ export class Scope {
   keyRecord: Pick<KeyRecord, 'class' | 'algorithm'> | null = null;
   keyVersion: number | null = null;
   use: VersionUse | null = null;
+  /** Set when this call runs an operation its quorum approved (see service/approvals.ts). */
+  readonly approval: ApprovedExecution | null;
   readonly details: Record<string, Detail> = {};
   /** Values the record holds only as HMACs under the audit salt (see AuditRecord.sensitive). */
   readonly sensitive: Record<string, Uint8Array> = {};
@@ -30,8 +33,21 @@ export class Scope {
   readonly #audit: AuditLog;
   readonly #build: (scope: Scope) => AuditRecord;
 
-  constructor(principal: Principal, now: Date, action: Action, authorizer: Authorizer, audit: AuditLog, build: (s: Scope) => AuditRecord) {
+  constructor(
+    principal: Principal,
+    now: Date,
+    action: Action,
+    authorizer: Authorizer,
+    audit: AuditLog,
+    build: (s: Scope) => AuditRecord,
+    approval: ApprovedExecution | null = null,
+  ) {
     this.principal = principal;
+    this.approval = approval;
+    if (approval !== null) {
+      this.details.approval = approval.approvalId;
+      this.details.approvedBy = approval.approvers.join(',');
+    }
     this.now = now;
     this.#action = action;
     this.#authorizer = authorizer;
@@ -152,11 +168,15 @@ export class Gate {
     try {
       if (!options.allowSealed && this.#isSealed()) throw new KeywardError('sealed', 'Keyward is sealed');
       this.#audit.assertWritable();
-      principal = options.anonymous ? ANONYMOUS : await this.#authenticate(ctx);
+      principal = options.anonymous
+        ? ANONYMOUS
+        : ctx.approved !== undefined
+          ? await this.#authenticator.requester(ctx.approved.requester)
+          : await this.#authenticate(ctx);
       if (this.#perPrincipal !== null && !options.anonymous && !this.#perPrincipal.take(principal.id)) {
         throw new KeywardError('rate_limited', `'${principal.id}' is over its request rate; retry later`);
       }
-      scope = new Scope(principal, now, action, this.#authorizer, this.#audit, (s) => build(s, 'success', null));
+      scope = new Scope(principal, now, action, this.#authorizer, this.#audit, (s) => build(s, 'success', null), ctx.approved ?? null);
       const result = await body(scope);
       const durable = scope.durable;
       if (durable === null) await this.#audit.record(build(scope, 'success', null), scope.use);

@@ -8,6 +8,7 @@ import {
   type KeyView,
   KeywardError,
   type PatchKeyRequest,
+  type PendingApproval,
 } from '@keyward/wire';
 import { DEFAULT_CLASS, DEFAULT_ENVIRONMENT, MAX_DELETION_WINDOW_DAYS } from '../keys/class-defaults.js';
 import { parseDuration } from '../keys/duration.js';
@@ -16,6 +17,7 @@ import { assertDeletionWindow, assertMeetsClass, assertPatchMeetsClass } from '.
 import type { PolicySource } from '../policy/policy-file.js';
 import type { KeyFilter, KeyRecord, VersionRecord } from '../store/records.js';
 import { type Store, StoreConflictError, type StoreOps } from '../store/store.js';
+import { type Held, holdForApproval, isDowngrade, isPending } from './approvals.js';
 import type { CallContext } from './context.js';
 import type { Gate, Scope } from './gate.js';
 import { findVersion, type KeyDirectory } from './key-directory.js';
@@ -202,47 +204,60 @@ export class KeyService {
     });
   }
 
-  patch(ctx: CallContext, name: string, req: PatchKeyRequest): Promise<KeyView> {
+  patch(ctx: CallContext, name: string, req: PatchKeyRequest): Promise<KeyView | PendingApproval> {
     // Moving a key to another owner, class or environment is reserved to key administrators;
     // an owner may edit the rest of its metadata.
     const reclassifies = req.owner !== undefined || req.class !== undefined || req.environment !== undefined;
     return this.#gate.run(ctx, reclassifies ? 'key.reclassify' : 'key.update', (scope) =>
-      this.#mutate(ctx, scope, name, async (key, versions) => {
-        const next: KeyRecord = { ...key };
-        if (req.owner !== undefined) next.owner = req.owner;
-        if (req.class !== undefined) next.class = req.class;
-        if (req.environment !== undefined) {
-          // Moving a key is managing it in its new environment too.
-          scope.authorize(undefined, req.environment);
-          next.environment = req.environment;
-        }
-        if (req.description !== undefined) next.description = req.description;
-        if (req.tags !== undefined) next.tags = req.tags;
-        if (req.maxUsesPerVersion !== undefined) next.maxUsesPerVersion = req.maxUsesPerVersion;
-        if (req.deletionWindowDays !== undefined) next.deletionWindowDays = req.deletionWindowDays;
-        if (req.prepublishPeriod !== undefined) next.prepublishPeriod = req.prepublishPeriod;
-        if (req.originatorPeriod !== undefined) next.originatorPeriod = req.originatorPeriod;
-        if (req.rotationPeriod !== undefined) {
-          next.rotationPeriod = req.rotationPeriod;
-          const primary = versions.find((v) => v.version === key.primaryVersion);
-          next.nextRotationAt = nextRotation(req.rotationPeriod, new Date(primary?.activatedAt ?? key.createdAt));
-        }
-        if (req.minDecryptionVersion !== undefined) {
-          if (req.minDecryptionVersion > key.primaryVersion) {
-            throw new KeywardError('invalid_request', `minDecryptionVersion: must be at most the primary version (${key.primaryVersion})`);
+      this.#mutateOrHold(
+        ctx,
+        scope,
+        name,
+        async (key, versions) => {
+          const next: KeyRecord = { ...key };
+          if (req.owner !== undefined) next.owner = req.owner;
+          if (req.class !== undefined) next.class = req.class;
+          if (req.environment !== undefined) {
+            // Moving a key is managing it in its new environment too.
+            scope.authorize(undefined, req.environment);
+            next.environment = req.environment;
           }
-          next.minDecryptionVersion = req.minDecryptionVersion;
-        }
-        checkPeriods(next);
-        if (req.deletionWindowDays !== undefined) checkMaxDeletionWindow(next.deletionWindowDays);
-        // The key as it would be after the patch, in the class it would be in: reclassifying
-        // into a stricter class it does not meet is refused, and so is setting a field to a
-        // value its class does not allow.
-        assertPatchMeetsClass(this.#policy.current(), next, new Set(Object.keys(req)));
-        const fields = Object.keys(req).sort().join(',');
-        scope.details.fields = fields;
-        return { key: next, changed: [], created: [], events: [event('key.updated', next, null, scope.now, { fields })] };
-      }),
+          if (req.description !== undefined) next.description = req.description;
+          if (req.tags !== undefined) next.tags = req.tags;
+          if (req.maxUsesPerVersion !== undefined) next.maxUsesPerVersion = req.maxUsesPerVersion;
+          if (req.deletionWindowDays !== undefined) next.deletionWindowDays = req.deletionWindowDays;
+          if (req.prepublishPeriod !== undefined) next.prepublishPeriod = req.prepublishPeriod;
+          if (req.originatorPeriod !== undefined) next.originatorPeriod = req.originatorPeriod;
+          if (req.rotationPeriod !== undefined) {
+            next.rotationPeriod = req.rotationPeriod;
+            const primary = versions.find((v) => v.version === key.primaryVersion);
+            next.nextRotationAt = nextRotation(req.rotationPeriod, new Date(primary?.activatedAt ?? key.createdAt));
+          }
+          if (req.minDecryptionVersion !== undefined) {
+            if (req.minDecryptionVersion > key.primaryVersion) {
+              throw new KeywardError(
+                'invalid_request',
+                `minDecryptionVersion: must be at most the primary version (${key.primaryVersion})`,
+              );
+            }
+            next.minDecryptionVersion = req.minDecryptionVersion;
+          }
+          checkPeriods(next);
+          if (req.deletionWindowDays !== undefined) checkMaxDeletionWindow(next.deletionWindowDays);
+          // The key as it would be after the patch, in the class it would be in: reclassifying
+          // into a stricter class it does not meet is refused, and so is setting a field to a
+          // value its class does not allow.
+          assertPatchMeetsClass(this.#policy.current(), next, new Set(Object.keys(req)));
+          const fields = Object.keys(req).sort().join(',');
+          scope.details.fields = fields;
+          return { key: next, changed: [], created: [], events: [event('key.updated', next, null, scope.now, { fields })] };
+        },
+        (key) =>
+          // Moving a key to a lower class loosens its standard: the class it leaves decides the quorum.
+          req.class !== undefined && isDowngrade(key.class, req.class)
+            ? { rule: 'downgrade', operation: { type: 'downgrade', from: key.class, to: req.class, patch: { ...req } } }
+            : null,
+      ),
     );
   }
 
@@ -286,9 +301,16 @@ export class KeyService {
     );
   }
 
-  setEnabled(ctx: CallContext, name: string, enabled: boolean): Promise<KeyView> {
+  setEnabled(ctx: CallContext, name: string, enabled: boolean): Promise<KeyView | PendingApproval> {
     return this.#gate.run(ctx, enabled ? 'key.enable' : 'key.disable', (scope) =>
-      this.#mutate(ctx, scope, name, async (key) => this.#lifecycle.setEnabled(key, enabled, scope.now)),
+      this.#mutateOrHold(
+        ctx,
+        scope,
+        name,
+        async (key) => this.#lifecycle.setEnabled(key, enabled, scope.now),
+        // Disabling a key that is already disabled changes nothing and is not held.
+        (key) => (enabled || key.state !== 'enabled' ? null : { rule: 'disable', operation: { type: 'disable' } }),
+      ),
     );
   }
 
@@ -323,27 +345,39 @@ export class KeyService {
   }
 
   /** Erases one non-primary version's material for good (crypto-shredding). */
-  destroyVersion(ctx: CallContext, name: string, n: number): Promise<KeyView> {
+  destroyVersion(ctx: CallContext, name: string, n: number): Promise<KeyView | PendingApproval> {
     return this.#gate.run(ctx, 'version.destroy', (scope) =>
-      this.#mutate(ctx, scope, name, async (key, versions) => {
-        scope.keyVersion = n;
-        return this.#lifecycle.destroyVersion(key, findVersion({ record: key, versions, grants: [] }, n), scope.now);
-      }),
+      this.#mutateOrHold(
+        ctx,
+        scope,
+        name,
+        async (key, versions) => {
+          scope.keyVersion = n;
+          return this.#lifecycle.destroyVersion(key, findVersion({ record: key, versions, grants: [] }, n), scope.now);
+        },
+        () => ({ rule: 'destroyVersion', operation: { type: 'destroyVersion', version: n } }),
+      ),
     );
   }
 
   /** Schedules crypto-shredding after a waiting period of `days` (7–30, never below the class minimum). */
-  scheduleDeletion(ctx: CallContext, name: string, days: number | null): Promise<KeyView> {
+  scheduleDeletion(ctx: CallContext, name: string, days: number | null): Promise<KeyView | PendingApproval> {
     return this.#gate.run(ctx, 'key.schedule-deletion', (scope) =>
-      this.#mutate(ctx, scope, name, async (key) => {
-        const window = days ?? key.deletionWindowDays;
-        // Without `days` the key's own window applies: name it, so the operator knows what to change.
-        const field = days === null ? 'deletionWindowDays' : 'days';
-        checkMaxDeletionWindow(window, field);
-        assertDeletionWindow(this.#policy.current(), key.class, window, field);
-        scope.details.days = window;
-        return this.#lifecycle.scheduleDeletion(key, window, scope.now);
-      }),
+      this.#mutateOrHold(
+        ctx,
+        scope,
+        name,
+        async (key) => {
+          const window = days ?? key.deletionWindowDays;
+          // Without `days` the key's own window applies: name it, so the operator knows what to change.
+          const field = days === null ? 'deletionWindowDays' : 'days';
+          checkMaxDeletionWindow(window, field);
+          assertDeletionWindow(this.#policy.current(), key.class, window, field);
+          scope.details.days = window;
+          return this.#lifecycle.scheduleDeletion(key, window, scope.now);
+        },
+        () => ({ rule: 'scheduleDeletion', operation: { type: 'scheduleDeletion', days } }),
+      ),
     );
   }
 
@@ -363,6 +397,24 @@ export class KeyService {
     name: string,
     change: (key: KeyRecord, versions: VersionRecord[], tx: StoreOps) => Promise<Outcome>,
   ): Promise<KeyView> {
+    const result = await this.#mutateOrHold(ctx, scope, name, change, () => null);
+    if (isPending(result)) throw new Error('an operation without a hold was held');
+    return result;
+  }
+
+  /**
+   * {@link #mutate} for a sensitive operation: once `change` has checked
+   * that the operation is valid now, `hold` names it, and if the key's class
+   * asks for a quorum the outcome is not written; a pending approval is, and
+   * is answered instead (docs/governance.md, "Approvals").
+   */
+  async #mutateOrHold(
+    ctx: CallContext,
+    scope: Scope,
+    name: string,
+    change: (key: KeyRecord, versions: VersionRecord[], tx: StoreOps) => Promise<Outcome>,
+    hold: (key: KeyRecord) => Held | null,
+  ): Promise<KeyView | PendingApproval> {
     scope.key = name;
     scope.authorize(await this.#directory.load(ctx.namespace, name));
     const result = await this.#inTransaction(async (tx) => {
@@ -370,10 +422,19 @@ export class KeyService {
       const current = await tx.lockKey(ctx.namespace, name);
       if (current === null) throw new KeywardError('not_found', `key '${name}' does not exist in namespace '${ctx.namespace}'`);
       const outcome = await change(current, await tx.getVersions(current.id), tx);
+      const held = hold(current);
+      if (held !== null) {
+        const pending = await holdForApproval(tx, scope, this.#policy, current, held, null);
+        if (pending !== null) {
+          await scope.recordIn(tx);
+          return pending;
+        }
+      }
       const key = await writeOutcome(tx, outcome, scope.now);
       await scope.recordIn(tx);
       return { key, versions: await tx.getVersions(current.id), events: outcome.events };
     });
+    if (isPending(result)) return result;
     this.#committed(result.events);
     this.#directory.forget(ctx.namespace, name);
     this.#keyring.forgetKey(result.key.id);

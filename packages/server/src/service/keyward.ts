@@ -16,6 +16,7 @@ import { FixedPolicy, type PolicySource } from '../policy/policy-file.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import type { Seal } from '../seal/seal.js';
 import type { Store } from '../store/store.js';
+import { ApprovalService, runApproved } from './approvals.js';
 import { AuditService } from './audit-service.js';
 import { Authenticator } from './authenticator.js';
 import { type Clock, systemClock } from './clock.js';
@@ -108,6 +109,8 @@ export interface Keyward {
   readonly keys: KeyService;
   readonly crypto: CryptoService;
   readonly principals: PrincipalService;
+  /** Quorum approvals (`/v1/approvals`, docs/governance.md). */
+  readonly approvals: ApprovalService;
   /** Offboarding (`POST /v1/principals/{id}/offboard`, docs/governance.md). */
   readonly offboarding: OffboardingService;
   readonly reports: ReportService;
@@ -256,6 +259,8 @@ export function createKeyward(options: KeywardOptions): Keyward {
         break;
     }
   });
+  const keys = new KeyService({ gate, store, keyring, directory, lifecycle, uses, policy, onCommitted });
+  const principals = new PrincipalService({ gate, store, authenticator, directory, policy });
   return Object.freeze({
     sys: new SysService({
       gate,
@@ -268,9 +273,10 @@ export function createKeyward(options: KeywardOptions): Keyward {
       version: options.version,
       peers: options.sealPeers ?? null,
     }),
-    keys: new KeyService({ gate, store, keyring, directory, lifecycle, uses, policy, onCommitted }),
+    keys,
     crypto,
-    principals: new PrincipalService({ gate, store, authenticator, directory }),
+    principals,
+    approvals: new ApprovalService({ gate, store, clock, run: (ctx, approval) => runApproved(keys, principals, ctx, approval) }),
     offboarding: new OffboardingService({
       gate,
       store,

@@ -119,7 +119,7 @@ export class OffboardingService {
         scope.details.keysRotated = rotated.join(',');
         if (events.length > 0) await tx.appendEvents(events);
         await scope.recordIn(tx);
-        return { tokens, grantsRemoved, reassigned, rotated, events: [...events, ...committed], touched };
+        return { tokens, grantsRemoved, reassigned, rotated: rotated.sort(), events: [...events, ...committed], touched };
       });
       this.#forget(id, done.tokens, done.touched);
       this.#committed(done.events);

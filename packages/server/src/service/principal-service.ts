@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  type ApprovalOperation,
   type CreatedToken,
   type CreateGrantRequest,
   type CreatePrincipalRequest,
@@ -7,16 +8,19 @@ import {
   type GrantView,
   type KeyOperation,
   KeywardError,
+  type PendingApproval,
   type PrincipalView,
   type SelfResponse,
 } from '@keyward/wire';
 import { addMs, parseDuration } from '../keys/duration.js';
 import { OPERATION_ROLE } from '../keys/operation-rules.js';
+import type { PolicySource } from '../policy/policy-file.js';
 import type { PrincipalRecord, TokenRecord } from '../store/records.js';
 import { type Store, StoreConflictError, type StoreOps } from '../store/store.js';
+import { holdForApproval } from './approvals.js';
 import { type Authenticator, hashToken, newToken } from './authenticator.js';
 import type { CallContext } from './context.js';
-import type { Gate } from './gate.js';
+import type { Gate, Scope } from './gate.js';
 import type { KeyDirectory } from './key-directory.js';
 import { grantView, principalView } from './views.js';
 
@@ -60,7 +64,10 @@ export class PrincipalService {
   readonly #authenticator: Authenticator;
   readonly #directory: KeyDirectory;
 
-  constructor(deps: { gate: Gate; store: Store; authenticator: Authenticator; directory: KeyDirectory }) {
+  readonly #policy: PolicySource;
+
+  constructor(deps: { gate: Gate; store: Store; authenticator: Authenticator; directory: KeyDirectory; policy: PolicySource }) {
+    this.#policy = deps.policy;
     this.#gate = deps.gate;
     this.#store = deps.store;
     this.#authenticator = deps.authenticator;
@@ -157,7 +164,8 @@ export class PrincipalService {
     });
   }
 
-  addGrant(ctx: CallContext, keyName: string, req: CreateGrantRequest): Promise<GrantView> {
+  /** Grants operations on a key; a change to the grants of a key whose class asks for a quorum waits for approval. */
+  addGrant(ctx: CallContext, keyName: string, req: CreateGrantRequest): Promise<GrantView | PendingApproval> {
     return this.#gate.run(ctx, 'grant.create', async (scope) => {
       scope.key = keyName;
       const key = await this.#directory.load(ctx.namespace, keyName);
@@ -178,13 +186,17 @@ export class PrincipalService {
         createdAt: scope.now.toISOString(),
         createdBy: scope.principal.id,
       };
-      scope.details.grantId = grant.id;
       scope.details.operations = operations.join(',');
-      await this.#store.transaction(async (tx) => {
+      const pending = await this.#store.transaction(async (tx) => {
+        const held = await this.#hold(tx, scope, ctx.namespace, keyName, { type: 'grantCreate', principal: req.principal, operations });
+        if (held !== null) return held;
+        scope.details.grantId = grant.id;
         await tx.insertGrant(grant);
         await tx.announce({ kind: 'key', namespace: key.record.namespace, name: key.record.name, id: key.record.id });
         await scope.recordIn(tx);
+        return null;
       });
+      if (pending !== null) return pending;
       this.#directory.forget(ctx.namespace, keyName);
       return grantView(grant, key.record);
     });
@@ -200,20 +212,41 @@ export class PrincipalService {
     });
   }
 
-  removeGrant(ctx: CallContext, keyName: string, grantId: string): Promise<void> {
+  /** Removes a grant; null when done, the pending approval when the key's class asks for a quorum. */
+  removeGrant(ctx: CallContext, keyName: string, grantId: string): Promise<PendingApproval | null> {
     return this.#gate.run(ctx, 'grant.delete', async (scope) => {
       scope.key = keyName;
       const key = await this.#directory.load(ctx.namespace, keyName);
       scope.authorize(key);
       scope.details.grantId = grantId;
-      await this.#store.transaction(async (tx) => {
-        if (!(await tx.deleteGrant(key.record.id, grantId)))
+      const pending = await this.#store.transaction(async (tx) => {
+        if (!(await tx.listGrants(key.record.id)).some((g) => g.id === grantId))
           throw new KeywardError('not_found', `grant '${grantId}' does not exist on key '${keyName}'`);
+        const held = await this.#hold(tx, scope, ctx.namespace, keyName, { type: 'grantDelete', grantId });
+        if (held !== null) return held;
+        await tx.deleteGrant(key.record.id, grantId);
         await tx.announce({ kind: 'key', namespace: key.record.namespace, name: key.record.name, id: key.record.id });
         await scope.recordIn(tx);
+        return null;
       });
-      this.#directory.forget(ctx.namespace, keyName);
+      if (pending === null) this.#directory.forget(ctx.namespace, keyName);
+      return pending;
     });
+  }
+
+  /** Holds a grant change for approval when the key's class (read under the key's lock) asks for a quorum. */
+  async #hold(
+    tx: StoreOps,
+    scope: Scope,
+    namespace: string,
+    keyName: string,
+    operation: ApprovalOperation,
+  ): Promise<PendingApproval | null> {
+    const key = await tx.lockKey(namespace, keyName);
+    if (key === null) throw new KeywardError('not_found', `key '${keyName}' does not exist`);
+    const pending = await holdForApproval(tx, scope, this.#policy, key, { rule: 'grantChange', operation }, null);
+    if (pending !== null) await scope.recordIn(tx);
+    return pending;
   }
 
   async #principal(id: string): Promise<PrincipalRecord> {

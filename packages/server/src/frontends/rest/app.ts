@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, 
 import type { Logger } from 'pino';
 import type { Keyward } from '../../service/keyward.js';
 import { alertRoutes } from './alert-routes.js';
+import { approvalRoutes } from './approval-routes.js';
 import { auditRoutes } from './audit-routes.js';
 import { cryptoRoutes } from './crypto-routes.js';
 import { toWireError } from './error-table.js';
@@ -133,5 +134,6 @@ export async function buildRestApp(keyward: Keyward, options: RestOptions): Prom
   eventRoutes(app, keyward);
   alertRoutes(app, keyward);
   incidentRoutes(app, keyward);
+  approvalRoutes(app, keyward);
   return app;
 }

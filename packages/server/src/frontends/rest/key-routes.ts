@@ -2,6 +2,7 @@ import type { CreateKeyRequest, KeyListQuery, PatchKeyRequest, ReviewKeyRequest,
 import type { FastifyInstance } from 'fastify';
 import type { Keyward } from '../../service/keyward.js';
 import { callContext } from './call-context.js';
+import { held } from './held.js';
 import {
   algorithm,
   DEFAULT_PAGE,
@@ -114,7 +115,7 @@ export function keyRoutes(app: FastifyInstance, keyward: Keyward): void {
   app.patch<{ Params: Params; Body: PatchKeyRequest }>(
     '/v1/keys/:name',
     { schema: { tags: ['keys'], summary: 'Change key metadata', params: keyParams, body: patchBody } },
-    async (req) => keyward.keys.patch(callContext(req), req.params.name, req.body),
+    async (req, reply) => held(reply, await keyward.keys.patch(callContext(req), req.params.name, req.body)),
   );
 
   app.post<{ Params: Params; Body: RotateKeyRequest | undefined }>(
@@ -158,7 +159,7 @@ export function keyRoutes(app: FastifyInstance, keyward: Keyward): void {
           body: noBody,
         },
       },
-      async (req) => keyward.keys.setEnabled(callContext(req), req.params.name, action === 'enable'),
+      async (req, reply) => held(reply, await keyward.keys.setEnabled(callContext(req), req.params.name, action === 'enable')),
     );
   }
 
@@ -185,7 +186,7 @@ export function keyRoutes(app: FastifyInstance, keyward: Keyward): void {
         body: { type: ['object', 'null'], additionalProperties: false, properties: { days: { type: 'integer', minimum: 7, maximum: 30 } } },
       },
     },
-    async (req) => keyward.keys.scheduleDeletion(callContext(req), req.params.name, req.body?.days ?? null),
+    async (req, reply) => held(reply, await keyward.keys.scheduleDeletion(callContext(req), req.params.name, req.body?.days ?? null)),
   );
 
   app.post<{ Params: Params }>(
@@ -217,6 +218,6 @@ export function keyRoutes(app: FastifyInstance, keyward: Keyward): void {
         body: noBody,
       },
     },
-    async (req) => keyward.keys.destroyVersion(callContext(req), req.params.name, req.params.version),
+    async (req, reply) => held(reply, await keyward.keys.destroyVersion(callContext(req), req.params.name, req.params.version)),
   );
 }

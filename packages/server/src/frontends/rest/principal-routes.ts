@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { PRINCIPAL_ID_PATTERN } from '../../keys/names.js';
 import type { Keyward } from '../../service/keyward.js';
 import { callContext } from './call-context.js';
+import { held } from './held.js';
 import { DEFAULT_PAGE, duration, environment, keyParams, name, operation, paging, principalKind, reason, role } from './schemas.js';
 
 const principalId = { type: 'string', pattern: PRINCIPAL_ID_PATTERN } as const;
@@ -125,7 +126,7 @@ export function principalRoutes(app: FastifyInstance, keyward: Keyward): void {
         },
       },
     },
-    async (req, reply) => reply.code(201).send(await principals.addGrant(callContext(req), req.params.name, req.body)),
+    async (req, reply) => held(reply, await principals.addGrant(callContext(req), req.params.name, req.body), 201),
   );
 
   app.get<{ Params: { name: string } }>(
@@ -144,8 +145,8 @@ export function principalRoutes(app: FastifyInstance, keyward: Keyward): void {
       },
     },
     async (req, reply) => {
-      await principals.removeGrant(callContext(req), req.params.name, req.params.grantId);
-      return reply.code(204).send();
+      const pending = await principals.removeGrant(callContext(req), req.params.name, req.params.grantId);
+      return pending === null ? reply.code(204).send() : reply.code(202).send(pending);
     },
   );
 }
