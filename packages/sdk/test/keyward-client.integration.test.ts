@@ -1,6 +1,6 @@
 import { createHash, createPublicKey, verify as verifySignature } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { isBatchItemError, KeywardApiError, KeywardClient, KeywardConnectionError } from '../src/index.js';
+import { isBatchItemError, isPendingApproval, KeywardApiError, KeywardClient, KeywardConnectionError } from '../src/index.js';
 import { useServer } from './support/server.js';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -59,6 +59,7 @@ describe('KeywardClient against the real server', () => {
     expect(compromised.versions?.find((v) => v.version === 2)?.state).toBe('compromised');
     await ctx.admin.disableKey('sdk-retire');
     const pending = await ctx.admin.scheduleDeletion('sdk-retire', { days: 7 });
+    if (isPendingApproval(pending)) throw new Error('deleting a standard key is not held by the default policy');
     expect(pending.state).toBe('pending_deletion');
     expect(pending.deletionDate).not.toBeNull();
     expect((await ctx.admin.cancelDeletion('sdk-retire')).state).toBe('disabled');
@@ -143,6 +144,7 @@ describe('KeywardClient against the real server', () => {
     await expect(service.encrypt('sdk-granted', bytes('x'))).rejects.toMatchObject({ code: 'forbidden', status: 403 });
 
     const grant = await ctx.admin.addGrant('sdk-granted', { principal: 'svc-sdk', operations: ['encrypt', 'decrypt'] });
+    if (isPendingApproval(grant)) throw new Error('a grant on a standard key is not held by the default policy');
     expect((await ctx.admin.listGrants('sdk-granted')).grants.map((g) => g.id)).toContain(grant.id);
     const { ciphertext } = await service.encrypt('sdk-granted', bytes('x'));
     expect(text((await service.decrypt('sdk-granted', ciphertext)).plaintext)).toBe('x');
@@ -151,6 +153,32 @@ describe('KeywardClient against the real server', () => {
     await expect(service.encrypt('sdk-granted', bytes('x'))).rejects.toMatchObject({ code: 'forbidden' });
     await ctx.admin.revokeToken(created.id);
     await expect(service.self()).rejects.toMatchObject({ code: 'unauthenticated' });
+  });
+
+  it('answers a held operation with its pending approval, which approvers then run', async () => {
+    await ctx.admin.createKey({ name: 'sdk-crown', algorithm: 'aes-256-gcm', owner: 'team-sdk', class: 'critical' });
+    await ctx.admin.rotateKey('sdk-crown');
+    await ctx.admin.deactivateVersion('sdk-crown', 1);
+    const held = await ctx.admin.destroyVersion('sdk-crown', 1);
+    if (!isPendingApproval(held)) throw new Error('a destroy on a critical key is held by the default policy');
+    expect(held.approval).toMatchObject({
+      state: 'pending',
+      required: 2,
+      requester: 'admin',
+      operation: { type: 'destroyVersion', version: 1 },
+    });
+    const approvers = [];
+    for (const id of ['sdk-appr-a', 'sdk-appr-b']) {
+      await ctx.admin.createPrincipal({ id, kind: 'user', roles: ['approver'] });
+      const { token } = await ctx.admin.createToken(id, { ttl: '1h' });
+      approvers.push(new KeywardClient({ address: ctx.server.url, token }));
+    }
+    const [a, b] = approvers as [KeywardClient, KeywardClient];
+    expect((await a.listApprovals({ state: 'pending', key: 'sdk-crown' })).approvals.map((x) => x.id)).toEqual([held.approval.id]);
+    expect(await a.approve(held.approval.id, { comment: 'ok' })).toMatchObject({ state: 'pending' });
+    expect(await b.approve(held.approval.id)).toMatchObject({ state: 'executed', error: null });
+    expect((await ctx.admin.getKey('sdk-crown')).versions?.find((v) => v.version === 1)?.state).toBe('destroyed');
+    await expect(b.deny(held.approval.id)).rejects.toMatchObject({ code: 'invalid_state', status: 409 });
   });
 
   it('uses the namespace header', async () => {
