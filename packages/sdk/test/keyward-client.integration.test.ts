@@ -40,12 +40,12 @@ describe('KeywardClient against the real server', () => {
     });
 
     expect((await ctx.admin.getKey('sdk-life')).versions?.[0]?.state).toBe('active');
-    expect((await ctx.admin.patchKey('sdk-life', { description: 'changed' })).description).toBe('changed');
+    expect(await ctx.admin.patchKey('sdk-life', { description: 'changed' })).toMatchObject({ description: 'changed' });
     const rotated = await ctx.admin.rotateKey('sdk-life', { reason: 'test' });
     expect(rotated.primaryVersion).toBe(2);
     const deactivated = await ctx.admin.deactivateVersion('sdk-life', 1);
     expect(deactivated.versions?.find((v) => v.version === 1)?.state).toBe('deactivated');
-    expect((await ctx.admin.disableKey('sdk-life')).state).toBe('disabled');
+    expect(await ctx.admin.disableKey('sdk-life')).toMatchObject({ state: 'disabled' });
     await expect(ctx.admin.encrypt('sdk-life', bytes('x'))).rejects.toMatchObject({ code: 'invalid_state', status: 409 });
     expect((await ctx.admin.enableKey('sdk-life')).state).toBe('enabled');
     await expect(ctx.admin.getKey('sdk-nope')).rejects.toMatchObject({ code: 'not_found', status: 404 });
