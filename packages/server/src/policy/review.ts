@@ -10,7 +10,10 @@ import type { Policy } from './policy.js';
  * applies. Computed from the policy in force, so a changed interval applies
  * to every key at once.
  */
-export function nextReviewAt(key: Pick<KeyRecord, 'class' | 'createdAt' | 'lastReviewedAt' | 'reviewDueAt'>, policy: Policy): string | null {
+export function nextReviewAt(
+  key: Pick<KeyRecord, 'class' | 'createdAt' | 'lastReviewedAt' | 'reviewDueAt'>,
+  policy: Policy,
+): string | null {
   const interval = policy.classes[key.class].reviewInterval;
   const byCalendar =
     interval === null
