@@ -11,6 +11,7 @@ import { registerIncidentCommand } from './commands/incident-command.js';
 import { registerKeyCommand } from './commands/key-command.js';
 import { registerOperatorCommand } from './commands/operator-command.js';
 import { registerPrincipalCommand } from './commands/principal-command.js';
+import { registerReportCommand } from './commands/report-command.js';
 import { registerServerCommand } from './commands/server-command.js';
 import { registerSignCommand } from './commands/sign-command.js';
 import { registerStatusCommand } from './commands/status-command.js';
@@ -62,6 +63,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerAlertCommands(program, ctx);
   registerAuditCommands(program, ctx);
   registerIncidentCommand(program, ctx);
+  registerReportCommand(program, ctx);
   registerDrillCommand(program, ctx);
   return program;
 }

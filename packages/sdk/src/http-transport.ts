@@ -12,6 +12,8 @@ export interface RequestOptions {
   body?: unknown;
   /** Non-2xx statuses whose body is a normal answer (health answers 503 when sealed). */
   acceptStatus?: readonly number[];
+  /** Answer the body as text instead of parsed JSON (reports in CSV or Markdown). */
+  text?: boolean;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -53,7 +55,7 @@ export class HttpTransport {
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { accept: options.text === true ? '*/*' : 'application/json' };
     if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
     if (this.#namespace !== undefined) headers['x-keyward-namespace'] = this.#namespace;
     const init: RequestInit = { method, headers, signal: AbortSignal.timeout(this.#timeoutMs) };
@@ -78,6 +80,7 @@ export class HttpTransport {
     // An accepted non-2xx status (health's 503) is an answer only when it is not an error body.
     const accepted = !success && (options.acceptStatus ?? []).includes(status) && parseErrorBody(text) === undefined;
     if (!success && !accepted) throw apiError(status, requestId, text);
+    if (options.text === true && success) return text as T;
     if (status === 204 || text === '') return undefined as T;
     try {
       return JSON.parse(text) as T;

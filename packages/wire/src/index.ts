@@ -9,6 +9,8 @@ export type * from './governance.js';
 export { APPROVAL_STATES } from './governance.js';
 export type * from './incidents.js';
 export { INCIDENT_STATES, INCIDENT_STEP_STATES, INCIDENT_STEPS, INCIDENT_TYPES } from './incidents.js';
+export type * from './reports.js';
+export { FINDING_KINDS, REPORT_FORMATS } from './reports.js';
 export type * from './types.js';
 export {
   ALGORITHMS,

@@ -108,6 +108,7 @@ function describe(issue: ErrorObject, path: Path): string {
     case 'enum':
       return `${field(path)}: must be one of ${(issue.params.allowedValues as unknown[]).join(', ')}`;
     case 'pattern':
+      if (path[0] === 'separationOfDuties') return `${field(path)}: must be a principal id (lowercase letters, digits, '.', '_', '-')`;
       return `${field(path)}: ${path.at(-1) === 'hours' ? 'must be HH:MM-HH:MM' : 'must be a duration such as 30s, 5m, 1h or 1d'}`;
     case 'type':
       return `${field(path)}: must be ${typeNames(issue.params.type)}`;

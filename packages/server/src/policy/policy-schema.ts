@@ -1,5 +1,6 @@
 import { ALERT_SEVERITIES, ALERT_TYPES, ALGORITHMS, KEY_CLASSES, KEY_PROTECTIONS, SENSITIVE_OPERATIONS } from '@keyward/wire';
 import { MAX_DELETION_WINDOW_DAYS, MIN_DELETION_WINDOW_DAYS } from '../keys/class-defaults.js';
+import { PRINCIPAL_ID_PATTERN } from '../keys/names.js';
 import { WEEKDAYS } from './policy.js';
 
 /**
@@ -102,6 +103,14 @@ export const POLICY_SCHEMA = {
       type: 'object',
       additionalProperties: false,
       properties: Object.fromEntries(KEY_CLASSES.map((keyClass) => [keyClass, classStandard])),
+    },
+    separationOfDuties: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        // Principal ids, as POST /v1/principals accepts them.
+        exempt: { type: 'array', uniqueItems: true, maxItems: 1000, items: { type: 'string', pattern: PRINCIPAL_ID_PATTERN } },
+      },
     },
   },
 } as const;

@@ -54,6 +54,12 @@ export interface Policy {
   approvals: { ttl: string };
   /** The standard each key class must meet (policy/class-standards.ts enforces it). */
   classes: ClassStandards;
+  /**
+   * Separation of duties (docs/governance.md, "Reports"): a principal that
+   * both manages a key and holds a grant to use it is a compliance finding,
+   * unless its id is listed in `exempt`.
+   */
+  separationOfDuties: { exempt: string[] };
 }
 
 /** What the policy is when there is no file: the values documented line by line in docs/policy.example.yaml. */
@@ -134,6 +140,7 @@ export const DEFAULT_POLICY: Policy = deepFreeze({
       rotateOnOffboarding: false,
     },
   },
+  separationOfDuties: { exempt: [] },
 });
 
 /** Whether the policy asks for automatic containment of a key of `keyClass` when an alert of `type` is raised about it. */

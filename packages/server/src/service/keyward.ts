@@ -26,6 +26,7 @@ import { Gate } from './gate.js';
 import { IncidentJobs } from './incident-jobs.js';
 import { IncidentJournal } from './incident-journal.js';
 import { DEFAULT_INCIDENT_OPTIONS, type IncidentOptions, IncidentService } from './incident-service.js';
+import { InventoryService } from './inventory-service.js';
 import { KeyDirectory } from './key-directory.js';
 import { KeyService } from './key-service.js';
 import { Keyring } from './keyring.js';
@@ -114,6 +115,8 @@ export interface Keyward {
   /** Offboarding (`POST /v1/principals/{id}/offboard`, docs/governance.md). */
   readonly offboarding: OffboardingService;
   readonly reports: ReportService;
+  /** Inventory and compliance reports (`GET /v1/reports/*`). */
+  readonly inventory: InventoryService;
   readonly audit: AuditService;
   readonly limits: CryptoLimits;
   /** Life-cycle jobs; `main.ts` starts it on an interval, tests call `runOnce()` after moving the clock. */
@@ -289,6 +292,7 @@ export function createKeyward(options: KeywardOptions): Keyward {
       onCommitted,
     }),
     reports: new ReportService({ gate, store, directory }),
+    inventory: new InventoryService({ gate, store, policy }),
     audit: auditService,
     async ready() {
       await auditSecrets.load();

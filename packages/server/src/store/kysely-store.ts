@@ -47,6 +47,7 @@ import type {
   KeyEvent,
   KeyFilter,
   KeyRecord,
+  LastUseRow,
   PrincipalRecord,
   RotationTrigger,
   StoredAuditRecord,
@@ -791,6 +792,24 @@ class KyselyOps implements StoreOps {
       firstAt: r.first_at as string,
       lastAt: r.last_at as string,
     }));
+  }
+
+  async lastUses(namespace: string): Promise<LastUseRow[]> {
+    // The same conditions as usage(), grouped by key only: one pass over the namespace's slice of
+    // the (namespace, key_name, time) index instead of one query per key.
+    const rows = await this.db
+      .selectFrom('audit_events')
+      .select((eb) => ['key_name', eb.fn.max('time').as('last_at')])
+      .where('namespace', '=', namespace)
+      .where('key_name', 'is not', null)
+      .where('outcome', '=', 'success')
+      .where('action', 'like', 'crypto.%')
+      .where('key_version', 'is not', null)
+      .where('actor', 'is not', null)
+      .groupBy('key_name')
+      .orderBy('key_name')
+      .execute();
+    return rows.map((r) => ({ key: r.key_name as string, lastAt: r.last_at as string }));
   }
 
   /** Incidents (store/incident-ops.ts). */

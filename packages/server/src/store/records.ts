@@ -232,6 +232,12 @@ export interface UsageRow {
   lastAt: string;
 }
 
+/** The last successful cryptographic operation on a key (by name), from the audit records. */
+export interface LastUseRow {
+  key: string;
+  lastAt: string;
+}
+
 export type WebhookState = 'active' | 'failing';
 
 /**

@@ -11,6 +11,7 @@ import type {
   KeyEvent,
   KeyFilter,
   KeyRecord,
+  LastUseRow,
   PrincipalRecord,
   StoredAuditRecord,
   StoredKeyEvent,
@@ -126,6 +127,13 @@ export interface StoreOps extends IncidentStoreOps, GovernanceStoreOps {
    * principal, then operation.
    */
   usage(namespace: string, keyName: string, since: string | null): Promise<UsageRow[]>;
+  /**
+   * The last successful cryptographic operation (as {@link usage} counts
+   * them) on each key of a namespace that has one, in one query: one row
+   * per key name, ordered by name. Audit records name keys by name, so a
+   * row may be of an earlier key of that name (compare with `createdAt`).
+   */
+  lastUses(namespace: string): Promise<LastUseRow[]>;
 
   insertWebhook(webhook: WebhookRecord): Promise<void>;
   getWebhook(id: string): Promise<WebhookRecord | null>;

@@ -126,6 +126,24 @@ describe('parsePolicy: classes', () => {
     }
   });
 
+  it('separationOfDuties.exempt: principal ids, none by default, strictly validated', () => {
+    expect(DEFAULT_POLICY.separationOfDuties).toEqual({ exempt: [] });
+    expect(parsePolicy('separationOfDuties:\n  exempt: [breakglass, svc-ops]\n').separationOfDuties).toEqual({
+      exempt: ['breakglass', 'svc-ops'],
+    });
+    for (const [text, message] of [
+      ['separationOfDuties:\n  exempt: breakglass\n', 'separationOfDuties.exempt: must be a list (line 2)'],
+      ['separationOfDuties:\n  exempt: [a, a]\n', 'separationOfDuties.exempt: lists an item twice (line 2)'],
+      [
+        'separationOfDuties:\n  exempt: [Bad Id]\n',
+        "separationOfDuties.exempt[0]: must be a principal id (lowercase letters, digits, '.', '_', '-') (line 2)",
+      ],
+      ['separationOfDuties:\n  allow: [x]\n', 'separationOfDuties.allow: is not a known setting (line 2)'],
+    ]) {
+      expect(refused(text as string), text).toBe(message);
+    }
+  });
+
   it('null turns a default or a limit off', () => {
     const p = parsePolicy('classes:\n  critical:\n    rotationPeriod: null\n    maxRotationPeriod: null\n    algorithms: null\n');
     expect(p.classes.critical).toMatchObject({ rotationPeriod: null, maxRotationPeriod: null, algorithms: null });

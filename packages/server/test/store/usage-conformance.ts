@@ -84,5 +84,32 @@ export function describeUsageConformance(kind: StoreKind): void {
       });
       expect(inside.map((r) => r.count)).toEqual([26]);
     });
+
+    it('lastUses: the last successful cryptographic operation of every key of a namespace, in one answer', async () => {
+      const { store } = await open();
+      await store.appendAudit([
+        op('svc-a', 'decrypt', 1, at(1)),
+        op('svc-b', 'encrypt', 2, at(9)),
+        op('svc-a', 'decrypt', 1, at(4)),
+        op('svc-a', 'sign', 1, at(3), { key: 'billing' }),
+        op('svc-a', 'mac', 1, at(2), { key: 'zeta' }),
+        // Not uses: refused or failed, not cryptographic, no version, no actor, another namespace.
+        op('svc-a', 'decrypt', 1, at(20), { outcome: 'denied', errorCode: 'forbidden' }),
+        op('svc-a', 'decrypt', 1, at(20), { key: 'billing', outcome: 'error', errorCode: 'invalid_ciphertext' }),
+        op('svc-a', 'verify', null, at(20), { key: 'zeta' }),
+        op('svc-a', 'decrypt', 1, at(20), { key: 'zeta', actor: null }),
+        auditRecord({ actor: 'svc-a', action: 'key.rotate', namespace: 'payments', key: 'billing', keyVersion: 2, time: at(20) }),
+        auditRecord({ actor: 'svc-a', action: 'key.read', namespace: 'payments', key: 'unused', keyVersion: null, time: at(20) }),
+        op('svc-a', 'decrypt', 1, at(30), { namespace: 'ledger' }),
+      ]);
+      expect(await store.lastUses('payments')).toEqual([
+        { key: 'billing', lastAt: at(3) },
+        { key: 'card-data', lastAt: at(9) },
+        { key: 'zeta', lastAt: at(2) },
+      ]);
+      expect(await store.lastUses('ledger')).toEqual([{ key: 'card-data', lastAt: at(30) }]);
+      expect(await store.lastUses('nowhere')).toEqual([]);
+      expect(await store.transaction((tx) => tx.lastUses('ledger'))).toEqual([{ key: 'card-data', lastAt: at(30) }]);
+    });
   });
 }

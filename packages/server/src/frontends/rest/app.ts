@@ -12,6 +12,7 @@ import { cryptoRoutes } from './crypto-routes.js';
 import { toWireError } from './error-table.js';
 import { eventRoutes } from './event-routes.js';
 import { incidentRoutes } from './incident-routes.js';
+import { inventoryRoutes } from './inventory-routes.js';
 import { keyRoutes } from './key-routes.js';
 import { countUnrouted, metricsRoutes } from './metrics-routes.js';
 import { principalRoutes } from './principal-routes.js';
@@ -131,6 +132,7 @@ export async function buildRestApp(keyward: Keyward, options: RestOptions): Prom
   cryptoRoutes(app, keyward);
   principalRoutes(app, keyward);
   reportRoutes(app, keyward);
+  inventoryRoutes(app, keyward);
   eventRoutes(app, keyward);
   alertRoutes(app, keyward);
   incidentRoutes(app, keyward);
