@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import { v6AuditChain } from './migrations/v6-audit-chain.js';
 import { v7Alerts } from './migrations/v7-alerts.js';
 import { v8Incidents } from './migrations/v8-incidents.js';
+import { v9Totp } from './migrations/v9-totp.js';
 import type { Database } from './schema.js';
 import { StoreVersionError } from './store.js';
 
@@ -229,6 +230,7 @@ export const MIGRATIONS: readonly Migration[] = [
   v6AuditChain,
   v7Alerts,
   v8Incidents,
+  v9Totp,
 ];
 
 /** The newest schema this Keyward writes: the last migration's number. Numbers strictly increase. */

@@ -167,6 +167,15 @@ export interface WebhookDeliveryTable {
   next_retry_at: string | null;
 }
 
+export interface PrincipalTotpTable {
+  principal_id: string;
+  /** Wrapped under the root key (Keyring.wrapSecret). */
+  secret: Uint8Array;
+  created_at: string;
+  confirmed_at: string | null;
+  last_step: Int | null;
+}
+
 export interface Database {
   meta: MetaTable;
   keks: KekTable;
@@ -189,4 +198,5 @@ export interface Database {
   incident_steps: IncidentStepTable;
   incident_acks: IncidentAckTable;
   keyward_nodes: NodeTable;
+  principal_totp: PrincipalTotpTable;
 }

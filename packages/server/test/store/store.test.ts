@@ -1,6 +1,7 @@
 import { STORE_KINDS } from '../support/stores.js';
 import { describeAuditChainConformance } from './audit-chain-conformance.js';
 import { describeStoreConformance } from './store-conformance.js';
+import { describeTotpConformance } from './totp-conformance.js';
 import { describeUsageConformance } from './usage-conformance.js';
 import { describeWebhookConformance } from './webhook-conformance.js';
 
@@ -10,4 +11,5 @@ for (const kind of STORE_KINDS) {
   describeUsageConformance(kind);
   describeWebhookConformance(kind);
   describeAuditChainConformance(kind);
+  describeTotpConformance(kind);
 }
