@@ -16,6 +16,7 @@ import { countUnrouted, metricsRoutes } from './metrics-routes.js';
 import { principalRoutes } from './principal-routes.js';
 import { reportRoutes } from './report-routes.js';
 import { sysRoutes } from './sys-routes.js';
+import { totpRoutes } from './totp-routes.js';
 import { compileValidator } from './validation.js';
 
 export interface RestOptions {
@@ -129,6 +130,7 @@ export async function buildRestApp(keyward: Keyward, options: RestOptions): Prom
   keyRoutes(app, keyward);
   cryptoRoutes(app, keyward);
   principalRoutes(app, keyward);
+  totpRoutes(app, keyward);
   reportRoutes(app, keyward);
   eventRoutes(app, keyward);
   alertRoutes(app, keyward);
