@@ -10,6 +10,8 @@ import type { Clock } from './clock.js';
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const PRINCIPAL_ID = new RegExp(PRINCIPAL_ID_PATTERN);
 const FETCH_TIMEOUT_MS = 5_000;
+/** After a failed discovery, requests are refused without asking the issuer again for this long. */
+const DISCOVERY_RETRY_MS = 10_000;
 
 /** Whether a bearer credential is shaped like a JWT (a Keyward token `kw_…` never holds a dot). */
 export const isJwt = (credential: string): boolean => JWT_SHAPE.test(credential);
@@ -43,6 +45,8 @@ export class OidcVerifier {
   readonly #onError: (error: unknown, message: string) => void;
   #config: OidcPolicy | null = null;
   #keys: Promise<KeySet> | null = null;
+  /** Real time (not the injected clock: this paces network calls) after which a failed discovery is tried again. */
+  #retryAt: number | null = null;
 
   constructor(deps: { policy: PolicySource; clock: Clock; onError?: (error: unknown, message: string) => void }) {
     this.#policy = deps.policy;
@@ -83,16 +87,18 @@ export class OidcVerifier {
 
   /** The issuer's key set for `config`, built once per policy (discovery when no jwksUri is given). */
   #keySet(config: OidcPolicy): Promise<KeySet> {
-    if (this.#config !== config || this.#keys === null) {
+    const retry = this.#retryAt !== null && Date.now() >= this.#retryAt;
+    if (this.#config !== config || this.#keys === null || retry) {
       this.#config = config;
+      this.#retryAt = null;
       const keys = (async () => {
         const uri = config.jwksUri ?? (await discoverJwksUri(config.issuer));
         return createRemoteJWKSet(new URL(uri), { timeoutDuration: FETCH_TIMEOUT_MS });
       })();
       this.#keys = keys;
-      // A failed discovery is tried again on the next request.
+      // A failed discovery is tried again after a pause (not on every request: a down issuer is not hammered).
       keys.catch(() => {
-        if (this.#keys === keys) this.#keys = null;
+        if (this.#keys === keys) this.#retryAt = Date.now() + DISCOVERY_RETRY_MS;
       });
     }
     return this.#keys.catch((error: unknown) => {

@@ -185,6 +185,11 @@ describe.each(STORE_KINDS)('OIDC people (%s)', (store) => {
     expect(refused(await h.call('GET', '/v1/auth/self', undefined, token))).toContain('cannot be fetched');
     expect(h.logs.some((line) => line.includes("the OIDC issuer's keys (JWKS) cannot be fetched"))).toBe(true);
 
+    // An issuer whose discovery document cannot be fetched.
+    await setPolicy(policyYaml(issuer).replace(`issuer: ${issuer.issuer}`, 'issuer: http://127.0.0.1:1'));
+    expect(refused(await h.call('GET', '/v1/auth/self', undefined, token))).toContain('cannot be reached to discover its keys');
+    expect(h.logs.some((line) => line.includes('cannot be reached to discover its keys'))).toBe(true);
+
     // Discovery (no jwksUri) against an issuer whose JWKS endpoint fails.
     issuer.jwksStatus = 500;
     await setPolicy(policyYaml(issuer));

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { PolicyError, parsePolicy } from '../../src/policy/parse-policy.js';
 import { DEFAULT_POLICY } from '../../src/policy/policy.js';
@@ -86,5 +87,17 @@ describe('parsePolicy: oidc and mfa', () => {
     expect(refusal([...OIDC, '  algorithms: [HS256]'].join('\n'))).toMatch(/^oidc\.algorithms\[0\]: must be one of RS256, .* \(line 6\)$/);
     expect(refusal([...OIDC, '  principalPrefix: OIDC-'].join('\n'))).toMatch(/^oidc\.principalPrefix: must be lower-case .* \(line 6\)$/);
     expect(refusal('mfa:\n  admin: optional\n')).toBe('mfa.admin: must be one of required, off (line 2)');
+  });
+
+  it('the commented example section of docs/policy.example.yaml is valid as written', () => {
+    const text = readFileSync(new URL('../../../../docs/policy.example.yaml', import.meta.url), 'utf8');
+    const lines = text.split('\n');
+    const start = lines.indexOf('# oidc:');
+    const end = lines.indexOf('oidc: null');
+    expect(start).toBeGreaterThan(0);
+    const section = lines.slice(start, end).map((line) => line.replace(/^# ?/, ''));
+    const policy = parsePolicy(section.join('\n'));
+    expect(policy.oidc?.issuer).toBe('https://login.example.com/realms/corp');
+    expect(policy.oidc?.groups['kms-operators']).toEqual({ roles: ['key-admin'], environments: ['dev', 'test'], teams: ['team-platform'] });
   });
 });
