@@ -13,7 +13,7 @@ import { matchTotp, totpSecretAad } from './totp.js';
  * `crypto.public-key` hands out nothing secret; every other cryptographic
  * operation by an admin is admin-level.
  */
-const READ_ACTIONS: ReadonlySet<Action> = new Set<Action>([
+export const READ_ACTIONS: ReadonlySet<Action> = new Set<Action>([
   'auth.self',
   'auth.totp-enrol',
   'auth.totp-confirm',
