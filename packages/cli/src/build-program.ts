@@ -3,6 +3,7 @@ import type { CommandContext } from './command-context.js';
 import { registerAlertCommands } from './commands/alert-command.js';
 import { registerApprovalCommand } from './commands/approval-command.js';
 import { registerAuditCommands } from './commands/audit-command.js';
+import { registerAuthCommand } from './commands/auth-command.js';
 import { registerCryptoCommand } from './commands/crypto-command.js';
 import { registerDrillCommand } from './commands/drill-command.js';
 import { registerEventCommands } from './commands/event-command.js';
@@ -23,7 +24,9 @@ const ENVIRONMENT_HELP = `Environment:
   KEYWARD_ADDR       server address (default ${DEFAULT_ADDRESS}); --addr wins
   KEYWARD_TOKEN      bearer token; --token-file wins (there is no --token flag:
                      process arguments are visible to every user of the machine)
-  KEYWARD_NAMESPACE  key namespace (default: the server's "default"); --namespace wins`;
+  KEYWARD_NAMESPACE  key namespace (default: the server's "default"); --namespace wins
+  KEYWARD_OTP        current code of your TOTP authenticator, for admin-level
+                     requests once you enrolled one; --otp wins`;
 
 /**
  * The `keyward` command tree. Commander's errors are thrown (exitOverride)
@@ -46,6 +49,7 @@ export function buildProgram(ctx: CommandContext): Command {
     .option('--addr <url>', `server address (env KEYWARD_ADDR, default ${DEFAULT_ADDRESS})`)
     .option('--token-file <file>', 'read the bearer token from FILE (else env KEYWARD_TOKEN)')
     .option('--namespace <namespace>', 'key namespace (env KEYWARD_NAMESPACE)')
+    .option('--otp <code>', 'current code of your TOTP authenticator, for admin-level requests (env KEYWARD_OTP)')
     .option('--json', 'machine-readable JSON output')
     .addHelpText('after', `\n${ENVIRONMENT_HELP}\n\n${EXIT_CODES_HELP}\n`);
 
@@ -57,6 +61,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerSignCommand(program, ctx);
   registerPrincipalCommand(program, ctx);
   registerTokenCommand(program, ctx);
+  registerAuthCommand(program, ctx);
   registerGrantCommand(program, ctx);
   registerApprovalCommand(program, ctx);
   registerEventCommands(program, ctx);

@@ -9,6 +9,7 @@ export interface GlobalOptions {
   addr?: string;
   tokenFile?: string;
   namespace?: string;
+  otp?: string;
   json?: boolean;
 }
 
@@ -19,7 +20,10 @@ export const DEFAULT_ADDRESS = 'http://127.0.0.1:8200';
  * Client options from the flags and the environment: `--addr` over
  * `KEYWARD_ADDR` over the default; the token from `--token-file` over
  * `KEYWARD_TOKEN` (never from a flag value: process arguments are visible to
- * every user of the machine); `--namespace` over `KEYWARD_NAMESPACE`.
+ * every user of the machine); `--namespace` over `KEYWARD_NAMESPACE`; the
+ * one-time code of a TOTP authenticator from `--otp` over `KEYWARD_OTP` (a
+ * code is good for one admin-level request within about a minute, so it may
+ * stand in a process argument, unlike the token).
  *
  * @example
  * const client = new KeywardClient(await clientOptions(command.optsWithGlobals(), io));
@@ -28,7 +32,10 @@ export async function clientOptions(options: GlobalOptions, io: CliIo): Promise<
   const address = options.addr ?? nonEmpty(io.env.KEYWARD_ADDR) ?? DEFAULT_ADDRESS;
   const token = options.tokenFile === undefined ? nonEmpty(io.env.KEYWARD_TOKEN) : await readToken(options.tokenFile);
   const namespace = options.namespace ?? nonEmpty(io.env.KEYWARD_NAMESPACE);
-  return { address, token, namespace, fetch: io.fetch };
+  const otp = options.otp ?? nonEmpty(io.env.KEYWARD_OTP);
+  if (otp !== undefined && !/^[0-9]{6}$/.test(otp))
+    throw new UsageError('--otp (or KEYWARD_OTP) must be the 6 digits your authenticator shows');
+  return { address, token, namespace, otp, fetch: io.fetch };
 }
 
 async function readToken(path: string): Promise<string> {

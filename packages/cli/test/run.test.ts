@@ -33,6 +33,23 @@ describe('global options', () => {
     expect(request?.headers['x-keyward-namespace']).toBe('ns1');
   });
 
+  it('sends the TOTP code of --otp over KEYWARD_OTP as X-Keyward-OTP; refuses one that is not 6 digits', async () => {
+    const fromEnv = await runCli(['key', 'show', 'k'], {
+      answers: [{ body: keyView() }],
+      env: { KEYWARD_TOKEN: 'kw_env', KEYWARD_OTP: '111111' },
+    });
+    expect(fromEnv.requests[0]?.headers['x-keyward-otp']).toBe('111111');
+    const fromFlag = await runCli(['--otp', '222222', 'key', 'show', 'k'], {
+      answers: [{ body: keyView() }],
+      env: { KEYWARD_TOKEN: 'kw_env', KEYWARD_OTP: '111111' },
+    });
+    expect(fromFlag.requests[0]?.headers['x-keyward-otp']).toBe('222222');
+    expect(fromFlag.requests[0]?.url.href).not.toContain('222222');
+    const bad = await runCli(['--otp', '12ab56', 'key', 'show', 'k'], { answers: [], env: { KEYWARD_TOKEN: 'kw_env' } });
+    expect(bad.code).toBe(2);
+    expect(bad.requests).toHaveLength(0);
+  });
+
   it('lets flags win over the environment, and reads the token from --token-file', async () => {
     const file = join(dir, 'token');
     await writeFile(file, 'kw_from_file\n');

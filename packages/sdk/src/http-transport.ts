@@ -27,6 +27,7 @@ export class HttpTransport {
   readonly #base: URL;
   readonly #token: string | undefined;
   readonly #namespace: string | undefined;
+  readonly #otp: string | undefined;
   readonly #timeoutMs: number;
   readonly #fetch: typeof globalThis.fetch;
 
@@ -34,6 +35,10 @@ export class HttpTransport {
     this.#base = parseAddress(options.address);
     this.#token = options.token;
     this.#namespace = options.namespace;
+    if (options.otp !== undefined && !/^[0-9]{6}$/.test(options.otp)) {
+      throw new KeywardError('invalid_request', 'otp must be the 6 digits an authenticator app shows');
+    }
+    this.#otp = options.otp;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (!Number.isInteger(this.#timeoutMs) || this.#timeoutMs <= 0) {
       throw new KeywardError('invalid_request', 'timeoutMs must be a positive integer');
@@ -58,6 +63,7 @@ export class HttpTransport {
     const headers: Record<string, string> = { accept: options.text === true ? '*/*' : 'application/json' };
     if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
     if (this.#namespace !== undefined) headers['x-keyward-namespace'] = this.#namespace;
+    if (this.#otp !== undefined) headers['x-keyward-otp'] = this.#otp;
     const init: RequestInit = { method, headers, signal: AbortSignal.timeout(this.#timeoutMs) };
     if (options.body !== undefined) {
       headers['content-type'] = 'application/json';
@@ -113,6 +119,7 @@ export class HttpTransport {
     const headers: Record<string, string> = { accept: 'text/event-stream', ...options.headers };
     if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
     if (this.#namespace !== undefined) headers['x-keyward-namespace'] = this.#namespace;
+    if (this.#otp !== undefined) headers['x-keyward-otp'] = this.#otp;
     const connect = new AbortController();
     const timer = setTimeout(() => connect.abort(new DOMException('timed out', 'TimeoutError')), this.#timeoutMs);
     const signal = options.signal === undefined ? connect.signal : AbortSignal.any([connect.signal, options.signal]);

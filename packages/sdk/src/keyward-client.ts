@@ -1,4 +1,4 @@
-import { GovernanceApi } from './governance-api.js';
+import { TotpApi } from './totp-api.js';
 
 /**
  * Typed client of the Keyward HTTP API (shared/API.md). Every endpoint is one
@@ -10,11 +10,11 @@ import { GovernanceApi } from './governance-api.js';
  *
  * The operation groups live in their own files (`sys-api.ts`, `keys-api.ts`,
  * `crypto-api.ts`, `principals-api.ts`, `grants-api.ts`, `reports-api.ts`, `events-api.ts`,
- * `alerts-api.ts`, `audit-api.ts`, `incidents-api.ts`, `governance-api.ts`).
+ * `alerts-api.ts`, `audit-api.ts`, `incidents-api.ts`, `governance-api.ts`, `totp-api.ts`).
  *
  * @example
  * const client = new KeywardClient({ address: 'http://127.0.0.1:8200', token: process.env.KEYWARD_TOKEN });
  * const { ciphertext } = await client.encrypt('payments-db', new TextEncoder().encode('4111…'));
  * const { plaintext } = await client.decrypt('payments-db', ciphertext);
  */
-export class KeywardClient extends GovernanceApi {}
+export class KeywardClient extends TotpApi {}

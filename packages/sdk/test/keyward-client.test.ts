@@ -110,6 +110,34 @@ describe('KeywardClient requests', () => {
   });
 });
 
+describe('KeywardClient TOTP', () => {
+  it('enrols, confirms and removes; the otp option is sent as X-Keyward-OTP, never in the URL', async () => {
+    const fake = fakeFetch([
+      { status: 201, body: { secret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP', uri: 'otpauth://totp/Keyward:alice?secret=x' } },
+      { body: { principal: 'alice', confirmedAt: '2026-06-01T00:00:00.000Z' } },
+      { status: 204 },
+    ]);
+    const plain = new KeywardClient({ address: 'http://h:1', token: TOKEN, fetch: fake.fetch });
+    expect((await plain.enrolTotp()).secret).toBe('JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP');
+    expect(await plain.confirmTotp('123456')).toEqual({ principal: 'alice', confirmedAt: '2026-06-01T00:00:00.000Z' });
+    const withCode = new KeywardClient({ address: 'http://h:1', token: TOKEN, otp: '654321', fetch: fake.fetch });
+    await withCode.removeTotp('alice');
+    expect(fake.requests.map((r) => [r.method, r.url.pathname, r.headers['x-keyward-otp']])).toEqual([
+      ['POST', '/v1/auth/totp', undefined],
+      ['POST', '/v1/auth/totp/confirm', undefined],
+      ['DELETE', '/v1/principals/alice/totp', '654321'],
+    ]);
+    expect(fake.requests[1]?.body).toEqual({ code: '123456' });
+    expect(fake.requests[2]?.url.href).not.toContain('654321');
+  });
+
+  it('refuses an otp that is not 6 digits before sending anything', () => {
+    const fake = fakeFetch([]);
+    expect(() => new KeywardClient({ address: 'http://h:1', otp: '12 34', fetch: fake.fetch })).toThrow(KeywardError);
+    expect(fake.requests).toHaveLength(0);
+  });
+});
+
 describe('KeywardClient binary values', () => {
   it('encrypt sends base64 plaintext and the context', async () => {
     const { fake, client: c } = client([{ body: { ciphertext: 'kw1:abc', keyVersion: 2 } }]);

@@ -284,6 +284,29 @@ export interface SelfResponse {
 }
 
 /**
+ * `POST /v1/auth/totp`: a new TOTP authenticator for the caller, shown once.
+ * It is pending until `POST /v1/auth/totp/confirm` proves the app holds it.
+ */
+export interface TotpEnrolment {
+  /** The shared secret, base32 (RFC 4648), for typing into an authenticator app. */
+  secret: string;
+  /** The same as an `otpauth://totp/…` URI (for a QR code). */
+  uri: string;
+}
+
+/** `POST /v1/auth/totp/confirm`. */
+export interface ConfirmTotpRequest {
+  /** The authenticator's current 6-digit code. */
+  code: string;
+}
+
+/** `POST /v1/auth/totp/confirm`: the authenticator now guards the caller's admin-level actions. */
+export interface TotpConfirmed {
+  principal: string;
+  confirmedAt: string;
+}
+
+/**
  * `GET /v1/keys/{name}/jwks`: a JWK Set (RFC 7517 §5) of every version of an
  * asymmetric key that may still verify (or be encrypted to), plus a
  * `pre_active` one published ahead of its activation; newest first.

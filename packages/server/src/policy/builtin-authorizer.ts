@@ -114,6 +114,8 @@ export class BuiltinAuthorizer implements Authorizer {
   authorize(request: AuthorizationRequest): Decision {
     const { principal, action, key } = request;
     if (action === 'auth.self') return allow('every principal may read itself');
+    // Enrolling one's own authenticator; the service refuses it to anyone but a local user.
+    if (action === 'auth.totp-enrol' || action === 'auth.totp-confirm') return allow('every principal may enrol its own second factor');
     // Environments bound every role, admin included: a principal scoped to dev or test
     // neither uses nor creates nor manages a prod key.
     const environment = key?.record.environment ?? request.environment;

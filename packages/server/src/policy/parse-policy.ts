@@ -2,7 +2,7 @@ import { KEY_CLASSES, type KeyClass } from '@keyward/wire';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import { parseDuration } from '../keys/duration.js';
-import { DEFAULT_POLICY, deepFreeze, type Policy } from './policy.js';
+import { DEFAULT_POLICY, deepFreeze, OIDC_DEFAULTS, type OidcPolicy, type Policy } from './policy.js';
 import { POLICY_SCHEMA } from './policy-schema.js';
 
 /** The largest policy file accepted (a policy is a page of YAML, not a data set). */
@@ -74,7 +74,9 @@ export function parsePolicy(text: string): Policy {
     throw new PolicyError(describe(issue, path) + where(path, extraKey(issue)));
   }
   const policy = merge(DEFAULT_POLICY, data) as Policy;
+  if (policy.oidc !== null) policy.oidc = oidcWithDefaults(policy.oidc);
   checkSemantics(policy, where);
+  checkOidc(policy.oidc, where);
   checkClasses(policy, data, where);
   return deepFreeze(policy);
 }
@@ -98,6 +100,17 @@ const TYPE_NAMES: Readonly<Record<string, string>> = {
 const typeNames = (types: unknown): string =>
   (Array.isArray(types) ? types : String(types).split(',')).map((type) => TYPE_NAMES[String(type)] ?? `a ${type}`).join(' or ');
 
+/** What a setting with a pattern must look like, by the setting's name. */
+const PATTERN_MESSAGES: Readonly<Record<string, string>> = {
+  hours: 'must be HH:MM-HH:MM',
+  issuer: 'must be an http(s) URL without a query or fragment',
+  jwksUri: 'must be an http(s) URL',
+  clockTolerance: 'must be seconds or minutes such as 30s or 2m',
+  principalPrefix: 'must be lower-case letters, digits, dots, dashes or underscores, starting with a letter or digit (or empty)',
+  principalClaim: 'must be a claim name (letters, digits, _ : . / -)',
+  groupsClaim: 'must be a claim name (letters, digits, _ : . / -)',
+};
+
 function describe(issue: ErrorObject, path: Path): string {
   const field = (p: Path) => (p.length === 0 ? 'the file' : dotted(p));
   switch (issue.keyword) {
@@ -109,7 +122,7 @@ function describe(issue: ErrorObject, path: Path): string {
       return `${field(path)}: must be one of ${(issue.params.allowedValues as unknown[]).join(', ')}`;
     case 'pattern':
       if (path[0] === 'separationOfDuties') return `${field(path)}: must be a principal id (lowercase letters, digits, '.', '_', '-')`;
-      return `${field(path)}: ${path.at(-1) === 'hours' ? 'must be HH:MM-HH:MM' : 'must be a duration such as 30s, 5m, 1h or 1d'}`;
+      return `${field(path)}: ${PATTERN_MESSAGES[String(path.at(-1))] ?? (path[0] === 'oidc' ? `must match ${issue.params.pattern}` : 'must be a duration such as 30s, 5m, 1h or 1d')}`;
     case 'type':
       return `${field(path)}: must be ${typeNames(issue.params.type)}`;
     case 'uniqueItems':
@@ -145,6 +158,51 @@ function checkSemantics(policy: Policy, where: (path: Path, key?: string) => str
     }
     seen.add(rule.class);
   });
+}
+
+/** An `oidc:` section as given, with its optional settings defaulted and its audience as a list. */
+function oidcWithDefaults(given: OidcPolicy): OidcPolicy {
+  const audience = given.audience as string[] | string;
+  const groups = Object.fromEntries(
+    Object.entries(given.groups).map(([name, g]) => [name, { roles: g.roles, environments: g.environments ?? null, teams: g.teams ?? [] }]),
+  );
+  return { ...OIDC_DEFAULTS, ...given, audience: typeof audience === 'string' ? [audience] : audience, groups };
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+const MAX_CLOCK_TOLERANCE_MS = 5 * 60_000;
+
+/** `30s` or `2m` (zero allowed) → milliseconds; the schema has checked the form. */
+export function clockToleranceMs(text: string): number {
+  return Number(text.slice(0, -1)) * (text.endsWith('m') ? 60_000 : 1000);
+}
+
+/**
+ * The issuer and its keys must be reached over https (plain http would let
+ * anyone on the path swap the keys and mint admin tokens), except on loopback;
+ * clock tolerance stays within five minutes.
+ */
+function checkOidc(oidc: OidcPolicy | null, where: (path: Path, key?: string) => string): void {
+  if (oidc === null) return;
+  for (const field of ['issuer', 'jwksUri'] as const) {
+    const value = oidc[field];
+    if (value === null) continue;
+    const path = ['oidc', field];
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new PolicyError(`${dotted(path)}: is not a valid URL${where(path)}`);
+    }
+    if (url.protocol !== 'https:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+      throw new PolicyError(`${dotted(path)}: must use https (plain http only on loopback)${where(path)}`);
+    }
+    if (url.username !== '' || url.password !== '') throw new PolicyError(`${dotted(path)}: must not contain credentials${where(path)}`);
+  }
+  if (clockToleranceMs(oidc.clockTolerance) > MAX_CLOCK_TOLERANCE_MS) {
+    const path = ['oidc', 'clockTolerance'];
+    throw new PolicyError(`${dotted(path)}: must be at most 5m${where(path)}`);
+  }
 }
 
 /**

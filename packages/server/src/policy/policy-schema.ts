@@ -1,7 +1,16 @@
-import { ALERT_SEVERITIES, ALERT_TYPES, ALGORITHMS, KEY_CLASSES, KEY_PROTECTIONS, SENSITIVE_OPERATIONS } from '@keyward/wire';
+import {
+  ALERT_SEVERITIES,
+  ALERT_TYPES,
+  ALGORITHMS,
+  ENVIRONMENTS,
+  KEY_CLASSES,
+  KEY_PROTECTIONS,
+  ROLES,
+  SENSITIVE_OPERATIONS,
+} from '@keyward/wire';
 import { MAX_DELETION_WINDOW_DAYS, MIN_DELETION_WINDOW_DAYS } from '../keys/class-defaults.js';
 import { PRINCIPAL_ID_PATTERN } from '../keys/names.js';
-import { WEEKDAYS } from './policy.js';
+import { OIDC_ALGORITHMS, WEEKDAYS } from './policy.js';
 
 /**
  * The policy file's JSON schema. Strict: every object rejects unknown keys
@@ -48,6 +57,46 @@ const classStandard = {
       properties: Object.fromEntries(SENSITIVE_OPERATIONS.map((op) => [op, { type: 'integer', minimum: 0, maximum: 9 }])),
     },
     rotateOnOffboarding: { type: 'boolean' },
+  },
+} as const;
+
+const text = { type: 'string', minLength: 1, maxLength: 256 } as const;
+const claim = { type: 'string', pattern: '^[A-Za-z0-9_:./-]{1,64}$' } as const;
+
+/** What one identity-provider group gives (docs/governance.md, "People: OIDC and second factors"). */
+const groupMapping = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['roles'],
+  properties: {
+    roles: { type: 'array', minItems: 1, maxItems: 16, uniqueItems: true, items: { type: 'string', enum: [...ROLES] } },
+    environments: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: [...ENVIRONMENTS] } },
+    teams: { type: 'array', maxItems: 64, uniqueItems: true, items: { type: 'string', pattern: PRINCIPAL_ID_PATTERN } },
+  },
+} as const;
+
+/** The `oidc:` section: absent or null means bearer JWTs are not accepted. */
+const oidc = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  required: ['issuer', 'audience', 'groups'],
+  properties: {
+    issuer: { type: 'string', pattern: '^https?://[^\\s#?]+$', maxLength: 1024 },
+    audience: { type: ['string', 'array'], minLength: 1, maxLength: 256, minItems: 1, maxItems: 16, items: text },
+    jwksUri: { type: ['string', 'null'], pattern: '^https?://\\S+$', maxLength: 2048 },
+    principalClaim: claim,
+    principalPrefix: { type: 'string', pattern: '^([a-z0-9][a-z0-9._-]{0,31})?$' },
+    groupsClaim: claim,
+    groups: { type: 'object', minProperties: 1, maxProperties: 256, additionalProperties: groupMapping },
+    algorithms: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: [...OIDC_ALGORITHMS] } },
+    clockTolerance: { type: 'string', pattern: '^[0-9]{1,4}[ms]$' },
+    secondFactorAmr: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 32,
+      uniqueItems: true,
+      items: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,32}$' },
+    },
   },
 } as const;
 
@@ -111,6 +160,12 @@ export const POLICY_SCHEMA = {
         // Principal ids, as POST /v1/principals accepts them.
         exempt: { type: 'array', uniqueItems: true, maxItems: 1000, items: { type: 'string', pattern: PRINCIPAL_ID_PATTERN } },
       },
+    },
+    oidc,
+    mfa: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { admin: { type: 'string', enum: ['required', 'off'] } },
     },
   },
 } as const;

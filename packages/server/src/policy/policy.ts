@@ -1,4 +1,4 @@
-import type { AlertSeverity, AlertType, ClassStandards, KeyClass } from '@keyward/wire';
+import type { AlertSeverity, AlertType, ClassStandards, Environment, KeyClass, Role } from '@keyward/wire';
 
 /** A day of the week as the policy file names it. */
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
@@ -45,7 +45,48 @@ export interface AutoContainRule {
   alerts: AlertType[];
 }
 
-/** The policy file (docs/alerts.md, "The policy file"; docs/governance.md for `classes:`). */
+/** What membership of one identity-provider group gives a person (docs/governance.md, "People: OIDC and second factors"). */
+export interface OidcGroupMapping {
+  roles: Role[];
+  /** Absent: every environment (as for a principal created without `environments`). */
+  environments: Environment[] | null;
+  teams: string[];
+}
+
+/** JWS algorithms an OIDC token may be signed with (asymmetric only: a shared secret would let Keyward mint tokens). */
+export const OIDC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+export type OidcAlgorithm = (typeof OIDC_ALGORITHMS)[number];
+
+/** People signing in through an OpenID Connect identity provider: bearer JWTs verified against its JWKS. */
+export interface OidcPolicy {
+  /** The `iss` every token must carry, exactly. */
+  issuer: string;
+  /** The `aud` a token must carry (one of these). */
+  audience: string[];
+  /** Where the issuer's keys are; null: discovered from `<issuer>/.well-known/openid-configuration`. */
+  jwksUri: string | null;
+  /** The claim that names the person (`sub` by default). */
+  principalClaim: string;
+  /** Prepended to the claim's value to make the principal id (`oidc-` by default). */
+  principalPrefix: string;
+  /** The claim that lists the person's groups. */
+  groupsClaim: string;
+  /** Group name → roles, environments and teams. A person in no mapped group is refused. */
+  groups: Record<string, OidcGroupMapping>;
+  algorithms: OidcAlgorithm[];
+  /** Allowed clock skew on `exp`, `nbf` and `iat` (a duration). */
+  clockTolerance: string;
+  /** `amr` values (RFC 8176) that count as a second factor. */
+  secondFactorAmr: string[];
+}
+
+/** Second factors for admin-level actions (service/second-factor.ts). */
+export interface MfaPolicy {
+  /** `required`: OIDC people need a second-factor `amr`, local users who enrolled TOTP need a code; `off`: neither is asked. */
+  admin: 'required' | 'off';
+}
+
+/** The policy file (docs/alerts.md, "The policy file"; docs/governance.md for `classes:`, `oidc:` and `mfa:`). */
 export interface Policy {
   version: 1;
   alerts: AlertsPolicy;
@@ -60,7 +101,21 @@ export interface Policy {
    * unless its id is listed in `exempt`.
    */
   separationOfDuties: { exempt: string[] };
+  /** OIDC sign-in; null (the default): bearer JWTs are not accepted. */
+  oidc: OidcPolicy | null;
+  mfa: MfaPolicy;
 }
+
+/** The defaults of an `oidc:` section's optional settings. */
+export const OIDC_DEFAULTS: Omit<OidcPolicy, 'issuer' | 'audience' | 'groups'> = deepFreeze({
+  jwksUri: null,
+  principalClaim: 'sub',
+  principalPrefix: 'oidc-',
+  groupsClaim: 'groups',
+  algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+  clockTolerance: '30s',
+  secondFactorAmr: ['mfa', 'otp', 'hwk', 'swk'],
+});
 
 /** What the policy is when there is no file: the values documented line by line in docs/policy.example.yaml. */
 export const DEFAULT_POLICY: Policy = deepFreeze({
@@ -141,6 +196,8 @@ export const DEFAULT_POLICY: Policy = deepFreeze({
     },
   },
   separationOfDuties: { exempt: [] },
+  oidc: null,
+  mfa: { admin: 'required' },
 });
 
 /** Whether the policy asks for automatic containment of a key of `keyClass` when an alert of `type` is raised about it. */

@@ -39,9 +39,11 @@ export class ApprovedExecution {
   readonly key: string;
   readonly rule: SensitiveOperation;
   readonly approvers: readonly string[];
+  readonly requesterIdentity: ApprovalRecord['requesterIdentity'];
   constructor(approval: ApprovalRecord) {
     this.approvalId = approval.id;
     this.requester = approval.requester;
+    this.requesterIdentity = approval.requesterIdentity;
     this.namespace = approval.namespace;
     this.key = approval.key;
     this.rule = approval.rule;
@@ -90,6 +92,13 @@ export async function holdForApproval(
     environment: key.environment,
     operation: held.operation,
     requester: scope.principal.id,
+    requesterIdentity: {
+      kind: scope.principal.kind,
+      roles: scope.principal.roles,
+      environments: scope.principal.environments,
+      teams: scope.principal.teams,
+      via: scope.principal.via,
+    },
     reason,
     required,
     approvals: [],
@@ -108,7 +117,7 @@ export async function holdForApproval(
 
 /** The wire view: a pending approval past its expiry shows as `expired`. */
 export function approvalView(record: ApprovalRecord, now: Date): ApprovalView {
-  const { revision: _revision, ...view } = record;
+  const { revision: _revision, requesterIdentity: _identity, ...view } = record;
   if (view.state === 'pending' && view.expiresAt <= now.toISOString()) view.state = 'expired';
   return view;
 }

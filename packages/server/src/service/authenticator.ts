@@ -2,8 +2,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { KeywardError } from '@keyward/wire';
 import type { PrincipalRecord, TokenRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
+import type { ApprovedExecution } from './approvals.js';
 import type { Clock } from './clock.js';
 import type { Principal } from './context.js';
+import { isJwt, type OidcVerifier } from './oidc-verifier.js';
 
 /** Tokens are 256-bit random values (API.md), prefixed so scanners recognise them. */
 export function newToken(): string {
@@ -25,24 +27,36 @@ interface CacheEntry {
 
 const MAX_CACHED = 10_000;
 const MAX_CREDENTIAL_LENGTH = 512;
+/** OIDC tokens carry claims and a signature; a few kilobytes at most. */
+const MAX_JWT_LENGTH = 16 * 1024;
 
 /**
  * Resolves bearer tokens to principals, with a bounded cache on the hot path.
  * Revocation and principal changes evict at once on this node.
+ *
+ * When the policy has an `oidc:` section, a bearer credential shaped like a
+ * JWT is verified as an OIDC token instead ({@link OidcVerifier}); its
+ * principal exists only for the request (roles from the token's groups),
+ * unless a stored principal of the same id is disabled, which refuses it.
  */
 export class Authenticator {
   readonly #store: Store;
   readonly #clock: Clock;
+  readonly #oidc: OidcVerifier | null;
   readonly #cache = new Map<string, CacheEntry>();
   /** Bumped by every eviction: a lookup that raced one is not cached (see KeyDirectory). */
   #generation = 0;
 
-  constructor(store: Store, clock: Clock) {
+  constructor(store: Store, clock: Clock, oidc: OidcVerifier | null = null) {
     this.#store = store;
     this.#clock = clock;
+    this.#oidc = oidc;
   }
 
   async authenticate(credential: string | null): Promise<Principal> {
+    if (credential !== null && this.#oidc?.enabled === true && credential.length <= MAX_JWT_LENGTH && isJwt(credential)) {
+      return this.#authenticateOidc(this.#oidc, credential);
+    }
     if (credential === null || credential.length === 0 || credential.length > MAX_CREDENTIAL_LENGTH) {
       throw new KeywardError('unauthenticated', 'a valid bearer token is required');
     }
@@ -66,7 +80,27 @@ export class Authenticator {
       throw new KeywardError('unauthenticated', 'the token has expired');
     }
     if (principal.disabled) throw new KeywardError('unauthenticated', 'the principal is disabled');
-    return { ...principal, tokenId: token.id };
+    return { ...principal, tokenId: token.id, via: 'token', secondFactor: false };
+  }
+
+  async #authenticateOidc(oidc: OidcVerifier, jwt: string): Promise<Principal> {
+    const identity = await oidc.verify(jwt);
+    // An administrator disables an OIDC person by creating (or keeping) a disabled principal of that id.
+    const stored = await this.#store.getPrincipal(identity.id);
+    if (stored?.disabled === true) throw new KeywardError('unauthenticated', 'the principal is disabled');
+    return {
+      id: identity.id,
+      kind: 'user',
+      roles: identity.roles,
+      environments: identity.environments,
+      teams: identity.teams,
+      createdAt: stored?.createdAt ?? this.#clock.now().toISOString(),
+      disabled: false,
+      offboardedAt: null,
+      tokenId: '',
+      via: 'oidc',
+      secondFactor: identity.secondFactor,
+    };
   }
 
   /**
@@ -74,12 +108,31 @@ export class Authenticator {
    * now. One disabled (or offboarded) since the request is refused: an
    * approval does not outlive its requester's access.
    */
-  async requester(id: string): Promise<Principal> {
+  async requester(approved: Pick<ApprovedExecution, 'requester' | 'requesterIdentity'>): Promise<Principal> {
+    const id = approved.requester;
+    const identity = approved.requesterIdentity;
     const principal = await this.#store.getPrincipal(id);
-    if (principal === null)
+    if (principal?.disabled === true) {
+      throw new KeywardError('forbidden', `the requester '${id}' is disabled; the approved operation does not run`);
+    }
+    if (principal !== null) return { ...principal, tokenId: '', via: 'token', secondFactor: false };
+    // An OIDC person is not stored: it acts as it was when it asked.
+    if (identity.via !== 'oidc') {
       throw new KeywardError('forbidden', `the requester '${id}' no longer exists; the approved operation does not run`);
-    if (principal.disabled) throw new KeywardError('forbidden', `the requester '${id}' is disabled; the approved operation does not run`);
-    return { ...principal, tokenId: '' };
+    }
+    return {
+      id,
+      kind: identity.kind,
+      roles: identity.roles,
+      environments: identity.environments,
+      teams: identity.teams,
+      createdAt: this.#clock.now().toISOString(),
+      disabled: false,
+      offboardedAt: null,
+      tokenId: '',
+      via: 'oidc',
+      secondFactor: false,
+    };
   }
 
   /** Drops a revoked token from the cache. */

@@ -9,6 +9,7 @@ import type { Authenticator } from './authenticator.js';
 import type { Clock } from './clock.js';
 import type { CallContext, Principal } from './context.js';
 import type { RateLimiter } from './rate-limiter.js';
+import type { SecondFactor } from './second-factor.js';
 
 type Detail = string | number | boolean | null;
 
@@ -102,6 +103,8 @@ const ANONYMOUS: Principal = Object.freeze({
   disabled: false,
   offboardedAt: null,
   tokenId: '',
+  via: 'token',
+  secondFactor: false,
 });
 
 /** Told once of every call's end (metrics): the scope when one was built, the error code when it failed. Must not throw. */
@@ -123,6 +126,7 @@ export class Gate {
   readonly #isSealed: () => boolean;
   readonly #authFailures: RateLimiter;
   readonly #perPrincipal: RateLimiter | null;
+  readonly #secondFactor: SecondFactor | null;
   readonly #observe: GateObserver;
 
   constructor(deps: {
@@ -135,6 +139,8 @@ export class Gate {
     authFailures: RateLimiter;
     /** Requests allowed per principal, when configured. */
     perPrincipal: RateLimiter | null;
+    /** Second factors for admin-level actions (policy `mfa:`); none asked when absent. */
+    secondFactor?: SecondFactor | null;
     observe?: GateObserver;
   }) {
     this.#authenticator = deps.authenticator;
@@ -144,6 +150,7 @@ export class Gate {
     this.#isSealed = deps.isSealed;
     this.#authFailures = deps.authFailures;
     this.#perPrincipal = deps.perPrincipal;
+    this.#secondFactor = deps.secondFactor ?? null;
     this.#observe = deps.observe ?? (() => {});
   }
 
@@ -151,6 +158,8 @@ export class Gate {
     const now = this.#clock.now();
     let principal: Principal | null = null;
     let scope: Scope | null = null;
+    /** Details of a refusal before the scope exists (a missing second factor). */
+    const early: Record<string, Detail> = {};
     const build = (s: Scope | null, outcome: AuditRecord['outcome'], errorCode: string | null): AuditRecord => ({
       time: now.toISOString(),
       actor: principal === null || principal === ANONYMOUS ? null : principal.id,
@@ -162,7 +171,7 @@ export class Gate {
       errorCode,
       requestId: ctx.requestId,
       source: ctx.source,
-      details: s?.details ?? {},
+      details: s?.details ?? early,
       ...(s !== null && s !== undefined && Object.keys(s.sensitive).length > 0 ? { sensitive: s.sensitive } : {}),
     });
     try {
@@ -171,8 +180,9 @@ export class Gate {
       principal = options.anonymous
         ? ANONYMOUS
         : ctx.approved !== undefined
-          ? await this.#authenticator.requester(ctx.approved.requester)
+          ? await this.#authenticator.requester(ctx.approved)
           : await this.#authenticate(ctx);
+      if (!options.anonymous && ctx.approved === undefined) await this.#checkSecondFactor(ctx, principal, action, now, early);
       if (this.#perPrincipal !== null && !options.anonymous && !this.#perPrincipal.take(principal.id)) {
         throw new KeywardError('rate_limited', `'${principal.id}' is over its request rate; retry later`);
       }
@@ -217,6 +227,23 @@ export class Gate {
       source: request.source,
       details: { method: request.method, route: request.route },
     });
+  }
+
+  /** Admin-level actions need a second factor (see SecondFactor); a bad or missing one counts as a failed authentication. */
+  async #checkSecondFactor(
+    ctx: CallContext,
+    principal: Principal,
+    action: Action,
+    now: Date,
+    details: Record<string, Detail>,
+  ): Promise<void> {
+    if (this.#secondFactor === null) return;
+    try {
+      await this.#secondFactor.check(principal, action, ctx.otp ?? null, now, details);
+    } catch (error) {
+      if (error instanceof KeywardError && error.code === 'unauthenticated') this.#authFailures.take(ctx.source);
+      throw error;
+    }
   }
 
   /** Authenticates, refusing a source that has failed too often lately (credential guessing). */

@@ -33,12 +33,15 @@ import { Keyring } from './keyring.js';
 import { Lifecycle } from './lifecycle.js';
 import { NodePresence } from './node-presence.js';
 import { OffboardingService } from './offboarding.js';
+import { OidcVerifier } from './oidc-verifier.js';
 import { PolicyService } from './policy-service.js';
 import { PrincipalService } from './principal-service.js';
 import { RateLimiter } from './rate-limiter.js';
 import { ReportService } from './report-service.js';
+import { SecondFactor } from './second-factor.js';
 import { type SealPeers, SysService } from './sys-service.js';
 import { SystemActions } from './system-actions.js';
+import { TotpService } from './totp-service.js';
 import { UseLimiter } from './use-limiter.js';
 
 export interface KeywardOptions {
@@ -71,6 +74,8 @@ export interface KeywardOptions {
   onIncidentError?: (error: unknown) => void;
   /** The other worker processes sharing this server's seal state (`--workers`, cluster/); none for one process. */
   sealPeers?: SealPeers;
+  /** Called when an OIDC issuer's discovery document or keys cannot be fetched (the request is refused with 401). */
+  onOidcError?: (error: unknown, message: string) => void;
 }
 
 export interface AuditOptions {
@@ -114,6 +119,8 @@ export interface Keyward {
   readonly approvals: ApprovalService;
   /** Offboarding (`POST /v1/principals/{id}/offboard`, docs/governance.md). */
   readonly offboarding: OffboardingService;
+  /** TOTP second factors of local users (`/v1/auth/totp`, `DELETE /v1/principals/{id}/totp`). */
+  readonly totp: TotpService;
   readonly reports: ReportService;
   /** Inventory and compliance reports (`GET /v1/reports/*`). */
   readonly inventory: InventoryService;
@@ -170,13 +177,14 @@ export function createKeyward(options: KeywardOptions): Keyward {
   const metrics = options.metrics ?? new Metrics();
   metrics.connect({ version: options.version, seal: () => seal.status(), audit });
   const onCommitted = metrics.operations.committed.bind(metrics.operations);
-  const authenticator = new Authenticator(store, clock);
+  // Read on every use (never copied), so a reloaded policy file applies to the next request or run.
+  const policy = options.policy ?? new FixedPolicy();
+  const oidc = new OidcVerifier({ policy, clock, ...(options.onOidcError ? { onError: options.onOidcError } : {}) });
+  const authenticator = new Authenticator(store, clock, oidc);
   const directory = new KeyDirectory(store);
   const lifecycle = new Lifecycle(keyring);
   const uses = new UseLimiter(store);
   const system = new SystemActions({ store, audit, clock, directory, keyring, onCommitted });
-  // Read on every use (never copied), so a reloaded policy file applies to the next request or run.
-  const policy = options.policy ?? new FixedPolicy();
   const scheduler = new Scheduler({
     store,
     system,
@@ -197,6 +205,7 @@ export function createKeyward(options: KeywardOptions): Keyward {
       rates.principalRequestsPerSecond === null
         ? null
         : new RateLimiter({ burst: rates.principalRequestsPerSecond, perSecond: rates.principalRequestsPerSecond }, clock),
+    secondFactor: new SecondFactor({ store, keyring, policy }),
     observe: metrics.operations.finished.bind(metrics.operations),
   });
   const auditService = new AuditService({ gate, store, log: audit, secrets: auditSecrets, onError: options.onAuditError ?? (() => {}) });
@@ -291,6 +300,7 @@ export function createKeyward(options: KeywardOptions): Keyward {
       uses,
       onCommitted,
     }),
+    totp: new TotpService({ gate, store, keyring }),
     reports: new ReportService({ gate, store, directory }),
     inventory: new InventoryService({ gate, store, policy }),
     audit: auditService,

@@ -63,6 +63,8 @@ import type {
 } from './records.js';
 import type { AuditTable, Database, KeyTable, KeyVersionTable, WebhookTable } from './schema.js';
 import { type Store, StoreConflictError, type StoreOps } from './store.js';
+import * as totp from './totp-ops.js';
+import type { TotpRecord } from './totp-records.js';
 
 const toBytes = (value: Uint8Array): Buffer => Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 const fromBytes = (value: Uint8Array): Uint8Array => new Uint8Array(value);
@@ -913,6 +915,22 @@ class KyselyOps implements StoreOps {
   }
   pruneDetectorStates(detector: string, before: string): Promise<number> {
     return alerts.pruneDetectorStates(this.db, detector, before);
+  }
+
+  getTotp(principalId: string): Promise<TotpRecord | null> {
+    return totp.getTotp(this.db, principalId);
+  }
+  insertTotp(record: TotpRecord): Promise<void> {
+    return totp.insertTotp(this.db, record, isUniqueViolation);
+  }
+  deleteTotp(principalId: string): Promise<boolean> {
+    return totp.deleteTotp(this.db, principalId);
+  }
+  confirmTotp(principalId: string, at: string, step: number): Promise<boolean> {
+    return totp.confirmTotp(this.db, principalId, at, step);
+  }
+  useTotpStep(principalId: string, step: number): Promise<boolean> {
+    return totp.useTotpStep(this.db, principalId, step);
   }
 }
 

@@ -3,6 +3,7 @@ import { v6AuditChain } from './migrations/v6-audit-chain.js';
 import { v7Alerts } from './migrations/v7-alerts.js';
 import { v8Incidents } from './migrations/v8-incidents.js';
 import { v9Governance } from './migrations/v9-governance.js';
+import { v10Totp } from './migrations/v10-totp.js';
 import type { Database } from './schema.js';
 import { StoreVersionError } from './store.js';
 
@@ -231,6 +232,7 @@ export const MIGRATIONS: readonly Migration[] = [
   v7Alerts,
   v8Incidents,
   v9Governance,
+  v10Totp,
 ];
 
 /** The newest schema this Keyward writes: the last migration's number. Numbers strictly increase. */

@@ -158,6 +158,12 @@ export interface ApprovalRecord extends Omit<ApprovalView, 'state'> {
   state: ApprovalState;
   /** Bumped by every change: an update names the revision it read, so concurrent votes cannot both win. */
   revision: number;
+  /**
+   * Who asked, as authenticated then: an OIDC person is not stored, so the
+   * approved operation runs with these roles, environments and teams unless
+   * a stored principal of that id has been disabled since.
+   */
+  requesterIdentity: Pick<PrincipalRecord, 'kind' | 'roles' | 'environments' | 'teams'> & { via: 'token' | 'oidc' };
 }
 
 export interface ApprovalFilter {

@@ -182,6 +182,14 @@ export interface ApprovalTable {
   revision: number;
   body: string;
 }
+export interface PrincipalTotpTable {
+  principal_id: string;
+  /** Wrapped under the root key (Keyring.wrapSecret). */
+  secret: Uint8Array;
+  created_at: string;
+  confirmed_at: string | null;
+  last_step: Int | null;
+}
 
 export interface Database {
   meta: MetaTable;
@@ -206,4 +214,5 @@ export interface Database {
   incident_acks: IncidentAckTable;
   keyward_nodes: NodeTable;
   approvals: ApprovalTable;
+  principal_totp: PrincipalTotpTable;
 }

@@ -23,13 +23,14 @@ import type {
   WebhookProgress,
   WebhookRecord,
 } from './records.js';
+import type { TotpStoreOps } from './totp-records.js';
 
 /**
  * The store: one interface, two dialects (SQLite and PostgreSQL), the same
  * conformance suite. Storage is untrusted: it holds wrapped material only.
  * Every multi-row state change goes through {@link Store.transaction}.
  */
-export interface StoreOps extends IncidentStoreOps, GovernanceStoreOps {
+export interface StoreOps extends IncidentStoreOps, GovernanceStoreOps, TotpStoreOps {
   getMeta(name: string): Promise<string | null>;
   setMeta(name: string, value: string): Promise<void>;
 

@@ -41,6 +41,9 @@ describe('GET /v1/openapi.json', () => {
       '/v1/principals/{id}',
       '/v1/principals/{id}/tokens',
       '/v1/tokens/{tokenId}',
+      '/v1/auth/totp',
+      '/v1/auth/totp/confirm',
+      '/v1/principals/{id}/totp',
       '/v1/keys/{name}/grants',
       '/v1/keys/{name}/grants/{grantId}',
     ]) {

@@ -15,6 +15,7 @@ function approvalRecord(overrides: Partial<ApprovalRecord> = {}): ApprovalRecord
     environment: 'prod',
     operation: { type: 'destroyVersion', version: 1 },
     requester: 'ops',
+    requesterIdentity: { kind: 'user', roles: ['key-admin'], environments: ['prod'], teams: [], via: 'token' },
     reason: null,
     required: 2,
     approvals: [],

@@ -2,6 +2,7 @@ import { STORE_KINDS } from '../support/stores.js';
 import { describeAuditChainConformance } from './audit-chain-conformance.js';
 import { describeGovernanceConformance } from './governance-conformance.js';
 import { describeStoreConformance } from './store-conformance.js';
+import { describeTotpConformance } from './totp-conformance.js';
 import { describeUsageConformance } from './usage-conformance.js';
 import { describeWebhookConformance } from './webhook-conformance.js';
 
@@ -12,4 +13,5 @@ for (const kind of STORE_KINDS) {
   describeWebhookConformance(kind);
   describeAuditChainConformance(kind);
   describeGovernanceConformance(kind);
+  describeTotpConformance(kind);
 }

@@ -6,6 +6,7 @@ import type { CheckpointPolicy } from '../../src/audit/audit-log.js';
 import { AuditFileSink } from '../../src/audit/file-sink.js';
 import { openSeal } from '../../src/bootstrap.js';
 import { buildRestApp } from '../../src/frontends/rest/app.js';
+import { errorFields } from '../../src/log-fields.js';
 import type { Seal } from '../../src/seal/seal.js';
 import { ManualClock } from '../../src/service/clock.js';
 import { createKeyward, type Keyward, type KeywardOptions } from '../../src/service/keyward.js';
@@ -108,6 +109,7 @@ export class Harness {
     options.audit = { node: this.node, checkpoints: audit.checkpoints ?? {}, sink: this.sink };
     options.onAuditError = (error) => this.auditErrors.push(error);
     options.onSchedulerError = (error) => this.schedulerErrors.push(error);
+    options.onOidcError = (error, message) => logger.warn(errorFields(error), message);
     this.keyward = createKeyward(options);
     await this.keyward.ready();
     this.app = await buildRestApp(this.keyward, { logger, version: '0.0.0-test' });

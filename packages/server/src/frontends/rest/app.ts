@@ -18,6 +18,7 @@ import { countUnrouted, metricsRoutes } from './metrics-routes.js';
 import { principalRoutes } from './principal-routes.js';
 import { reportRoutes } from './report-routes.js';
 import { sysRoutes } from './sys-routes.js';
+import { totpRoutes } from './totp-routes.js';
 import { compileValidator } from './validation.js';
 
 export interface RestOptions {
@@ -131,6 +132,7 @@ export async function buildRestApp(keyward: Keyward, options: RestOptions): Prom
   keyRoutes(app, keyward);
   cryptoRoutes(app, keyward);
   principalRoutes(app, keyward);
+  totpRoutes(app, keyward);
   reportRoutes(app, keyward);
   inventoryRoutes(app, keyward);
   eventRoutes(app, keyward);

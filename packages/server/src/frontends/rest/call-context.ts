@@ -12,5 +12,12 @@ export function callContext(request: FastifyRequest): CallContext {
   if (!NAME_REGEX.test(namespace)) throw new KeywardError('invalid_request', `X-Keyward-Namespace: must match ${NAME_REGEX.source}`);
   const authorization = request.headers.authorization;
   const match = authorization === undefined ? null : BEARER.exec(authorization);
-  return { credential: match?.[1] ?? null, requestId: request.id, source: request.ip, namespace };
+  const otp = request.headers['x-keyward-otp'];
+  return {
+    credential: match?.[1] ?? null,
+    otp: typeof otp === 'string' ? otp : null,
+    requestId: request.id,
+    source: request.ip,
+    namespace,
+  };
 }
