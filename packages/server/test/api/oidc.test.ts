@@ -165,6 +165,36 @@ describe.each(STORE_KINDS)('OIDC people (%s)', (store) => {
     expect(refused(await h.call('GET', '/v1/auth/self', undefined, carol))).toContain('disabled');
   });
 
+  it("an OIDC person's held operation runs, once approved, as the identity that asked (not stored, so not refused as unknown)", async () => {
+    const token = await issuer.token('erin', ['kms-dev'], clock(), { expiresIn: 3600 });
+    expect(
+      (
+        await h.call('POST', '/v1/keys', {
+          name: 'oidc-crown',
+          algorithm: 'aes-256-gcm',
+          owner: 'team-dev',
+          class: 'critical',
+          environment: 'dev',
+        })
+      ).status,
+    ).toBe(201);
+    const held = await h.call('POST', '/v1/keys/oidc-crown/schedule-deletion', { days: 30 }, token);
+    expect(held.status, JSON.stringify(held.body)).toBe(202);
+    expect(held.body.approval.requester).toBe('oidc-erin');
+    for (const id of ['oidc-appr-a', 'oidc-appr-b']) {
+      expect((await h.call('POST', '/v1/principals', { id, kind: 'user', roles: ['approver'] })).status).toBe(201);
+      const approver = (await h.call('POST', `/v1/principals/${id}/tokens`, {})).body.token as string;
+      expect((await h.call('POST', `/v1/approvals/${held.body.approval.id}/approve`, undefined, approver)).status).toBe(200);
+    }
+    const done = await h.call('GET', `/v1/approvals/${held.body.approval.id}`);
+    expect(done.body).toMatchObject({ state: 'executed', error: null });
+    expect((await h.call('GET', '/v1/keys/oidc-crown')).body.state).toBe('pending_deletion');
+    const ran = (await h.store.listAudit(0, 100_000)).filter(
+      (r) => r.action === 'key.schedule-deletion' && r.outcome === 'success' && r.details.approvedBy !== undefined,
+    );
+    expect(ran).toMatchObject([{ actor: 'oidc-erin', key: 'oidc-crown' }]);
+  });
+
   it('follows the policy file: a reload changes the mapping, mfa: off, and no oidc: section means no JWTs', async () => {
     const token = await issuer.token('dana', ['kms-auditors'], clock(), { expiresIn: 3600 });
     expect((await h.call('GET', '/v1/auth/self', undefined, token)).body.roles).toEqual(['auditor']);
