@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -170,7 +170,6 @@ describe('PolicyDirectory', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'kw-cedar-gone-')), 'policies');
     const directory = await PolicyDirectory.open(dir);
     expect(directory.status()).toMatchObject({ files: [], lastError: null });
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(dir);
     writeFileSync(join(dir, 'a.cedar'), '@id("ops-a")\nforbid (principal, action == Keyward::Action::"sys.seal", resource);\n');
     expect(await directory.reload()).toBeNull();
