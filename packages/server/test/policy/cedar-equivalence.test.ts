@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ACTIONS } from '../../src/policy/actions.js';
 import type { AuthorizationRequest } from '../../src/policy/authorizer.js';
 import { CedarAuthorizer } from '../../src/policy/cedar/cedar-authorizer.js';
+import { builtinPolicies, validatePolicies } from '../../src/policy/cedar/cedar-policies.js';
 import { BuiltinAuthorizer } from './builtin-authorizer.js';
 import { keyRecord, principalArb, requestArb } from './support/cedar-arbitraries.js';
 
@@ -103,5 +104,14 @@ describe('the shipped Cedar policies decide as the built-in authorizer did', () 
     expect(cedar.authorize({ principal: { ...principal, roles: [] }, action: 'key.create', environment: 'dev' }).reason).toBe(
       "no policy permits 'ops' to key.create",
     );
+  });
+});
+
+describe('the shipped policies', () => {
+  it('validate strictly against the schema, each with its @id', () => {
+    const shipped = builtinPolicies();
+    expect(() => validatePolicies(shipped.policies)).not.toThrow();
+    expect([...shipped.policies.values()].every((p) => p.id.startsWith('keyward-') && p.source === 'builtin')).toBe(true);
+    expect(shipped.policies.size).toBe(8 + KEY_OPERATIONS.length);
   });
 });

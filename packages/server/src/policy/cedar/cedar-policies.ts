@@ -47,16 +47,14 @@ function describe(error: cedar.DetailedError): string {
 
 /** Splits one file into its policies, refusing it at the first syntax error. */
 function splitSource(source: CedarSource): CedarPolicy[] {
-  const parsed = cedar.checkParsePolicySet({ staticPolicies: source.text });
-  if (parsed.type === 'failure') {
-    const first = parsed.errors[0];
+  const parts = cedar.policySetTextToParts(source.text);
+  if (parts.type === 'failure') {
+    const first = parts.errors[0];
     const at = first?.sourceLocations?.[0]?.start;
     throw new CedarPolicyError(
       `${source.name}:${at === undefined ? 1 : lineAt(source.text, at)}: ${first ? describe(first) : 'cannot parse'}`,
     );
   }
-  const parts = cedar.policySetTextToParts(source.text);
-  if (parts.type === 'failure') throw new CedarPolicyError(`${source.name}:1: ${parts.errors.map(describe).join('; ')}`);
   if (parts.policy_templates.length > 0)
     throw new CedarPolicyError(`${source.name}:1: policy templates are not supported; write static policies`);
   // The parts come in no particular order: place each at its own offset in the file (for lines and load order).
@@ -81,26 +79,11 @@ function splitSource(source: CedarSource): CedarPolicy[] {
 }
 
 /**
- * Parses and validates (strictly, against {@link CEDAR_SCHEMA}) the shipped
- * policies followed by `sources`. All or nothing: the first error refuses
- * the whole set with a {@link CedarPolicyError} naming the file and line.
- *
- * @example
- * const policies = compilePolicies([{ name: 'ops.cedar', text: 'forbid (principal, action, resource) when { context.hour < 6 };' }]);
+ * Validates `policies` strictly against {@link CEDAR_SCHEMA}; throws a
+ * {@link CedarPolicyError} naming the file and line of the first error.
  */
-export function compilePolicies(sources: readonly CedarSource[]): CedarPolicies {
-  const policies = new Map<string, CedarPolicy>();
-  for (const source of [{ name: BUILTIN, text: BUILTIN_POLICIES }, ...sources]) {
-    for (const policy of splitSource(source)) {
-      const previous = policies.get(policy.id);
-      if (previous !== undefined) {
-        throw new CedarPolicyError(
-          `${policy.source}:${policy.line}: policy id ${policy.id} is already used (${previous.source === BUILTIN ? 'by a shipped policy' : `${previous.source}:${previous.line}`})`,
-        );
-      }
-      policies.set(policy.id, policy);
-    }
-  }
+export function validatePolicies(policies: ReadonlyMap<string, CedarPolicy>): void {
+  if (policies.size === 0) return;
   const answer = cedar.validate({
     schema: CEDAR_SCHEMA,
     policies: { staticPolicies: Object.fromEntries([...policies].map(([id, p]) => [id, p.text])) },
@@ -114,17 +97,51 @@ export function compilePolicies(sources: readonly CedarSource[]): CedarPolicies 
     const line = policy === undefined ? 1 : policy.line + (at === undefined ? 0 : lineAt(policy.text, at) - 1);
     throw new CedarPolicyError(`${policy?.source ?? invalid.policyId}:${line}: ${describe(invalid.error)}`);
   }
-  const digest =
-    sources.length === 0
-      ? null
-      : sources.reduce((h, s) => h.update(`${s.name}\0${s.text.length}\0${s.text}`), createHash('sha256')).digest('hex');
-  return Object.freeze({ policies, files: Object.freeze(sources.map((s) => s.name)), digest });
 }
 
 let builtin: CedarPolicies | null = null;
 
-/** The shipped policies alone (compiled once). */
+/**
+ * The shipped policies alone, split once per process. They are not validated
+ * here (that costs a schema parse, a tenth of a second or more): cedar-equivalence.test.ts
+ * validates them, and they never change at run time.
+ */
 export function builtinPolicies(): CedarPolicies {
-  builtin ??= compilePolicies([]);
+  builtin ??= Object.freeze({
+    policies: new Map(splitSource({ name: BUILTIN, text: BUILTIN_POLICIES }).map((p) => [p.id, p])),
+    files: Object.freeze([]),
+    digest: null,
+  });
   return builtin;
+}
+
+/**
+ * The shipped policies followed by `sources`, each source parsed and its
+ * policies validated (strictly, against {@link CEDAR_SCHEMA}). All or
+ * nothing: the first error refuses the whole set with a
+ * {@link CedarPolicyError} naming the file and line.
+ *
+ * @example
+ * const policies = compilePolicies([{ name: 'ops.cedar', text: 'forbid (principal, action, resource) when { context.hour < 6 };' }]);
+ */
+export function compilePolicies(sources: readonly CedarSource[]): CedarPolicies {
+  const shipped = builtinPolicies();
+  if (sources.length === 0) return shipped;
+  const policies = new Map(shipped.policies);
+  const added = new Map<string, CedarPolicy>();
+  for (const source of sources) {
+    for (const policy of splitSource(source)) {
+      const previous = policies.get(policy.id);
+      if (previous !== undefined) {
+        throw new CedarPolicyError(
+          `${policy.source}:${policy.line}: policy id ${policy.id} is already used (${previous.source === BUILTIN ? 'by a shipped policy' : `${previous.source}:${previous.line}`})`,
+        );
+      }
+      policies.set(policy.id, policy);
+      added.set(policy.id, policy);
+    }
+  }
+  validatePolicies(added);
+  const digest = sources.reduce((h, s) => h.update(`${s.name}\0${s.text.length}\0${s.text}`), createHash('sha256')).digest('hex');
+  return Object.freeze({ policies, files: Object.freeze(sources.map((s) => s.name)), digest });
 }
