@@ -33,8 +33,13 @@ describe('keyward alerts and policy commands against the real server', () => {
     expect(out.stdout).toContain('Class standards (docs/governance.md):\n');
     expect(out.stdout).toMatch(/\ncritical +90d +90d +- +all +software +30d +30d +no\n/);
     expect(out.stdout).toMatch(/\nlow +- +- +- +all +software +7d +7d +yes\n/);
+    // The Cedar policy directory: DATA/policies, absent, so only the shipped policies.
+    expect(out.stdout).toMatch(new RegExp(`\\nCedar directory: +${server.dataDir}/policies\\n`));
+    expect(out.stdout).toMatch(/\nCedar policies: +- \(shipped policies only\)\n/);
+    expect(out.stdout).toMatch(/\nCedar last error: +-\n/);
     const json = JSON.parse((await run(['--json', 'policy', 'status'])).stdout) as PolicyStatusView;
     expect(json).toMatchObject({ source: 'defaults', digest: null, lastError: null });
+    expect(json.cedar).toMatchObject({ directory: `${server.dataDir}/policies`, files: [], policies: [], digest: null, lastError: null });
     expect(json.classes.high).toEqual({
       rotationPeriod: '180d',
       maxRotationPeriod: '180d',
