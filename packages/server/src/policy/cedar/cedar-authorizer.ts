@@ -150,7 +150,12 @@ export class CedarAuthorizer implements Authorizer {
     if (policies === this.#loaded) return;
     const slot = 1 - this.#slot;
     const staticPolicies = Object.fromEntries([...policies.policies].map(([id, p]) => [id, p.text]));
-    const answer = cedar.preparsePolicySet(this.#slots[slot] as string, { staticPolicies });
+    let answer: cedar.CheckParseAnswer;
+    try {
+      answer = cedar.preparsePolicySet(this.#slots[slot] as string, { staticPolicies });
+    } catch (error) {
+      answer = { type: 'failure', errors: [{ message: (error as Error).message } as cedar.DetailedError] };
+    }
     // Compiled policies always parse; should they not, the previous set stays in force.
     if (answer.type === 'failure') return;
     this.#slot = slot;
