@@ -151,6 +151,37 @@ describe('CedarAuthorizer decision cache', () => {
   });
 });
 
+describe('operator policies', () => {
+  it('a permit widens what the shipped policies allow, but cannot undo a shipped forbid (environments)', () => {
+    const widened = compilePolicies([
+      {
+        name: 'auditors.cedar',
+        text: '@id("ops-auditor-usage")\npermit (principal, action == Keyward::Action::"alert.acknowledge", resource)\nwhen { principal.roles.contains("auditor") };',
+      },
+    ]);
+    const authorizer = new CedarAuthorizer({ policies: { current: () => widened } });
+    const auditor = {
+      id: 'aud',
+      kind: 'user' as const,
+      roles: ['auditor' as const],
+      environments: ['dev' as const],
+      teams: [],
+      createdAt: '',
+      disabled: false,
+      tokenId: '',
+    };
+    expect(new CedarAuthorizer().authorize({ principal: auditor, action: 'alert.acknowledge' }).allowed).toBe(false);
+    expect(authorizer.authorize({ principal: auditor, action: 'alert.acknowledge' })).toMatchObject({
+      allowed: true,
+      reason: 'permit ops-auditor-usage',
+    });
+    expect(authorizer.authorize({ principal: auditor, action: 'alert.acknowledge', environment: 'prod' })).toMatchObject({
+      allowed: false,
+      reason: "'aud' is not scoped to environment prod",
+    });
+  });
+});
+
 describe('PolicyDirectory', () => {
   it('refuses to open on an invalid set, naming the file and line', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kw-cedar-open-'));
