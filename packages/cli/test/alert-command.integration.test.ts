@@ -33,8 +33,16 @@ describe('keyward alerts and policy commands against the real server', () => {
     expect(out.stdout).toContain('Class standards (docs/governance.md):\n');
     expect(out.stdout).toMatch(/\ncritical +90d +90d +- +all +software +30d +30d +no\n/);
     expect(out.stdout).toMatch(/\nlow +- +- +- +all +software +7d +7d +yes\n/);
+    expect(out.stdout).toContain('Class governance (reviews, unused keys, quorum approvals, offboarding):\n');
+    expect(out.stdout).toMatch(/\ncritical +90d +90d +scheduleDeletion=2,destroyVersion=2,downgrade=2,export=2 +yes\n/);
+    expect(out.stdout).toMatch(/\nlow +- +- +- +no\n/);
+    // The Cedar policy directory: DATA/policies, absent, so only the shipped policies.
+    expect(out.stdout).toMatch(new RegExp(`\\nCedar directory: +${server.dataDir}/policies\\n`));
+    expect(out.stdout).toMatch(/\nCedar policies: +- \(shipped policies only\)\n/);
+    expect(out.stdout).toMatch(/\nCedar last error: +-\n/);
     const json = JSON.parse((await run(['--json', 'policy', 'status'])).stdout) as PolicyStatusView;
     expect(json).toMatchObject({ source: 'defaults', digest: null, lastError: null });
+    expect(json.cedar).toMatchObject({ directory: `${server.dataDir}/policies`, files: [], policies: [], digest: null, lastError: null });
     expect(json.classes.high).toEqual({
       rotationPeriod: '180d',
       maxRotationPeriod: '180d',
@@ -44,6 +52,10 @@ describe('keyward alerts and policy commands against the real server', () => {
       deletionWindowDays: 30,
       minDeletionWindowDays: 14,
       exportable: true,
+      reviewInterval: '180d',
+      unusedKeyThreshold: '180d',
+      quorum: { scheduleDeletion: 0, destroyVersion: 0, disable: 0, downgrade: 0, grantChange: 0, export: 0 },
+      rotateOnOffboarding: true,
     });
   });
 

@@ -22,6 +22,7 @@ import { workerAuditFile, workerNodeId } from './cluster/worker-names.js';
 import { followSealEvents, LinkSealPeers } from './cluster/worker-seal.js';
 import { buildRestApp } from './frontends/rest/app.js';
 import { errorFields } from './log-fields.js';
+import { PolicyDirectory } from './policy/cedar/policy-directory.js';
 import type { PolicyError } from './policy/parse-policy.js';
 import { PolicyFile } from './policy/policy-file.js';
 import { parseServerOptions, type ServerOptions, UsageError } from './server-options.js';
@@ -105,6 +106,7 @@ async function startPrimary(options: ServerOptions): Promise<void> {
   let initialized: boolean;
   try {
     await PolicyFile.open(options.policy ?? join(dataDir, 'policy.yaml'));
+    await PolicyDirectory.open(options.policyDir ?? join(dataDir, 'policies'));
     const seal = await openSeal(options.seal, store, dataDir, process.env, log);
     initialized = seal.status().initialized;
     // The primary serves nothing: it keeps no root key.
@@ -131,6 +133,9 @@ async function serve(options: ServerOptions, link: PrimaryLink | null): Promise<
   // The policy file: a bad one refuses the start (there is no previous policy to keep); a missing one means the defaults.
   const policy = await PolicyFile.open(options.policy ?? join(dataDir, 'policy.yaml'));
   log.info({ policy: policy.status() }, 'policy loaded');
+  // The Cedar policy directory: likewise, a set that does not parse or validate refuses the start (naming the file and line).
+  const policies = await PolicyDirectory.open(options.policyDir ?? join(dataDir, 'policies'));
+  log.info({ policies: policies.status() }, 'cedar policies loaded');
   const seal = await openSeal(options.seal, store, dataDir, process.env, log);
   const v = await version();
   // Each worker keeps its own audit chain (and file), named after its slot so a replacement continues it.
@@ -155,6 +160,7 @@ async function serve(options: ServerOptions, link: PrimaryLink | null): Promise<
     onSchedulerError: (error) => log.error(errorFields(error), 'scheduler step failed'),
     onDispatcherError: (error) => log.error(errorFields(error), 'webhook delivery run failed'),
     policy,
+    policies,
     onAlertError: (error) => log.error(errorFields(error), 'alert engine run failed'),
     onIncidentError: (error) => log.error(errorFields(error), 'incident job run failed'),
     onOidcError: (error, message) => log.warn(errorFields(error), message),
@@ -198,8 +204,24 @@ async function serve(options: ServerOptions, link: PrimaryLink | null): Promise<
         'policy file refused; the previous policy stays in force',
       );
   };
-  const stopWatching = policy.watch(reported('change'));
-  process.on('SIGHUP', () => void policy.reload().then(reported('SIGHUP')));
+  const reportedCedar = (trigger: string) => (error: Error | null) => {
+    if (error === null) log.info({ trigger, policies: policies.status() }, 'cedar policies in force');
+    else
+      log.error(
+        { trigger, policies: { directory: policies.path, error: error.message } },
+        'cedar policies refused; the previous policies stay in force',
+      );
+  };
+  const stopWatchingFile = policy.watch(reported('change'));
+  const stopWatchingDirectory = policies.watch(reportedCedar('change'));
+  const stopWatching = () => {
+    stopWatchingFile();
+    stopWatchingDirectory();
+  };
+  process.on('SIGHUP', () => {
+    void policy.reload().then(reported('SIGHUP'));
+    void policies.reload().then(reportedCedar('SIGHUP'), (error: Error) => reportedCedar('SIGHUP')(error));
+  });
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -23,6 +23,8 @@ export interface ServerOptions {
   auditCheckpointIntervalMs: number;
   /** The policy file (docs/alerts.md); null means `policy.yaml` in the data directory. */
   policy: string | null;
+  /** The Cedar policy directory (docs/governance.md, "Cedar policies"); null means `policies/` in the data directory. */
+  policyDir: string | null;
   /** Worker processes sharing the listener (docs/operations.md, "Workers"); 1 runs no cluster at all. */
   workers: number;
 }
@@ -115,6 +117,7 @@ export function parseServerOptions(argv: readonly string[], env: NodeJS.ProcessE
     auditCheckpointRecords: parseCount('--audit-checkpoint-records', values['audit-checkpoint-records'] ?? '1000'),
     auditCheckpointIntervalMs: parseInterval(values['audit-checkpoint-interval'] ?? '60s', '--audit-checkpoint-interval'),
     policy: values.policy ?? null,
+    policyDir: values['policy-dir'] ?? null,
     workers: parseWorkers(values.workers ?? env.KEYWARD_WORKERS, nodeId),
   };
 }
@@ -138,6 +141,7 @@ function parse(argv: readonly string[]) {
       'log-level': { type: 'string' },
       'scheduler-interval': { type: 'string' },
       policy: { type: 'string' },
+      'policy-dir': { type: 'string' },
       workers: { type: 'string' },
     },
   });

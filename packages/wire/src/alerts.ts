@@ -119,4 +119,22 @@ export interface PolicyStatusView {
   lastErrorAt: string | null;
   /** The class standards in force (the policy's `classes:` section, defaults included). */
   classes: ClassStandards;
+  /** The operator's Cedar policies (docs/governance.md, "Cedar policies"); the shipped ones are always in force. */
+  cedar: CedarPolicyStatusView;
+}
+
+/** The policy directory (`--policy-dir`): which `*.cedar` files are in force, and why a newer set was refused. */
+export interface CedarPolicyStatusView {
+  /** The directory's path; null when the server reads none (only the shipped policies). */
+  directory: string | null;
+  /** The `*.cedar` files in force, by name, in load order. */
+  files: string[];
+  /** The ids of the operator's policies in force (the shipped ones are not listed). */
+  policies: string[];
+  /** SHA-256 (hex) over the files' names and contents; null when there are none. */
+  digest: string | null;
+  loadedAt: string;
+  /** Why the last reload was refused (the previous policies stayed in force); null after a good load. */
+  lastError: string | null;
+  lastErrorAt: string | null;
 }

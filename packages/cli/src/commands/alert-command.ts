@@ -15,11 +15,12 @@ import { formatDetails } from '../format-details.js';
 import { formatTable } from '../format-table.js';
 import { integerBetween } from '../option-parsers.js';
 import { printable } from '../printable.js';
+import { registerPolicyCommands } from './policy-command.js';
 
 type ListOptions = Omit<AlertListQuery, 'limit'> & { limit?: number; all?: boolean };
 
 /**
- * `keyward alerts list|show|ack|resolve` and `keyward policy status` (docs/alerts.md).
+ * `keyward alerts list|show|ack|resolve`, `keyward policy status` (docs/alerts.md), and `policy test|explain` (policy-command.ts).
  *
  * @example
  * registerAlertCommands(program, ctx);
@@ -70,14 +71,14 @@ export function registerAlertCommands(program: Command, ctx: CommandContext): vo
       ctx.print(command, await (await ctx.client(command)).resolveAlert(id, options.note), renderAlert);
     });
 
-  program
-    .command('policy')
-    .description('the policy file in force')
+  const policy = program.command('policy').description('the policies in force; Cedar policies tested and explained offline');
+  policy
     .command('status')
     .description('show which policy file is in force, its digest, and why a newer one was refused')
     .action(async (_options: object, command: Command) => {
       ctx.print(command, await (await ctx.client(command)).policyStatus(), renderPolicyStatus);
     });
+  registerPolicyCommands(policy, ctx);
 }
 
 async function allAlerts(client: KeywardClient, query: AlertListQuery): Promise<AlertView[]> {
@@ -153,10 +154,41 @@ function renderPolicyStatus(s: PolicyStatusView): string {
     ['Loaded', s.loadedAt],
     ['Digest', s.digest ?? '-'],
     ['Last error', s.lastError === null ? '-' : `${s.lastError} (${s.lastErrorAt ?? '?'}); the previous policy stays in force`],
+    // A server older than the Cedar policies does not send them.
+    ...(s.cedar === undefined
+      ? []
+      : ([
+          ['Cedar directory', s.cedar.directory ?? '- (shipped policies only)'],
+          ['Cedar files', s.cedar.files.length === 0 ? '-' : s.cedar.files.join(', ')],
+          ['Cedar policies', s.cedar.policies.length === 0 ? '- (shipped policies only)' : s.cedar.policies.join(', ')],
+          ['Cedar loaded', s.cedar.loadedAt],
+          ['Cedar digest', s.cedar.digest ?? '-'],
+          [
+            'Cedar last error',
+            s.cedar.lastError === null ? '-' : `${s.cedar.lastError} (${s.cedar.lastErrorAt ?? '?'}); the previous policies stay in force`,
+          ],
+        ] as [string, string][])),
   ]);
   // A server older than the class standards does not send them.
   if (s.classes === undefined) return details;
-  return `${details}\nClass standards (docs/governance.md):\n${renderClassStandards(s.classes)}`;
+  return `${details}\nClass standards (docs/governance.md):\n${renderClassStandards(s.classes)}\nClass governance (reviews, unused keys, quorum approvals, offboarding):\n${renderClassGovernance(s.classes)}`;
+}
+
+/** One row per class: review interval, unused-key threshold, the operations held for approval, rotation on offboarding. */
+export function renderClassGovernance(classes: ClassStandards): string {
+  return formatTable(
+    ['CLASS', 'REVIEW', 'UNUSED AFTER', 'QUORUM', 'ROTATE ON OFFBOARDING'],
+    Object.entries(classes).map(([name, c]) => {
+      const held = Object.entries(c.quorum ?? {}).filter(([, n]) => n > 0);
+      return [
+        name,
+        c.reviewInterval ?? '-',
+        c.unusedKeyThreshold ?? '-',
+        held.length === 0 ? '-' : held.map(([op, n]) => `${op}=${n}`).join(','),
+        c.rotateOnOffboarding ? 'yes' : 'no',
+      ];
+    }),
+  );
 }
 
 /** One row per class; `-` where the policy sets no default or no limit. */

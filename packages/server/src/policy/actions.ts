@@ -1,57 +1,70 @@
-import type { KeyOperation } from '@keyward/wire';
+import { KEY_OPERATIONS, type KeyOperation } from '@keyward/wire';
+
+/**
+ * Every management action the service authorizes, in one list so the Cedar
+ * schema (policy/cedar/cedar-schema.ts) declares exactly these.
+ * `version.export` is declared for policies ahead of the export issue: no
+ * request takes it yet.
+ */
+export const MANAGEMENT_ACTIONS = [
+  'sys.init',
+  'sys.unseal',
+  'sys.seal',
+  'auth.self',
+  'auth.totp-enrol',
+  'auth.totp-confirm',
+  'key.create',
+  'key.list',
+  'key.read',
+  'key.update',
+  'key.reclassify',
+  'key.rotate',
+  'key.enable',
+  'key.disable',
+  'version.deactivate',
+  'version.compromise',
+  'version.destroy',
+  'version.recover',
+  'version.export',
+  'key.schedule-deletion',
+  'key.cancel-deletion',
+  'key.jwks',
+  'key.usage',
+  'principal.create',
+  'principal.read',
+  'principal.totp-remove',
+  'principal.offboard',
+  'token.create',
+  'token.revoke',
+  'grant.create',
+  'grant.read',
+  'grant.delete',
+  'audit.read',
+  'audit.verify',
+  'audit.export',
+  'audit.hash',
+  'audit.checkpoint',
+  'events.read',
+  'webhook.manage',
+  'webhook.read',
+  'alert.read',
+  'alert.acknowledge',
+  'alert.resolve',
+  'policy.read',
+  'incident.declare',
+  'incident.read',
+  'incident.update',
+  'incident.rewrap',
+  'key.review',
+  'approval.read',
+  'approval.vote',
+  'report.read',
+] as const;
+
+export type ManagementAction = (typeof MANAGEMENT_ACTIONS)[number];
 
 /** Every action the service authorizes. Cryptographic actions are the key operations themselves. */
-export type ManagementAction =
-  | 'sys.init'
-  | 'sys.unseal'
-  | 'sys.seal'
-  | 'auth.self'
-  | 'auth.totp-enrol'
-  | 'auth.totp-confirm'
-  | 'key.create'
-  | 'key.list'
-  | 'key.read'
-  | 'key.update'
-  | 'key.reclassify'
-  | 'key.rotate'
-  | 'key.enable'
-  | 'key.disable'
-  | 'version.deactivate'
-  | 'version.compromise'
-  | 'version.destroy'
-  | 'version.recover'
-  | 'key.schedule-deletion'
-  | 'key.cancel-deletion'
-  | 'key.jwks'
-  | 'key.usage'
-  | 'principal.create'
-  | 'principal.read'
-  | 'principal.totp-remove'
-  | 'token.create'
-  | 'token.revoke'
-  | 'grant.create'
-  | 'grant.read'
-  | 'grant.delete'
-  | 'audit.read'
-  | 'audit.verify'
-  | 'audit.export'
-  | 'audit.hash'
-  | 'audit.checkpoint'
-  | 'events.read'
-  | 'webhook.manage'
-  | 'webhook.read'
-  | 'alert.read'
-  | 'alert.acknowledge'
-  | 'alert.resolve'
-  | 'policy.read'
-  | 'incident.declare'
-  | 'incident.read'
-  | 'incident.update'
-  | 'incident.rewrap'
-  | 'principal.offboard'
-  | 'key.review'
-  | 'approval.read'
-  | 'approval.vote'
-  | 'report.read';
-
 export type Action = ManagementAction | `crypto.${KeyOperation}`;
+
+/** Every action, management then cryptographic (`crypto.<operation>`). */
+export const ACTIONS: readonly Action[] = Object.freeze([...MANAGEMENT_ACTIONS, ...KEY_OPERATIONS.map((op) => `crypto.${op}` as const)]);

@@ -14,17 +14,22 @@ export interface AuthorizationRequest {
    * a key being moved to another environment, a listing filtered by one.
    */
   environment?: Environment;
+  /** When the request is made (the Cedar context's `hour` and `weekday`, UTC); the authorizer's clock when absent. */
+  now?: Date;
 }
 
 export interface Decision {
   allowed: boolean;
   /** Why, for the audit record and `policy explain`; never shown to an unauthorized caller in detail. */
   reason: string;
+  /** The ids of the Cedar policies that decided (the permits of an allow, the forbids of a denial); empty when none did. */
+  policies?: readonly string[];
 }
 
 /**
- * The authorization seam. Built-in roles and grants now; policy as code
- * (Cedar) replaces the implementation in its own issue without touching callers.
+ * The authorization seam: Keyward's roles and grants, and the operator's own
+ * policies, as Cedar policies (cedar/cedar-authorizer.ts). Synchronous: it is
+ * on every request's path.
  */
 export interface Authorizer {
   authorize(request: AuthorizationRequest): Decision;

@@ -10,13 +10,16 @@ import { DEFAULT_POLICY, type Policy } from './policy.js';
 /** Where the policy in force comes from; what the service reads on every use. */
 export interface PolicySource {
   current(): Policy;
-  status(): PolicyStatusView;
+  status(): PolicyFileStatusView;
 }
+
+/** What the policy file says of itself; `GET /v1/sys/policy` adds the Cedar policies' state. */
+export type PolicyFileStatusView = Omit<PolicyStatusView, 'cedar'>;
 
 /** A policy that never changes (an embedded Keyward, tests): the defaults unless given. */
 export class FixedPolicy implements PolicySource {
   readonly #policy: Policy;
-  readonly #status: PolicyStatusView;
+  readonly #status: PolicyFileStatusView;
   constructor(policy: Policy = DEFAULT_POLICY, loadedAt = new Date(0)) {
     this.#policy = policy;
     this.#status = Object.freeze({
@@ -32,7 +35,7 @@ export class FixedPolicy implements PolicySource {
   current(): Policy {
     return this.#policy;
   }
-  status(): PolicyStatusView {
+  status(): PolicyFileStatusView {
     return this.#status;
   }
 }
@@ -83,7 +86,7 @@ export class PolicyFile implements PolicySource {
     return this.#policy;
   }
 
-  status(): PolicyStatusView {
+  status(): PolicyFileStatusView {
     return {
       path: this.path,
       source: this.#source,

@@ -58,7 +58,7 @@ export class Scope {
 
   /** Throws forbidden unless the authorizer allows this action on `key` (or, without a key, in `environment`). */
   authorize(key?: AuthorizationRequest['key'], environment?: AuthorizationRequest['environment']): void {
-    const request: AuthorizationRequest = { principal: this.principal, action: this.#action };
+    const request: AuthorizationRequest = { principal: this.principal, action: this.#action, now: this.now };
     if (key !== undefined) request.key = key;
     if (environment !== undefined) request.environment = environment;
     const decision = this.#authorizer.authorize(request);
@@ -70,7 +70,7 @@ export class Scope {
 
   /** Whether the authorizer would allow `action` (on `key`), without refusing. */
   may(action: Action, key?: AuthorizationRequest['key']): boolean {
-    const request: AuthorizationRequest = { principal: this.principal, action };
+    const request: AuthorizationRequest = { principal: this.principal, action, now: this.now };
     if (key !== undefined) request.key = key;
     return this.#authorizer.authorize(request).allowed;
   }

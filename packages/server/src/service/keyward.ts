@@ -11,7 +11,8 @@ import { type DispatcherOptions, WebhookDispatcher } from '../events/webhook-dis
 import { WebhookService } from '../events/webhook-service.js';
 import { Metrics } from '../metrics/metrics.js';
 import type { Authorizer } from '../policy/authorizer.js';
-import { BuiltinAuthorizer } from '../policy/builtin-authorizer.js';
+import { CedarAuthorizer } from '../policy/cedar/cedar-authorizer.js';
+import { BuiltinCedarPolicies, type CedarPolicyStatusSource } from '../policy/cedar/policy-directory.js';
 import { FixedPolicy, type PolicySource } from '../policy/policy-file.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import type { Seal } from '../seal/seal.js';
@@ -66,6 +67,8 @@ export interface KeywardOptions {
   metrics?: Metrics;
   /** The policy in force (the policy file, docs/alerts.md, docs/governance.md); the documented defaults when absent. */
   policy?: PolicySource;
+  /** The Cedar policies in force (the policy directory, docs/governance.md); the shipped policies alone when absent. Unused with `authorizer`. */
+  policies?: CedarPolicyStatusSource;
   /** Called with each error an alert-engine run throws (the run is retried on the next tick). */
   onAlertError?: (error: unknown) => void;
   /** Incident containment: how long to wait for nodes to acknowledge (docs/incident-response.md). */
@@ -193,7 +196,8 @@ export function createKeyward(options: KeywardOptions): Keyward {
     onError: options.onSchedulerError ?? (() => {}),
     onRun: (run, seconds) => metrics.jobs.schedulerRun(run, seconds),
   });
-  const authorizer = options.authorizer ?? new BuiltinAuthorizer();
+  const policies = options.policies ?? new BuiltinCedarPolicies(clock.now());
+  const authorizer = options.authorizer ?? new CedarAuthorizer({ policies, now: () => clock.now() });
   const gate = new Gate({
     authenticator,
     authorizer,
@@ -316,7 +320,7 @@ export function createKeyward(options: KeywardOptions): Keyward {
     metrics,
     alerts: alertService,
     alertEngine,
-    policy: new PolicyService({ gate, policy }),
+    policy: new PolicyService({ gate, policy, policies }),
     incidents,
     incidentJobs,
     refused: (request: Parameters<Gate['refused']>[0], error: unknown, code: string) => gate.refused(request, error, code),

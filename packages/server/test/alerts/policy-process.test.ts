@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +87,56 @@ describe('the policy file in the server process', () => {
     server.child.kill('SIGHUP');
     await until(async () => (await status()).digest !== first.digest && (await status()).lastError === null, 'the reload');
     expect(server.child.exitCode).toBeNull(); // SIGHUP reloads; it does not stop the server
+    server.child.kill('SIGTERM');
+    expect(await server.exit).toBe(0);
+  });
+});
+
+describe('the Cedar policy directory in the server process', () => {
+  it('an invalid policy refuses the start with a one-line reason naming the file and line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kw-cedar-proc-'));
+    dirs.push(dir);
+    const policies = join(dir, 'cedar');
+    mkdirSync(policies);
+    writeFileSync(join(policies, 'ops.cedar'), '@id("ops-x")\nforbid (principal, action, resource)\nwhen { context.hours > 20 };\n');
+    const server = start(['--data-dir', dir, '--listen', `127.0.0.1:${await freePort()}`, '--policy-dir', policies], {});
+    expect(await server.exit).toBe(1);
+    expect(server.stderr()).toMatch(
+      new RegExp(
+        `^keyward server: cedar policies in ${policies}: ops\\.cedar:3: for policy \`ops-x\`, attribute \`hours\` .*not found[^\\n]*\\n$`,
+      ),
+    );
+  });
+
+  it('SIGHUP reloads DATA/policies: a new forbid applies to the next request; a broken file is refused and logged, the previous policies stay', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kw-cedar-proc-'));
+    dirs.push(dir);
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const token = `kw_${'c3'.repeat(20)}`;
+    const server = start(['--data-dir', dir, '--listen', `127.0.0.1:${port}`], { KEYWARD_INIT_ADMIN_TOKEN: token });
+    const get = (path: string) => fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    const cedar = async () => ((await (await get('/v1/sys/policy')).json()) as { cedar: Record<string, unknown> }).cedar;
+    await until(async () => (await fetch(`${url}/v1/sys/health`)).status === 200, 'the server');
+    expect(await cedar()).toMatchObject({ directory: join(dir, 'policies'), files: [], lastError: null });
+    expect((await get('/v1/keys')).status).toBe(200);
+
+    mkdirSync(join(dir, 'policies'), { recursive: true });
+    writeFileSync(
+      join(dir, 'policies', 'freeze.cedar'),
+      '@id("ops-freeze-listing")\nforbid (principal, action == Keyward::Action::"key.list", resource);\n',
+    );
+    server.child.kill('SIGHUP');
+    await until(async () => (await get('/v1/keys')).status === 403, 'the forbid');
+    expect(await cedar()).toMatchObject({ files: ['freeze.cedar'], policies: ['ops-freeze-listing'], lastError: null });
+
+    writeFileSync(join(dir, 'policies', 'zz-broken.cedar'), 'permit (principal, action, resource) when {');
+    server.child.kill('SIGHUP');
+    await until(async () => (await cedar()).lastError !== null, 'the refusal');
+    expect((await cedar()).lastError).toMatch(/^zz-broken\.cedar:1: /);
+    expect((await get('/v1/keys')).status).toBe(403);
+    expect(server.stdout()).toContain('cedar policies refused; the previous policies stay in force');
+    expect(server.child.exitCode).toBeNull();
     server.child.kill('SIGTERM');
     expect(await server.exit).toBe(0);
   });

@@ -34,6 +34,8 @@ export interface HarnessOptions {
   audit?: { node?: string; checkpoints?: Partial<CheckpointPolicy>; file?: string };
   /** The policy in force (alert thresholds); the documented defaults when absent. */
   policy?: KeywardOptions['policy'];
+  /** The Cedar policies in force (a PolicyDirectory); the shipped policies alone when absent. */
+  policies?: KeywardOptions['policies'];
   /** Incident containment (ack timeout, node liveness). */
   incidents?: KeywardOptions['incidents'];
 }
@@ -103,6 +105,7 @@ export class Harness {
     if (this.options.events) options.events = this.options.events;
     if (this.options.webhooks) options.webhooks = this.options.webhooks;
     if (this.options.policy) options.policy = this.options.policy;
+    if (this.options.policies) options.policies = this.options.policies;
     if (this.options.incidents) options.incidents = this.options.incidents;
     const audit = this.options.audit ?? {};
     this.sink = audit.file === undefined ? null : await AuditFileSink.open(audit.file, this.node, raw);

@@ -69,7 +69,12 @@ export function alertRoutes(app: FastifyInstance, keyward: Keyward): void {
 
   app.get(
     '/v1/sys/policy',
-    { schema: { tags: ['sys'], summary: 'The policy file in force: path, digest, when it was loaded, why a newer one was refused' } },
+    {
+      schema: {
+        tags: ['sys'],
+        summary: 'The policy file and Cedar policy directory in force: paths, digests, when they were loaded, why newer ones were refused',
+      },
+    },
     async (req) => keyward.policy.status(callContext(req)),
   );
 }

@@ -1,8 +1,8 @@
 import type { KeyOperation, Role } from '@keyward/wire';
-import type { Principal } from '../service/context.js';
-import type { GrantRecord, KeyRecord } from '../store/records.js';
-import type { Action, ManagementAction } from './actions.js';
-import type { AuthorizationRequest, Authorizer, Decision } from './authorizer.js';
+import type { Action, ManagementAction } from '../../src/policy/actions.js';
+import type { AuthorizationRequest, Authorizer, Decision } from '../../src/policy/authorizer.js';
+import type { Principal } from '../../src/service/context.js';
+import type { GrantRecord, KeyRecord } from '../../src/store/records.js';
 
 /** Management actions each built-in role may take (API.md, "Built-in roles"). */
 const ROLE_ACTIONS: Readonly<Record<Role, readonly ManagementAction[]>> = Object.freeze({
@@ -98,6 +98,9 @@ function isOwner(principal: Principal, key: KeyRecord): boolean {
 }
 
 /**
+ * The authorizer Keyward had before Cedar, kept as the oracle of
+ * cedar-equivalence.test.ts: the shipped Cedar policies must decide as it does.
+ *
  * Built-in roles and per-key grants:
  * - `admin` may do everything;
  * - `key-admin` manages keys and grants but performs no cryptographic operation;
@@ -154,5 +157,3 @@ export class BuiltinAuthorizer implements Authorizer {
     return allow('key-user with a grant');
   }
 }
-
-export const isCryptoAction = (action: Action): boolean => action.startsWith('crypto.');

@@ -1,0 +1,200 @@
+import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import type { AuthorizationRequest, Authorizer, Decision } from '../authorizer.js';
+import { ENVIRONMENT_POLICY_ID } from './builtin-policies.js';
+import { builtinPolicies, type CedarPolicies } from './cedar-policies.js';
+import { CEDAR_NAMESPACE, CEDAR_SCHEMA } from './cedar-schema.js';
+
+/** Where the policies in force come from; read on every decision, so a reload applies to the next request. */
+export interface CedarPolicySource {
+  current(): CedarPolicies;
+}
+
+/** A decision with everything `keyward policy explain` shows. */
+export interface Explanation extends Decision {
+  /** The policies that decided: the permits of an allow, the forbids of a denial. */
+  policies: readonly string[];
+  /** Policies skipped because evaluating them failed (Cedar ignores a policy that errors), with the error. */
+  errors: readonly string[];
+}
+
+const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+const SCHEMA_NAME = 'keyward';
+const SERVICE = { type: `${CEDAR_NAMESPACE}::Service`, id: 'keyward' } as const;
+
+let schemaPreparsed = false;
+let instances = 0;
+
+/** The Cedar request for `request`, and the string that identifies everything its decision depends on. */
+function cedarRequest(request: AuthorizationRequest, now: Date) {
+  const { principal, action, key } = request;
+  const operations = new Set<string>();
+  let grantHolder = false;
+  if (key !== undefined) {
+    for (const grant of key.grants) {
+      if (grant.principal !== principal.id && !principal.teams.includes(grant.principal)) continue;
+      grantHolder = true;
+      for (const op of grant.operations) operations.add(op);
+    }
+  }
+  const environment = key?.record.environment ?? request.environment;
+  const context: Record<string, cedar.CedarValueJson> = {
+    operations: [...operations].sort(),
+    grantHolder,
+    hour: now.getUTCHours(),
+    weekday: WEEKDAYS[now.getUTCDay()] as string,
+  };
+  if (environment !== undefined) context.environment = environment;
+  const principalAttrs = {
+    id: principal.id,
+    kind: principal.kind,
+    roles: principal.roles,
+    environments: principal.environments,
+    teams: principal.teams,
+  };
+  const principalUid = { type: `${CEDAR_NAMESPACE}::Principal`, id: principal.id };
+  const entities: cedar.EntityJson[] = [{ uid: principalUid, attrs: principalAttrs, parents: [] }];
+  let resource: cedar.TypeAndId = SERVICE;
+  let keyAttrs: Record<string, string> | null = null;
+  if (key !== undefined) {
+    const r = key.record;
+    resource = { type: `${CEDAR_NAMESPACE}::Key`, id: r.name };
+    keyAttrs = { name: r.name, owner: r.owner, class: r.class, environment: r.environment, algorithm: r.algorithm, state: r.state };
+    entities.push({ uid: resource, attrs: keyAttrs, parents: [], tags: r.tags });
+  } else {
+    entities.push({ uid: SERVICE, attrs: {}, parents: [] });
+  }
+  const cacheKey = JSON.stringify([action, principalAttrs, keyAttrs, key?.record.tags ?? null, context]);
+  return {
+    cacheKey,
+    principal: principalUid,
+    action: { type: `${CEDAR_NAMESPACE}::Action`, id: action },
+    resource,
+    context,
+    entities,
+  };
+}
+
+/**
+ * Decides with Cedar: Keyward's shipped policies (its roles, grants and
+ * environments: builtin-policies.ts) plus the operator's own (the policy
+ * directory). Decisions are cached: the cache key is everything the decision
+ * depends on (the principal's attributes, the action, the key's attributes
+ * and tags, the granted operations and the context, time to the hour), so no
+ * change to an input can serve a stale decision; the whole cache is dropped
+ * when the policies change.
+ *
+ * Fails closed: a request Cedar cannot evaluate is denied with the reason.
+ *
+ * @example
+ * const authorizer = new CedarAuthorizer({ policies: directory });
+ * authorizer.authorize({ principal, action: 'crypto.decrypt', key: { record, grants } }).allowed;
+ */
+export class CedarAuthorizer implements Authorizer {
+  readonly #source: CedarPolicySource;
+  readonly #clock: () => Date;
+  readonly #cacheSize: number;
+  readonly #cache = new Map<string, Decision>();
+  readonly #slots: readonly [string, string];
+  #slot = 0;
+  #loaded: CedarPolicies | null = null;
+  #effects = new Map<string, 'permit' | 'forbid'>();
+
+  constructor(options: { policies?: CedarPolicySource; now?: () => Date; cacheSize?: number } = {}) {
+    this.#source = options.policies ?? { current: builtinPolicies };
+    this.#clock = options.now ?? (() => new Date());
+    this.#cacheSize = options.cacheSize ?? 10_000;
+    instances += 1;
+    this.#slots = [`keyward-${instances}-a`, `keyward-${instances}-b`];
+    if (!schemaPreparsed) {
+      const answer = cedar.preparseSchema(SCHEMA_NAME, CEDAR_SCHEMA);
+      if (answer.type === 'failure') throw new Error(`the Cedar schema does not parse: ${answer.errors.map((e) => e.message).join('; ')}`);
+      schemaPreparsed = true;
+    }
+    this.#load();
+  }
+
+  /** How many decisions are cached (for tests and the performance notes). */
+  get cached(): number {
+    return this.#cache.size;
+  }
+
+  authorize(request: AuthorizationRequest): Decision {
+    this.#load();
+    const call = cedarRequest(request, request.now ?? this.#clock());
+    const hit = this.#cache.get(call.cacheKey);
+    if (hit !== undefined) {
+      // Least recently used goes first: re-inserting moves a hit to the end.
+      this.#cache.delete(call.cacheKey);
+      this.#cache.set(call.cacheKey, hit);
+      return hit;
+    }
+    const { errors: _errors, ...decision } = this.#evaluate(request, call);
+    const frozen = Object.freeze(decision);
+    if (this.#cache.size >= this.#cacheSize) {
+      const oldest = this.#cache.keys().next();
+      if (oldest.done !== true) this.#cache.delete(oldest.value);
+    }
+    this.#cache.set(call.cacheKey, frozen);
+    return frozen;
+  }
+
+  /** The decision without the cache, with the policies that decided and the errors of those that failed. */
+  explain(request: AuthorizationRequest): Explanation {
+    this.#load();
+    return this.#evaluate(request, cedarRequest(request, request.now ?? this.#clock()));
+  }
+
+  /** Preparses the policies in force when they changed, into the slot not in use, and drops the cache. */
+  #load(): void {
+    const policies = this.#source.current();
+    if (policies === this.#loaded) return;
+    const slot = 1 - this.#slot;
+    const staticPolicies = Object.fromEntries([...policies.policies].map(([id, p]) => [id, p.text]));
+    let answer: cedar.CheckParseAnswer;
+    try {
+      answer = cedar.preparsePolicySet(this.#slots[slot] as string, { staticPolicies });
+    } catch (error) {
+      answer = { type: 'failure', errors: [{ message: (error as Error).message } as cedar.DetailedError] };
+    }
+    // Compiled policies always parse; should they not, the previous set stays in force.
+    if (answer.type === 'failure') return;
+    this.#slot = slot;
+    this.#loaded = policies;
+    this.#effects = new Map([...policies.policies].map(([id, p]) => [id, p.effect]));
+    this.#cache.clear();
+  }
+
+  #evaluate(request: AuthorizationRequest, call: ReturnType<typeof cedarRequest>): Explanation {
+    let answer: cedar.AuthorizationAnswer;
+    try {
+      answer = cedar.statefulIsAuthorized({
+        principal: call.principal,
+        action: call.action,
+        resource: call.resource,
+        context: call.context,
+        entities: call.entities,
+        preparsedPolicySetId: this.#slots[this.#slot] as string,
+        preparsedSchemaName: SCHEMA_NAME,
+        validateRequest: true,
+      });
+    } catch (error) {
+      answer = { type: 'failure', errors: [{ message: (error as Error).message } as cedar.DetailedError], warnings: [] };
+    }
+    if (answer.type === 'failure') {
+      const errors = answer.errors.map((e) => e.message);
+      return { allowed: false, reason: `the policies could not decide: ${errors.join('; ')}`, policies: [], errors };
+    }
+    const { decision, diagnostics } = answer.response;
+    const policies = [...diagnostics.reason].sort();
+    const errors = diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`);
+    const suffix = errors.length === 0 ? '' : ` (policies that failed and were skipped: ${errors.join('; ')})`;
+    if (decision === 'allow') return { allowed: true, reason: `permit ${policies.join(', ')}${suffix}`, policies, errors };
+    let reason: string;
+    if (policies.length === 0) reason = `no policy permits '${request.principal.id}' to ${request.action}`;
+    else if (policies.length === 1 && policies[0] === ENVIRONMENT_POLICY_ID) {
+      // The audit record's reason for an environment refusal, as documented (docs/governance.md, "Environments").
+      reason = `'${request.principal.id}' is not scoped to environment ${String(call.context.environment)}`;
+    } else reason = `forbid ${policies.filter((id) => this.#effects.get(id) === 'forbid').join(', ')}`;
+    return { allowed: false, reason: `${reason}${suffix}`, policies, errors };
+  }
+}
