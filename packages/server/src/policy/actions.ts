@@ -5,6 +5,7 @@ export type ManagementAction =
   | 'sys.init'
   | 'sys.unseal'
   | 'sys.seal'
+  | 'backup.create'
   | 'auth.self'
   | 'auth.totp-enrol'
   | 'auth.totp-confirm'

@@ -23,6 +23,7 @@ import type {
   WebhookProgress,
   WebhookRecord,
 } from './records.js';
+import type { TableCopy } from './table-copy.js';
 import type { TotpStoreOps } from './totp-records.js';
 
 /**
@@ -181,7 +182,7 @@ export interface StoreOps extends IncidentStoreOps, GovernanceStoreOps, TotpStor
   announce(change: Change): Promise<void>;
 }
 
-export interface Store extends StoreOps {
+export interface Store extends StoreOps, TableCopy {
   readonly dialect: 'sqlite' | 'postgres';
   /** Runs `fn` in one database transaction: all of its writes land, or none. */
   transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T>;
