@@ -1075,8 +1075,13 @@ export class KyselyStore extends KyselyOps implements Store {
     return result;
   }
 
-  async migrate(): Promise<void> {
-    return migrate(this.db, this.dialect);
+  async migrate(target?: number): Promise<void> {
+    return migrate(this.db, this.dialect, target);
+  }
+
+  async schemaVersion(): Promise<number> {
+    const row = await this.db.selectFrom('meta').select('value').where('name', '=', 'schema_version').executeTakeFirst();
+    return row === undefined ? 0 : Number(row.value);
   }
 
   async close(): Promise<void> {

@@ -201,8 +201,10 @@ export interface Store extends StoreOps, TableCopy {
    * on PostgreSQL, while it holds the scheduler's advisory lock.
    */
   isLeader(): Promise<boolean>;
-  /** Applies pending numbered migrations; refuses a database from a newer Keyward. */
-  migrate(): Promise<void>;
+  /** Applies pending numbered migrations (up to `target`, default all); refuses a database from a newer Keyward. */
+  migrate(target?: number): Promise<void>;
+  /** The schema version the database is at (0 before the first migration). */
+  schemaVersion(): Promise<number>;
   close(): Promise<void>;
 }
 
