@@ -4,6 +4,7 @@ import { registerAlertCommands } from './commands/alert-command.js';
 import { registerApprovalCommand } from './commands/approval-command.js';
 import { registerAuditCommands } from './commands/audit-command.js';
 import { registerAuthCommand } from './commands/auth-command.js';
+import { registerBackupCommand } from './commands/backup-command.js';
 import { registerCryptoCommand } from './commands/crypto-command.js';
 import { registerDrillCommand } from './commands/drill-command.js';
 import { registerEventCommands } from './commands/event-command.js';
@@ -67,6 +68,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerEventCommands(program, ctx);
   registerAlertCommands(program, ctx);
   registerAuditCommands(program, ctx);
+  registerBackupCommand(program, ctx);
   registerIncidentCommand(program, ctx);
   registerReportCommand(program, ctx);
   registerDrillCommand(program, ctx);

@@ -14,6 +14,8 @@ export interface CliIo {
   readonly stdinIsTTY: boolean;
   readonly stdout: OutputSink;
   readonly stderr: OutputSink;
+  /** True when stderr is a terminal (progress is drawn there only then). */
+  readonly stderrIsTTY?: boolean;
   /** Reads one line from the terminal without echoing it. */
   readSecret(prompt: string): Promise<string>;
   /** `fetch` for the SDK; the global one when absent. */

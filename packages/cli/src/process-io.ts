@@ -16,6 +16,7 @@ export function processIo(): CliIo {
     stdinIsTTY: stdin.isTTY === true,
     stdout,
     stderr,
+    stderrIsTTY: stderr.isTTY === true,
     async readSecret(prompt) {
       if (stdin.isTTY !== true) throw new UsageError('stdin is not a terminal');
       return promptSecret(prompt, stdin, stderr);

@@ -49,6 +49,28 @@ export class SysApi extends ClientBase {
   }
 
   /**
+   * Asks the server for an encrypted backup of its whole store (admin only).
+   * The answer is the age-encrypted archive as a byte stream, produced while
+   * it is read: write it to a file; only the recipients' identities open it.
+   * A stream that ends early (the server failed half-way) is a truncated age
+   * file that no restore accepts.
+   *
+   * @example
+   * const archive = await client.backup(['age1…']);
+   * await pipeline(Readable.fromWeb(archive), createWriteStream('keyward.age'));
+   */
+  async backup(recipients: readonly string[], options: { signal?: AbortSignal } = {}): Promise<ReadableStream<Uint8Array>> {
+    const response = await this.transport.stream('/sys/backup', {
+      method: 'POST',
+      body: { recipients },
+      headers: { accept: 'application/octet-stream' },
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    if (response.body === null) throw new Error('the backup answer has no body');
+    return response.body;
+  }
+
+  /**
    * The principal the token belongs to, and its roles.
    *
    * @example

@@ -163,6 +163,7 @@ async function serve(options: ServerOptions, link: PrimaryLink | null): Promise<
     policies,
     onAlertError: (error) => log.error(errorFields(error), 'alert engine run failed'),
     onIncidentError: (error) => log.error(errorFields(error), 'incident job run failed'),
+    onBackupError: (error) => log.error(errorFields(error), 'backup stream failed'),
     onOidcError: (error, message) => log.warn(errorFields(error), message),
     ...(link === null ? {} : { sealPeers: new LinkSealPeers(link), metrics: new WorkerMetrics(link) }),
   });

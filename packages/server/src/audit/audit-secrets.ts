@@ -9,6 +9,12 @@ const SIGNING_KEY_META = 'audit.signing-key';
 const SALT_AAD = Buffer.from('keyward audit salt v1', 'utf8');
 const SIGNING_KEY_AAD = Buffer.from('keyward audit signing key v1', 'utf8');
 
+/** The meta rows holding root-wrapped audit secrets (base64), with their AADs; backups re-wrap them. */
+export const WRAPPED_AUDIT_META: ReadonlyMap<string, Uint8Array> = new Map([
+  [SALT_META, SALT_AAD],
+  [SIGNING_KEY_META, SIGNING_KEY_AAD],
+]);
+
 /** The audit key pair: Ed25519, the private half held under the seal. */
 export interface AuditSigner {
   privateKey: KeyObject;

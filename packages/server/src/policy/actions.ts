@@ -10,6 +10,7 @@ export const MANAGEMENT_ACTIONS = [
   'sys.init',
   'sys.unseal',
   'sys.seal',
+  'backup.create',
   'auth.self',
   'auth.totp-enrol',
   'auth.totp-confirm',

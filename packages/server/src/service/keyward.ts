@@ -20,6 +20,7 @@ import type { Store } from '../store/store.js';
 import { ApprovalService, runApproved } from './approvals.js';
 import { AuditService } from './audit-service.js';
 import { Authenticator } from './authenticator.js';
+import { BackupService } from './backup-service.js';
 import { type Clock, systemClock } from './clock.js';
 import { CompromisePlaybook } from './compromise-playbook.js';
 import { type CryptoLimits, CryptoService } from './crypto-service.js';
@@ -75,6 +76,8 @@ export interface KeywardOptions {
   incidents?: Partial<IncidentOptions>;
   /** Called with each error an incident job run throws (it is retried on the next run). */
   onIncidentError?: (error: unknown) => void;
+  /** Hears why a backup stream failed half-way (the reader gets a truncated archive). */
+  onBackupError?: (error: unknown) => void;
   /** The other worker processes sharing this server's seal state (`--workers`, cluster/); none for one process. */
   sealPeers?: SealPeers;
   /** Called when an OIDC issuer's discovery document or keys cannot be fetched (the request is refused with 401). */
@@ -115,6 +118,8 @@ export const DEFAULT_RATES: RateLimits = Object.freeze({
 /** The service layer, wired. Front ends receive this and nothing below it. */
 export interface Keyward {
   readonly sys: SysService;
+  /** Encrypted backups (`POST /v1/sys/backup`). */
+  readonly backups: BackupService;
   readonly keys: KeyService;
   readonly crypto: CryptoService;
   readonly principals: PrincipalService;
@@ -288,6 +293,14 @@ export function createKeyward(options: KeywardOptions): Keyward {
       auditSecrets,
       version: options.version,
       peers: options.sealPeers ?? null,
+    }),
+    backups: new BackupService({
+      gate,
+      store,
+      seal,
+      node: options.audit?.node ?? hostname(),
+      version: options.version,
+      onError: options.onBackupError ?? (() => {}),
     }),
     keys,
     crypto,

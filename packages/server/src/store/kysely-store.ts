@@ -63,6 +63,7 @@ import type {
 } from './records.js';
 import type { AuditTable, Database, KeyTable, KeyVersionTable, WebhookTable } from './schema.js';
 import { type Store, StoreConflictError, type StoreOps } from './store.js';
+import { countRows, loadTables, type TableName, type TableReader, type TableWriter, tableReader } from './table-copy.js';
 import * as totp from './totp-ops.js';
 import type { TotpRecord } from './totp-records.js';
 
@@ -1006,16 +1007,43 @@ function tokenFromRow(r: Selectable<Database['tokens']>): TokenRecord {
   };
 }
 
+/** Runs a function over a consistent read-only snapshot of the database. */
+export type SnapshotRunner = <T>(fn: (reader: TableReader) => Promise<T>) => Promise<T>;
+
 /**
  * The one Store implementation; the dialect adapters only build the Kysely
  * instance. Driver objects stay inside the adapters.
  */
 export class KyselyStore extends KyselyOps implements Store {
   readonly dialect: Dialect;
+  readonly #snapshot: SnapshotRunner | null;
 
-  constructor(db: Kysely<Database>, dialect: Dialect, channel: ChangeChannel) {
+  /** @param snapshot how to read a snapshot without blocking writers (SQLite: a second, read-only connection); PostgreSQL needs none. */
+  constructor(db: Kysely<Database>, dialect: Dialect, channel: ChangeChannel, snapshot: SnapshotRunner | null = null) {
     super(db, channel);
     this.dialect = dialect;
+    this.#snapshot = snapshot;
+  }
+
+  readSnapshot<T>(fn: (reader: TableReader) => Promise<T>): Promise<T> {
+    if (this.#snapshot !== null) return this.#snapshot(fn);
+    // One pooled connection in a read-only REPEATABLE READ transaction: one snapshot for every page, writers unhindered.
+    return this.db.connection().execute(async (connection) => {
+      await sql`begin isolation level repeatable read read only`.execute(connection);
+      try {
+        return await fn(tableReader(connection));
+      } finally {
+        await sql`rollback`.execute(connection);
+      }
+    });
+  }
+
+  countRows(): Promise<Map<TableName, number>> {
+    return countRows(this.db);
+  }
+
+  loadTables(wipe: boolean, fill: (writer: TableWriter) => Promise<void>): Promise<void> {
+    return loadTables(this.db, this.dialect, wipe, fill);
   }
 
   onChange(listener: ChangeListener): () => void {
@@ -1047,8 +1075,13 @@ export class KyselyStore extends KyselyOps implements Store {
     return result;
   }
 
-  async migrate(): Promise<void> {
-    return migrate(this.db, this.dialect);
+  async migrate(target?: number): Promise<void> {
+    return migrate(this.db, this.dialect, target);
+  }
+
+  async schemaVersion(): Promise<number> {
+    const row = await this.db.selectFrom('meta').select('value').where('name', '=', 'schema_version').executeTakeFirst();
+    return row === undefined ? 0 : Number(row.value);
   }
 
   async close(): Promise<void> {

@@ -248,10 +248,11 @@ const MIGRATION_LOCK = 0x6b65797761726402n;
 /**
  * Applies every migration newer than the database's `schema_version`, in one
  * transaction (both dialects have transactional DDL), refusing a newer
- * database. On PostgreSQL an advisory lock makes concurrent starts wait for
+ * database. `target` stops at an older schema (a restore loads an archive
+ * into the schema it was written from, then migrates the rest). On PostgreSQL an advisory lock makes concurrent starts wait for
  * each other instead of racing.
  */
-export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
+export async function migrate(db: Kysely<Database>, dialect: Dialect, target: number = SCHEMA_VERSION): Promise<void> {
   await db.transaction().execute(async (tx) => {
     if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(${MIGRATION_LOCK.toString()}::bigint)`.execute(tx);
     await tx.schema
@@ -268,7 +269,7 @@ export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<v
       );
     }
     for (const migration of MIGRATIONS) {
-      if (migration.version <= current) continue;
+      if (migration.version <= current || migration.version > target) continue;
       await migration.up(tx, dialect);
       const value = String(migration.version);
       if (current === 0 && migration.version === 1) await tx.insertInto('meta').values({ name: 'schema_version', value }).execute();

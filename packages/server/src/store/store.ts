@@ -23,6 +23,7 @@ import type {
   WebhookProgress,
   WebhookRecord,
 } from './records.js';
+import type { TableCopy } from './table-copy.js';
 import type { TotpStoreOps } from './totp-records.js';
 
 /**
@@ -181,7 +182,7 @@ export interface StoreOps extends IncidentStoreOps, GovernanceStoreOps, TotpStor
   announce(change: Change): Promise<void>;
 }
 
-export interface Store extends StoreOps {
+export interface Store extends StoreOps, TableCopy {
   readonly dialect: 'sqlite' | 'postgres';
   /** Runs `fn` in one database transaction: all of its writes land, or none. */
   transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T>;
@@ -200,8 +201,10 @@ export interface Store extends StoreOps {
    * on PostgreSQL, while it holds the scheduler's advisory lock.
    */
   isLeader(): Promise<boolean>;
-  /** Applies pending numbered migrations; refuses a database from a newer Keyward. */
-  migrate(): Promise<void>;
+  /** Applies pending numbered migrations (up to `target`, default all); refuses a database from a newer Keyward. */
+  migrate(target?: number): Promise<void>;
+  /** The schema version the database is at (0 before the first migration). */
+  schemaVersion(): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -62,6 +62,33 @@ export function sysRoutes(app: FastifyInstance, keyward: Keyward): void {
     },
   );
 
+  app.post<{ Body: { recipients: string[] } }>(
+    '/v1/sys/backup',
+    {
+      schema: {
+        tags: ['sys'],
+        summary: 'Stream an encrypted backup of the whole store, age-encrypted to the recipients (admin; docs/operations.md)',
+        body: {
+          type: 'object',
+          required: ['recipients'],
+          additionalProperties: false,
+          properties: {
+            recipients: { type: 'array', minItems: 1, maxItems: 16, items: { type: 'string', minLength: 1, maxLength: 4096 } },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const backup = await keyward.backups.create(callContext(req), req.body.recipients);
+      const name = `keyward-backup-${backup.createdAt.replace(/[:.]/g, '-')}.age`;
+      return reply
+        .type('application/octet-stream')
+        .header('content-disposition', `attachment; filename="${name}"`)
+        .header('cache-control', 'no-store')
+        .send(backup.stream);
+    },
+  );
+
   app.get('/v1/auth/self', { schema: { tags: ['sys'], summary: 'The calling principal and its roles' } }, async (req) =>
     keyward.principals.self(callContext(req)),
   );

@@ -1,9 +1,10 @@
 import Sqlite from 'better-sqlite3';
-import { Kysely } from 'kysely';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import { singleNodeChannel } from '../change-channel.js';
-import { KyselyStore } from '../kysely-store.js';
+import { KyselyStore, type SnapshotRunner } from '../kysely-store.js';
 import type { Database } from '../schema.js';
 import type { Store } from '../store.js';
+import { type TableReader, tableReader } from '../table-copy.js';
 import { type PreparingDatabase, withStatementCache } from './statement-cache.js';
 import { DurableSqliteDialect, FlushGroup, WalFile, type WalFlush } from './wal-flush.js';
 
@@ -36,7 +37,31 @@ export function openSqliteStore(config: SqliteStoreConfig): Store {
   const flushes = new FlushGroup(config.flush ?? wal.flush, config.onFlushError);
   const dialect = new DurableSqliteDialect({ database: withStatementCache(immediateTransactions(database)) }, flushes, () => wal.close());
   const db = new Kysely<Database>({ dialect });
-  return new KyselyStore(db, 'sqlite', singleNodeChannel);
+  return new KyselyStore(db, 'sqlite', singleNodeChannel, snapshotReader(config.path));
+}
+
+/**
+ * Snapshots on a second, read-only connection: in WAL mode a read
+ * transaction sees the database as of its first read while the store's own
+ * connection keeps committing, so a long backup neither blocks requests nor
+ * sees half of a later change.
+ */
+function snapshotReader(path: string): SnapshotRunner {
+  return async <T>(fn: (reader: TableReader) => Promise<T>): Promise<T> => {
+    const database = new Sqlite(path, { readonly: true, fileMustExist: true });
+    database.pragma('busy_timeout = 5000');
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+    try {
+      await sql`begin`.execute(db);
+      try {
+        return await fn(tableReader(db));
+      } finally {
+        await sql`rollback`.execute(db);
+      }
+    } finally {
+      await db.destroy();
+    }
+  };
 }
 
 /**
