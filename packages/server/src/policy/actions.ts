@@ -26,6 +26,7 @@ export type ManagementAction =
   | 'key.usage'
   | 'principal.create'
   | 'principal.read'
+  | 'principal.update'
   | 'principal.totp-remove'
   | 'token.create'
   | 'token.revoke'
