@@ -119,8 +119,9 @@ export class PrincipalService {
    */
   update(ctx: CallContext, id: string, req: UpdatePrincipalRequest): Promise<PrincipalView> {
     return this.#gate.run(ctx, 'principal.update', async (scope) => {
-      scope.authorize();
+      // Named before authorizing, so a refused attempt's record says whom it aimed at.
       scope.details.principal = id;
+      scope.authorize();
       const principal = await this.#principal(id);
       if (req.tlsIdentities === undefined) {
         return principalView(principal, (await this.#store.listTlsIdentities([id])).get(id));
