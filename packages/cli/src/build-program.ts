@@ -12,6 +12,7 @@ import { registerGrantCommand } from './commands/grant-command.js';
 import { registerIncidentCommand } from './commands/incident-command.js';
 import { registerKeyCommand } from './commands/key-command.js';
 import { registerOperatorCommand } from './commands/operator-command.js';
+import { registerPkiCommand } from './commands/pki-command.js';
 import { registerPrincipalCommand } from './commands/principal-command.js';
 import { registerReportCommand } from './commands/report-command.js';
 import { registerServerCommand } from './commands/server-command.js';
@@ -62,6 +63,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerSignCommand(program, ctx);
   registerPrincipalCommand(program, ctx);
   registerTokenCommand(program, ctx);
+  registerPkiCommand(program, ctx);
   registerAuthCommand(program, ctx);
   registerGrantCommand(program, ctx);
   registerApprovalCommand(program, ctx);

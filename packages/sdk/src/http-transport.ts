@@ -1,6 +1,6 @@
 import { type ErrorCode, HTTP_STATUS, isErrorCode, KeywardError } from '@keyward/wire';
 import { KeywardApiError } from './keyward-api-error.js';
-import type { KeywardClientOptions } from './keyward-client-options.js';
+import type { KeywardClientOptions, KeywardTlsOptions } from './keyward-client-options.js';
 import { KeywardConnectionError } from './keyward-connection-error.js';
 
 /** HTTP methods the contract uses. */
@@ -43,7 +43,8 @@ export class HttpTransport {
     if (!Number.isInteger(this.#timeoutMs) || this.#timeoutMs <= 0) {
       throw new KeywardError('invalid_request', 'timeoutMs must be a positive integer');
     }
-    this.#fetch = options.fetch ?? globalThis.fetch;
+    if (options.tls !== undefined) checkTls(options.tls, this.#base);
+    this.#fetch = options.fetch ?? (options.tls === undefined ? globalThis.fetch : tlsFetch(options.tls));
   }
 
   /** The origin requests go to, safe to show (no credentials, no token). */
@@ -147,6 +148,28 @@ export class HttpTransport {
     const reason = timedOut ? `no answer within ${this.#timeoutMs} ms` : describeCause(error);
     return new KeywardConnectionError(`cannot reach Keyward at ${this.origin}: ${reason}`, { timedOut, cause: error });
   }
+}
+
+function checkTls(tls: KeywardTlsOptions, base: URL): void {
+  if (base.protocol !== 'https:') throw new KeywardError('invalid_request', 'tls needs an https address');
+  if ((tls.cert === undefined) !== (tls.key === undefined)) throw new KeywardError('invalid_request', 'tls.cert and tls.key go together');
+}
+
+/**
+ * A fetch over an undici agent that presents the client certificate and
+ * trusts `ca` (undici is loaded only by clients that use TLS options).
+ */
+function tlsFetch(tls: KeywardTlsOptions): typeof globalThis.fetch {
+  const connect: Record<string, string | Buffer> = {};
+  for (const name of ['cert', 'key', 'ca'] as const) {
+    const value = tls[name];
+    if (value !== undefined) connect[name] = typeof value === 'string' ? value : Buffer.from(value);
+  }
+  const loaded = import('undici').then(({ Agent, fetch }) => ({ fetch, dispatcher: new Agent({ connect }) }));
+  return (async (input: Parameters<typeof globalThis.fetch>[0], init?: RequestInit) => {
+    const { fetch, dispatcher } = await loaded;
+    return fetch(input as Parameters<typeof fetch>[0], { ...(init as Parameters<typeof fetch>[1]), dispatcher });
+  }) as typeof globalThis.fetch;
 }
 
 function parseAddress(address: string): URL {

@@ -15,7 +15,7 @@ export type { DeclareIncidentOptions, IncidentFilter } from './incidents-api.js'
 export { isBatchItemError } from './is-batch-item-error.js';
 export { KeywardApiError } from './keyward-api-error.js';
 export { KeywardClient } from './keyward-client.js';
-export type { KeywardClientOptions } from './keyward-client-options.js';
+export type { KeywardClientOptions, KeywardTlsOptions } from './keyward-client-options.js';
 export { KeywardConnectionError } from './keyward-connection-error.js';
 export type {
   BatchResult,

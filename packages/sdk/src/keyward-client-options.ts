@@ -15,6 +15,22 @@ export interface KeywardClientOptions {
   namespace?: string | undefined;
   /** Milliseconds before a request is abandoned; 30 000 by default. */
   timeoutMs?: number | undefined;
-  /** A `fetch` implementation; the global one by default. */
+  /** A `fetch` implementation; the global one by default (with `tls`, undici's, over an agent holding the certificate). */
   fetch?: typeof globalThis.fetch | undefined;
+  /**
+   * TLS settings for an `https` address (Node.js): `ca` to trust a private
+   * CA, and `cert` with `key` (PEM contents, not paths) to authenticate with a
+   * client certificate (mutual TLS) instead of, or beside, a token.
+   */
+  tls?: KeywardTlsOptions | undefined;
+}
+
+/** PEM contents of the TLS material of a {@link KeywardClient}. */
+export interface KeywardTlsOptions {
+  /** The client certificate (mutual TLS); with `key`. */
+  cert?: string | Uint8Array | undefined;
+  /** The client certificate's private key (mutual TLS); with `cert`. Kept in memory only. */
+  key?: string | Uint8Array | undefined;
+  /** The CA certificate(s) that issued the server's certificate, instead of the system's. */
+  ca?: string | Uint8Array | undefined;
 }

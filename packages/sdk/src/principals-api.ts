@@ -1,4 +1,4 @@
-import type { CreatedToken, CreatePrincipalRequest, CreateTokenRequest, PrincipalView } from '@keyward/wire';
+import type { CreatedToken, CreatePrincipalRequest, CreateTokenRequest, PrincipalView, UpdatePrincipalRequest } from '@keyward/wire';
 import { apiPath } from './api-path.js';
 import { CryptoApi } from './crypto-api.js';
 import { pickDefined } from './pick-defined.js';
@@ -34,6 +34,16 @@ export class PrincipalsApi extends CryptoApi {
    */
   getPrincipal(id: string): Promise<PrincipalView> {
     return this.transport.request<PrincipalView>('GET', apiPath`/principals/${id}`);
+  }
+
+  /**
+   * Changes a principal (admin): its mutual-TLS identities, replaced whole.
+   *
+   * @example
+   * await client.patchPrincipal('svc-billing', { tlsIdentities: ['uri:spiffe://keyward/svc-billing'] });
+   */
+  patchPrincipal(id: string, request: UpdatePrincipalRequest): Promise<PrincipalView> {
+    return this.transport.request<PrincipalView>('PATCH', apiPath`/principals/${id}`, { body: pickDefined(request, ['tlsIdentities']) });
   }
 
   /**

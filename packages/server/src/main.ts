@@ -10,6 +10,7 @@
 import cluster from 'node:cluster';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
 import { type Logger, pino } from 'pino';
 import { AuditFileSink } from './audit/file-sink.js';
 import { openSeal } from './bootstrap.js';
@@ -30,6 +31,7 @@ import { createKeyward } from './service/keyward.js';
 import { openPostgresStore } from './store/postgres/postgres-store.js';
 import { openSqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/store.js';
+import { httpsOptions, readSecureContext, reloadSecureContext, type TlsSettings } from './tls-files.js';
 
 /** How often the audit log checks whether a checkpoint is due by time, and retries a failed file sink. */
 const AUDIT_TICK_MS = 5_000;
@@ -173,10 +175,11 @@ async function serve(options: ServerOptions, link: PrimaryLink | null): Promise<
     // Sealed by an operator, or unsealed by shares, before this worker started: it starts in the same state.
     await link.join();
   }
-  const https =
+  const tls: TlsSettings | null =
     options.tlsCert && options.tlsKey
-      ? { cert: await readFile(options.tlsCert), key: await readFile(options.tlsKey), minVersion: 'TLSv1.3' as const }
-      : undefined;
+      ? { cert: options.tlsCert, key: options.tlsKey, clientCa: options.tlsClientCa, minVersion: options.tlsMinVersion }
+      : null;
+  const https = tls === null ? undefined : httpsOptions(await readSecureContext(tls), tls);
   await keyward.ready();
   const app = await buildRestApp(keyward, { logger: log, version: v, ...(https ? { https } : {}) });
   if (link !== null) {
@@ -223,6 +226,17 @@ async function serve(options: ServerOptions, link: PrimaryLink | null): Promise<
     void policy.reload().then(reported('SIGHUP'));
     void policies.reload().then(reportedCedar('SIGHUP'), (error: Error) => reportedCedar('SIGHUP')(error));
   });
+  if (tls !== null) {
+    // The certificate, key and client CA too: new connections get them, open ones keep theirs; a bad set is refused whole.
+    const server = app.server as unknown as TlsServer;
+    process.on('SIGHUP', () => {
+      reloadSecureContext(server, tls).then(
+        () => log.info({ trigger: 'SIGHUP', tls: { cert: tls.cert, clientCa: tls.clientCa } }, 'TLS certificate reloaded'),
+        (error: Error) =>
+          log.error({ trigger: 'SIGHUP', tls: { error: error.message } }, 'TLS certificate refused; the previous one stays in use'),
+      );
+    });
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {

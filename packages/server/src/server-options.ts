@@ -11,6 +11,10 @@ export interface ServerOptions {
   databaseUrl: string | null;
   tlsCert: string | null;
   tlsKey: string | null;
+  /** Mutual TLS: client certificates of this CA authenticate (docs/operations.md, "Mutual TLS"); null for none. */
+  tlsClientCa: string | null;
+  /** The oldest TLS version accepted: 1.3 unless `--tls-min-version 1.2`. */
+  tlsMinVersion: 'TLSv1.2' | 'TLSv1.3';
   logLevel: string;
   /** How often the life-cycle scheduler runs. */
   schedulerIntervalMs: number;
@@ -96,6 +100,13 @@ export function parseServerOptions(argv: readonly string[], env: NodeJS.ProcessE
   const tlsCert = values['tls-cert'] ?? null;
   const tlsKey = values['tls-key'] ?? null;
   if ((tlsCert === null) !== (tlsKey === null)) throw new UsageError('--tls-cert and --tls-key go together');
+  const tlsClientCa = values['tls-client-ca'] ?? null;
+  if (tlsClientCa !== null && tlsCert === null) throw new UsageError('--tls-client-ca needs --tls-cert and --tls-key');
+  const minVersion = values['tls-min-version'];
+  if (minVersion !== undefined && minVersion !== '1.2' && minVersion !== '1.3') {
+    throw new UsageError(`--tls-min-version: expected 1.2 or 1.3, got '${minVersion}'`);
+  }
+  if (minVersion !== undefined && tlsCert === null) throw new UsageError('--tls-min-version needs --tls-cert and --tls-key');
   if (!isLoopback(host) && tlsCert === null) {
     throw new UsageError(`--listen: refusing to serve plain HTTP on non-loopback address ${host}; give --tls-cert and --tls-key`);
   }
@@ -110,6 +121,8 @@ export function parseServerOptions(argv: readonly string[], env: NodeJS.ProcessE
     databaseUrl,
     tlsCert,
     tlsKey,
+    tlsClientCa,
+    tlsMinVersion: minVersion === '1.2' ? 'TLSv1.2' : 'TLSv1.3',
     logLevel: values['log-level'] ?? env.KEYWARD_LOG_LEVEL ?? 'info',
     schedulerIntervalMs: parseInterval(values['scheduler-interval'] ?? '30s'),
     nodeId,
@@ -138,6 +151,8 @@ function parse(argv: readonly string[]) {
       'database-url': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
+      'tls-client-ca': { type: 'string' },
+      'tls-min-version': { type: 'string' },
       'log-level': { type: 'string' },
       'scheduler-interval': { type: 'string' },
       policy: { type: 'string' },

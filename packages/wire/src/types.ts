@@ -223,6 +223,8 @@ export interface PrincipalView {
   disabled: boolean;
   /** When the principal was offboarded (disabled for good, its keys reassigned); null otherwise. */
   offboardedAt: string | null;
+  /** Identities of its mutual-TLS client certificates (`uri:…`, `dns:…`), sorted; see {@link TLS_IDENTITY_PATTERN}. */
+  tlsIdentities: string[];
 }
 export interface CreatePrincipalRequest {
   id: string;
@@ -230,7 +232,23 @@ export interface CreatePrincipalRequest {
   roles?: Role[];
   environments?: Environment[];
   teams?: string[];
+  /** Mutual-TLS client identities: a certificate whose SAN URI or DNS name is one of these authenticates as this principal. */
+  tlsIdentities?: string[];
 }
+/** `PATCH /v1/principals/{id}`: the fields given replace the stored ones. */
+export interface UpdatePrincipalRequest {
+  /** Replaces every identity (an empty list removes them all). */
+  tlsIdentities?: string[];
+}
+/**
+ * A mutual-TLS client identity: `uri:` and an absolute URI (a SPIFFE ID,
+ * say), or `dns:` and a host name, lower case. A certificate matches when one
+ * of its SAN URIs (`uri:` + the URI) or DNS names (`dns:` + the name) is it.
+ */
+export const TLS_IDENTITY_PATTERN =
+  '^(uri:[a-zA-Z][a-zA-Z0-9+.-]*:[^\\s]{1,1000}|dns:(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*)$';
+/** At most this many identities per principal. */
+export const MAX_TLS_IDENTITIES = 16;
 export interface CreateTokenRequest {
   ttl?: string;
   description?: string;

@@ -5,16 +5,18 @@ import type { CommandContext } from '../command-context.js';
 import { collect, collectChoice } from '../option-parsers.js';
 import { renderOffboard } from '../render/render-approval.js';
 import { renderPrincipal, renderPrincipalList } from '../render/render-principal.js';
+import { UsageError } from '../usage-error.js';
 
 interface CreateOptions {
   kind: CreatePrincipalRequest['kind'];
   role?: NonNullable<CreatePrincipalRequest['roles']>;
   environment?: NonNullable<CreatePrincipalRequest['environments']>;
   team?: string[];
+  tlsIdentity?: string[];
 }
 
 /**
- * `keyward principal create|list|show|offboard`.
+ * `keyward principal create|list|show|update|offboard`.
  *
  * @example
  * registerPrincipalCommand(program, ctx);
@@ -32,11 +34,13 @@ export function registerPrincipalCommand(program: Command, ctx: CommandContext):
       new Option('--environment <env>', `environment (repeatable): ${ENVIRONMENTS.join(', ')}`).argParser(collectChoice(ENVIRONMENTS)),
     )
     .option('--team <team>', 'team membership (repeatable)', collect)
+    .option('--tls-identity <identity>', 'mutual-TLS identity, uri:URI or dns:NAME (repeatable)', collect)
     .action(async (id: string, options: CreateOptions, command: Command) => {
       const request: CreatePrincipalRequest = { id, kind: options.kind };
       if (options.role !== undefined) request.roles = options.role;
       if (options.environment !== undefined) request.environments = options.environment;
       if (options.team !== undefined) request.teams = options.team;
+      if (options.tlsIdentity !== undefined) request.tlsIdentities = options.tlsIdentity;
       const client = await ctx.client(command);
       ctx.print(command, await client.createPrincipal(request), renderPrincipal);
     });
@@ -56,6 +60,23 @@ export function registerPrincipalCommand(program: Command, ctx: CommandContext):
     .action(async (id: string, _options: object, command: Command) => {
       const client = await ctx.client(command);
       ctx.print(command, await client.getPrincipal(id), renderPrincipal);
+    });
+
+  principal
+    .command('update')
+    .description('change a principal (admin): its mutual-TLS identities, replaced whole')
+    .argument('<id>', 'principal id')
+    .option('--tls-identity <identity>', 'mutual-TLS identity, uri:URI or dns:NAME (repeatable; replaces every identity)', collect)
+    .option('--clear-tls-identities', 'remove every mutual-TLS identity')
+    .action(async (id: string, options: { tlsIdentity?: string[]; clearTlsIdentities?: boolean }, command: Command) => {
+      if (options.tlsIdentity !== undefined && options.clearTlsIdentities === true) {
+        throw new UsageError('--tls-identity and --clear-tls-identities exclude each other');
+      }
+      if (options.tlsIdentity === undefined && options.clearTlsIdentities !== true) {
+        throw new UsageError('nothing to change: give --tls-identity or --clear-tls-identities');
+      }
+      const client = await ctx.client(command);
+      ctx.print(command, await client.patchPrincipal(id, { tlsIdentities: options.tlsIdentity ?? [] }), renderPrincipal);
     });
 
   principal

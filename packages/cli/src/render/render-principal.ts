@@ -17,6 +17,7 @@ export function renderPrincipal(principal: PrincipalView): string {
     ['Roles', list(principal.roles)],
     ['Environments', list(principal.environments)],
     ['Teams', list(principal.teams)],
+    ['TLS identities', list(principal.tlsIdentities ?? [])],
     ['Disabled', principal.disabled ? 'yes' : 'no'],
     ['Offboarded', principal.offboardedAt ?? '-'],
     ['Created', principal.createdAt],

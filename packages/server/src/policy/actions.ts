@@ -33,6 +33,7 @@ export const MANAGEMENT_ACTIONS = [
   'key.usage',
   'principal.create',
   'principal.read',
+  'principal.update',
   'principal.totp-remove',
   'principal.offboard',
   'token.create',

@@ -3,6 +3,7 @@ import { KeywardError } from '@keyward/wire';
 import type { PrincipalRecord, TokenRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import type { ApprovedExecution } from './approvals.js';
+import { assertUsable, type ClientCertificate } from './client-certificate.js';
 import type { Clock } from './clock.js';
 import type { Principal } from './context.js';
 import { isJwt, type OidcVerifier } from './oidc-verifier.js';
@@ -44,6 +45,8 @@ export class Authenticator {
   readonly #clock: Clock;
   readonly #oidc: OidcVerifier | null;
   readonly #cache = new Map<string, CacheEntry>();
+  /** Client certificates (by SHA-256 fingerprint) already mapped to a principal. */
+  readonly #certificates = new Map<string, PrincipalRecord>();
   /** Bumped by every eviction: a lookup that raced one is not cached (see KeyDirectory). */
   #generation = 0;
 
@@ -53,7 +56,46 @@ export class Authenticator {
     this.#oidc = oidc;
   }
 
-  async authenticate(credential: string | null): Promise<Principal> {
+  /**
+   * Authenticates a call by its bearer credential, its mutual-TLS client
+   * certificate, or both. A certificate that is presented must be good (a
+   * foreign CA, an expired or unmapped one is refused even beside a valid
+   * token); with both, they must name the same principal, and the token
+   * speaks for the call.
+   */
+  async authenticate(credential: string | null, certificate: ClientCertificate | null = null): Promise<Principal> {
+    if (certificate === null) return this.#authenticateBearer(credential);
+    const byCertificate = await this.#authenticateCertificate(certificate);
+    if (credential === null) return byCertificate;
+    const byToken = await this.#authenticateBearer(credential);
+    if (byToken.id !== byCertificate.id) {
+      throw new KeywardError('unauthenticated', 'the client certificate and the bearer token name different principals');
+    }
+    return byToken;
+  }
+
+  async #authenticateCertificate(certificate: ClientCertificate): Promise<Principal> {
+    assertUsable(certificate, this.#clock.now());
+    let principal = this.#store.changesReliable() ? this.#certificates.get(certificate.fingerprint) : undefined;
+    if (principal === undefined) {
+      const generation = this.#generation;
+      const holders = [...new Set((await this.#store.findTlsIdentities(certificate.identities)).map((row) => row.principalId))];
+      if (holders.length === 0) throw new KeywardError('unauthenticated', 'the client certificate is not registered to any principal');
+      // Identities are unique, but one certificate may name several: it must not choose between principals.
+      if (holders.length > 1) throw new KeywardError('unauthenticated', 'the client certificate names identities of several principals');
+      const stored = await this.#store.getPrincipal(holders[0] as string);
+      if (stored === null) throw new KeywardError('unauthenticated', 'the client certificate is not registered to any principal');
+      principal = stored;
+      if (generation === this.#generation) {
+        if (this.#certificates.size >= MAX_CACHED) this.#certificates.delete(this.#certificates.keys().next().value as string);
+        this.#certificates.set(certificate.fingerprint, principal);
+      }
+    }
+    if (principal.disabled) throw new KeywardError('unauthenticated', 'the principal is disabled');
+    return { ...principal, tokenId: '', via: 'mtls', secondFactor: false };
+  }
+
+  async #authenticateBearer(credential: string | null): Promise<Principal> {
     if (credential !== null && this.#oidc?.enabled === true && credential.length <= MAX_JWT_LENGTH && isJwt(credential)) {
       return this.#authenticateOidc(this.#oidc, credential);
     }
@@ -145,10 +187,12 @@ export class Authenticator {
   forgetPrincipal(principalId: string): void {
     this.#generation += 1;
     for (const [hash, entry] of this.#cache) if (entry.principal.id === principalId) this.#cache.delete(hash);
+    for (const [fingerprint, principal] of this.#certificates) if (principal.id === principalId) this.#certificates.delete(fingerprint);
   }
 
   clear(): void {
     this.#generation += 1;
     this.#cache.clear();
+    this.#certificates.clear();
   }
 }

@@ -177,6 +177,8 @@ export class Gate {
     try {
       if (!options.allowSealed && this.#isSealed()) throw new KeywardError('sealed', 'Keyward is sealed');
       this.#audit.assertWritable();
+      // A client certificate took part (docs/operations.md, "Mutual TLS"); the certificate itself is never recorded.
+      if (!options.anonymous && ctx.approved === undefined && ctx.clientCertificate) early.via = 'mtls';
       principal = options.anonymous
         ? ANONYMOUS
         : ctx.approved !== undefined
@@ -187,6 +189,7 @@ export class Gate {
         throw new KeywardError('rate_limited', `'${principal.id}' is over its request rate; retry later`);
       }
       scope = new Scope(principal, now, action, this.#authorizer, this.#audit, (s) => build(s, 'success', null), ctx.approved ?? null);
+      if (early.via !== undefined) scope.details.via = early.via;
       const result = await body(scope);
       const durable = scope.durable;
       if (durable === null) await this.#audit.record(build(scope, 'success', null), scope.use);
@@ -252,7 +255,7 @@ export class Gate {
       throw new KeywardError('rate_limited', 'too many failed authentications from this address; retry later');
     }
     try {
-      return await this.#authenticator.authenticate(ctx.credential);
+      return await this.#authenticator.authenticate(ctx.credential, ctx.clientCertificate ?? null);
     } catch (error) {
       this.#authFailures.take(ctx.source);
       throw error;

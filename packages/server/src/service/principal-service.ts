@@ -11,6 +11,7 @@ import {
   type PendingApproval,
   type PrincipalView,
   type SelfResponse,
+  type UpdatePrincipalRequest,
 } from '@keyward/wire';
 import { addMs, parseDuration } from '../keys/duration.js';
 import { OPERATION_ROLE } from '../keys/operation-rules.js';
@@ -22,6 +23,7 @@ import { type Authenticator, hashToken, newToken } from './authenticator.js';
 import type { CallContext } from './context.js';
 import type { Gate, Scope } from './gate.js';
 import type { KeyDirectory } from './key-directory.js';
+import { checkTlsIdentities } from './tls-identities.js';
 import { grantView, principalView } from './views.js';
 
 export const DEFAULT_TOKEN_TTL = '30d';
@@ -77,7 +79,8 @@ export class PrincipalService {
   self(ctx: CallContext): Promise<SelfResponse> {
     return this.#gate.run(ctx, 'auth.self', async (scope) => {
       const { tokenId: _tokenId, ...principal } = scope.principal;
-      return { principal: principalView(principal), roles: principal.roles };
+      const identities = (await this.#store.listTlsIdentities([principal.id])).get(principal.id);
+      return { principal: principalView(principal, identities), roles: principal.roles };
     });
   }
 
@@ -85,6 +88,7 @@ export class PrincipalService {
     return this.#gate.run(ctx, 'principal.create', async (scope) => {
       scope.authorize();
       scope.details.principal = req.id;
+      const identities = checkTlsIdentities(req.tlsIdentities ?? []);
       const record: PrincipalRecord = {
         id: req.id,
         kind: req.kind,
@@ -98,13 +102,45 @@ export class PrincipalService {
       try {
         await this.#store.transaction(async (tx) => {
           await tx.insertPrincipal(record);
+          if (identities.length > 0) await tx.setTlsIdentities(record.id, identities);
           await scope.recordIn(tx);
         });
       } catch (error) {
         if (error instanceof StoreConflictError) throw new KeywardError('conflict', error.message);
         throw error;
       }
-      return principalView(record);
+      return principalView(record, identities);
+    });
+  }
+
+  /**
+   * Changes a principal (admin): for now its mutual-TLS identities, replaced
+   * whole. Certificates it no longer names stop working at once, on every node.
+   */
+  update(ctx: CallContext, id: string, req: UpdatePrincipalRequest): Promise<PrincipalView> {
+    return this.#gate.run(ctx, 'principal.update', async (scope) => {
+      // Named before authorizing, so a refused attempt's record says whom it aimed at.
+      scope.details.principal = id;
+      scope.authorize();
+      const principal = await this.#principal(id);
+      if (req.tlsIdentities === undefined) {
+        return principalView(principal, (await this.#store.listTlsIdentities([id])).get(id));
+      }
+      const identities = checkTlsIdentities(req.tlsIdentities);
+      // The identities are public names, not secrets: the record says what the principal now answers to.
+      scope.details.tlsIdentities = identities.join(',');
+      try {
+        await this.#store.transaction(async (tx) => {
+          await tx.setTlsIdentities(id, identities);
+          await tx.announce({ kind: 'principal', id });
+          await scope.recordIn(tx);
+        });
+      } catch (error) {
+        if (error instanceof StoreConflictError) throw new KeywardError('conflict', error.message);
+        throw error;
+      }
+      this.#authenticator.forgetPrincipal(id);
+      return principalView(principal, identities);
     });
   }
 
@@ -113,14 +149,19 @@ export class PrincipalService {
       scope.authorize();
       const rows = await this.#store.listPrincipals(limit + 1, cursor);
       const page = rows.slice(0, limit);
-      return { principals: page.map(principalView), nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
+      const identities = await this.#store.listTlsIdentities(page.map((p) => p.id));
+      return {
+        principals: page.map((p) => principalView(p, identities.get(p.id))),
+        nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null,
+      };
     });
   }
 
   get(ctx: CallContext, id: string): Promise<PrincipalView> {
     return this.#gate.run(ctx, 'principal.read', async (scope) => {
       scope.authorize();
-      return principalView(await this.#principal(id));
+      const principal = await this.#principal(id);
+      return principalView(principal, (await this.#store.listTlsIdentities([id])).get(id));
     });
   }
 

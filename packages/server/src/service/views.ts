@@ -53,7 +53,8 @@ export function keyView(key: KeyRecord, policy: Policy, versions?: readonly Vers
   return view;
 }
 
-export function principalView(p: PrincipalRecord): PrincipalView {
+/** A principal as the API shows it, with its mutual-TLS identities (sorted; none when absent). */
+export function principalView(p: PrincipalRecord, tlsIdentities: readonly string[] = []): PrincipalView {
   return {
     id: p.id,
     kind: p.kind,
@@ -63,6 +64,7 @@ export function principalView(p: PrincipalRecord): PrincipalView {
     createdAt: p.createdAt,
     disabled: p.disabled,
     offboardedAt: p.offboardedAt,
+    tlsIdentities: [...tlsIdentities],
   };
 }
 

@@ -64,6 +64,8 @@ import type {
 import type { AuditTable, Database, KeyTable, KeyVersionTable, WebhookTable } from './schema.js';
 import { type Store, StoreConflictError, type StoreOps } from './store.js';
 import { countRows, loadTables, type TableName, type TableReader, type TableWriter, tableReader } from './table-copy.js';
+import * as tlsIdentities from './tls-identity-ops.js';
+import type { TlsIdentityRow } from './tls-identity-records.js';
 import * as totp from './totp-ops.js';
 import type { TotpRecord } from './totp-records.js';
 
@@ -932,6 +934,16 @@ class KyselyOps implements StoreOps {
   }
   useTotpStep(principalId: string, step: number): Promise<boolean> {
     return totp.useTotpStep(this.db, principalId, step);
+  }
+
+  listTlsIdentities(principalIds: readonly string[]): Promise<Map<string, string[]>> {
+    return tlsIdentities.listTlsIdentities(this.db, principalIds);
+  }
+  setTlsIdentities(principalId: string, identities: readonly string[]): Promise<void> {
+    return tlsIdentities.setTlsIdentities(this.db, principalId, identities, isUniqueViolation);
+  }
+  findTlsIdentities(identities: readonly string[]): Promise<TlsIdentityRow[]> {
+    return tlsIdentities.findTlsIdentities(this.db, identities);
   }
 }
 

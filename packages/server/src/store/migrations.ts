@@ -4,6 +4,7 @@ import { v7Alerts } from './migrations/v7-alerts.js';
 import { v8Incidents } from './migrations/v8-incidents.js';
 import { v9Governance } from './migrations/v9-governance.js';
 import { v10Totp } from './migrations/v10-totp.js';
+import { v11TlsIdentities } from './migrations/v11-tls-identities.js';
 import type { Database } from './schema.js';
 import { StoreVersionError } from './store.js';
 
@@ -233,6 +234,8 @@ export const MIGRATIONS: readonly Migration[] = [
   v8Incidents,
   v9Governance,
   v10Totp,
+  // 11 is taken by a change merged in parallel; numbers need only increase.
+  v11TlsIdentities,
 ];
 
 /** The newest schema this Keyward writes: the last migration's number. Numbers strictly increase. */

@@ -163,7 +163,7 @@ export interface ApprovalRecord extends Omit<ApprovalView, 'state'> {
    * approved operation runs with these roles, environments and teams unless
    * a stored principal of that id has been disabled since.
    */
-  requesterIdentity: Pick<PrincipalRecord, 'kind' | 'roles' | 'environments' | 'teams'> & { via: 'token' | 'oidc' };
+  requesterIdentity: Pick<PrincipalRecord, 'kind' | 'roles' | 'environments' | 'teams'> & { via: 'token' | 'oidc' | 'mtls' };
 }
 
 export interface ApprovalFilter {

@@ -190,6 +190,10 @@ export interface PrincipalTotpTable {
   confirmed_at: string | null;
   last_step: Int | null;
 }
+export interface PrincipalTlsIdentityTable {
+  identity: string;
+  principal_id: string;
+}
 
 export interface Database {
   meta: MetaTable;
@@ -215,4 +219,5 @@ export interface Database {
   keyward_nodes: NodeTable;
   approvals: ApprovalTable;
   principal_totp: PrincipalTotpTable;
+  principal_tls_identities: PrincipalTlsIdentityTable;
 }

@@ -24,6 +24,7 @@ import type {
   WebhookRecord,
 } from './records.js';
 import type { TableCopy } from './table-copy.js';
+import type { TlsIdentityStoreOps } from './tls-identity-records.js';
 import type { TotpStoreOps } from './totp-records.js';
 
 /**
@@ -31,7 +32,7 @@ import type { TotpStoreOps } from './totp-records.js';
  * conformance suite. Storage is untrusted: it holds wrapped material only.
  * Every multi-row state change goes through {@link Store.transaction}.
  */
-export interface StoreOps extends IncidentStoreOps, GovernanceStoreOps, TotpStoreOps {
+export interface StoreOps extends IncidentStoreOps, GovernanceStoreOps, TotpStoreOps, TlsIdentityStoreOps {
   getMeta(name: string): Promise<string | null>;
   setMeta(name: string, value: string): Promise<void>;
 

@@ -35,6 +35,7 @@ export const COPIED_TABLES: readonly CopiedTable[] = Object.freeze([
   { name: 'tokens', key: ['id'] },
   { name: 'grants', key: ['id'] },
   { name: 'principal_totp', key: ['principal_id'] },
+  { name: 'principal_tls_identities', key: ['identity'] },
   { name: 'audit_events', key: ['seq'], serial: 'seq' },
   { name: 'audit_chains', key: ['chain'] },
   { name: 'audit_checkpoints', key: ['id'], serial: 'id' },

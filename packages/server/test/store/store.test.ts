@@ -2,6 +2,7 @@ import { STORE_KINDS } from '../support/stores.js';
 import { describeAuditChainConformance } from './audit-chain-conformance.js';
 import { describeGovernanceConformance } from './governance-conformance.js';
 import { describeStoreConformance } from './store-conformance.js';
+import { describeTlsIdentityConformance } from './tls-identity-conformance.js';
 import { describeTotpConformance } from './totp-conformance.js';
 import { describeUsageConformance } from './usage-conformance.js';
 import { describeWebhookConformance } from './webhook-conformance.js';
@@ -14,4 +15,5 @@ for (const kind of STORE_KINDS) {
   describeAuditChainConformance(kind);
   describeGovernanceConformance(kind);
   describeTotpConformance(kind);
+  describeTlsIdentityConformance(kind);
 }

@@ -2,6 +2,7 @@ import { KeywardError } from '@keyward/wire';
 import type { FastifyRequest } from 'fastify';
 import { NAME_REGEX } from '../../keys/names.js';
 import type { CallContext } from '../../service/context.js';
+import { peerCertificate } from './peer-certificate.js';
 
 const BEARER = /^Bearer (\S+)$/;
 
@@ -15,6 +16,7 @@ export function callContext(request: FastifyRequest): CallContext {
   const otp = request.headers['x-keyward-otp'];
   return {
     credential: match?.[1] ?? null,
+    clientCertificate: peerCertificate(request),
     otp: typeof otp === 'string' ? otp : null,
     requestId: request.id,
     source: request.ip,

@@ -1,4 +1,11 @@
-import type { CreateGrantRequest, CreatePrincipalRequest, OffboardRequest } from '@keyward/wire';
+import {
+  type CreateGrantRequest,
+  type CreatePrincipalRequest,
+  MAX_TLS_IDENTITIES,
+  type OffboardRequest,
+  TLS_IDENTITY_PATTERN,
+  type UpdatePrincipalRequest,
+} from '@keyward/wire';
 import type { FastifyInstance } from 'fastify';
 import { PRINCIPAL_ID_PATTERN } from '../../keys/names.js';
 import type { Keyward } from '../../service/keyward.js';
@@ -9,6 +16,12 @@ import { DEFAULT_PAGE, duration, environment, keyParams, name, operation, paging
 const principalId = { type: 'string', pattern: PRINCIPAL_ID_PATTERN } as const;
 const uuid = { type: 'string', pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' } as const;
 const idParams = { type: 'object', required: ['id'], additionalProperties: false, properties: { id: principalId } } as const;
+/** `uri:…` or `dns:…` (docs/api.md); the service also checks that a URI is absolute. */
+const tlsIdentities = {
+  type: 'array',
+  maxItems: MAX_TLS_IDENTITIES,
+  items: { type: 'string', maxLength: 1100, pattern: TLS_IDENTITY_PATTERN },
+} as const;
 
 export function principalRoutes(app: FastifyInstance, keyward: Keyward): void {
   const { principals } = keyward;
@@ -29,11 +42,25 @@ export function principalRoutes(app: FastifyInstance, keyward: Keyward): void {
             roles: { type: 'array', maxItems: 16, items: role },
             environments: { type: 'array', maxItems: 8, items: environment },
             teams: { type: 'array', maxItems: 64, items: principalId },
+            tlsIdentities,
           },
         },
       },
     },
     async (req, reply) => reply.code(201).send(await principals.create(callContext(req), req.body)),
+  );
+
+  app.patch<{ Params: { id: string }; Body: UpdatePrincipalRequest }>(
+    '/v1/principals/:id',
+    {
+      schema: {
+        tags: ['principals'],
+        summary: 'Change a principal (admin): its mutual-TLS identities, replaced whole',
+        params: idParams,
+        body: { type: 'object', additionalProperties: false, properties: { tlsIdentities } },
+      },
+    },
+    async (req) => principals.update(callContext(req), req.params.id, req.body),
   );
 
   app.get<{ Querystring: { limit?: number; cursor?: string } }>(
