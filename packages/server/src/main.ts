@@ -105,7 +105,7 @@ async function startPrimary(options: ServerOptions): Promise<void> {
   let initialized: boolean;
   try {
     await PolicyFile.open(options.policy ?? join(dataDir, 'policy.yaml'));
-    const seal = await openSeal(options.seal, store, dataDir, process.env, log);
+    const seal = await openSeal(options.seal, store, dataDir, process.env, log, options.pkcs11);
     initialized = seal.status().initialized;
     // The primary serves nothing: it keeps no root key.
     seal.seal();
@@ -131,7 +131,7 @@ async function serve(options: ServerOptions, link: PrimaryLink | null): Promise<
   // The policy file: a bad one refuses the start (there is no previous policy to keep); a missing one means the defaults.
   const policy = await PolicyFile.open(options.policy ?? join(dataDir, 'policy.yaml'));
   log.info({ policy: policy.status() }, 'policy loaded');
-  const seal = await openSeal(options.seal, store, dataDir, process.env, log);
+  const seal = await openSeal(options.seal, store, dataDir, process.env, log, options.pkcs11);
   const v = await version();
   // Each worker keeps its own audit chain (and file), named after its slot so a replacement continues it.
   const nodeId = link === null ? options.nodeId : workerNodeId(options.nodeId, link.slot);

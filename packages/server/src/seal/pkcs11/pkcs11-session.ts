@@ -239,7 +239,8 @@ function findSlot(lib: Pkcs11Library, label: string): Handle {
   for (const slot of slots) {
     const found = call('read a token', () => module.C_GetTokenInfo(slot).label.replace(/[ \0]+$/, ''));
     if (found === label) return slot;
-    labels.push(`'${found}'`);
+    // SoftHSM always offers one uninitialized token, with an empty label.
+    if (found !== '') labels.push(`'${found}'`);
   }
   const present = labels.length === 0 ? 'no token is present' : `tokens present: ${labels.join(', ')}`;
   throw new Pkcs11Failure(`no PKCS#11 token labelled '${label}' (${present})`, 'CKR_TOKEN_NOT_PRESENT');
