@@ -109,7 +109,7 @@ async function startPrimary(options: ServerOptions): Promise<void> {
   try {
     await PolicyFile.open(options.policy ?? join(dataDir, 'policy.yaml'));
     await PolicyDirectory.open(options.policyDir ?? join(dataDir, 'policies'));
-    const seal = await openSeal(options.seal, store, dataDir, process.env, log);
+    const seal = await openSeal(options.seal, store, dataDir, process.env, log, options.pkcs11);
     initialized = seal.status().initialized;
     // The primary serves nothing: it keeps no root key.
     seal.seal();
@@ -138,7 +138,7 @@ async function serve(options: ServerOptions, link: PrimaryLink | null): Promise<
   // The Cedar policy directory: likewise, a set that does not parse or validate refuses the start (naming the file and line).
   const policies = await PolicyDirectory.open(options.policyDir ?? join(dataDir, 'policies'));
   log.info({ policies: policies.status() }, 'cedar policies loaded');
-  const seal = await openSeal(options.seal, store, dataDir, process.env, log);
+  const seal = await openSeal(options.seal, store, dataDir, process.env, log, options.pkcs11);
   const v = await version();
   // Each worker keeps its own audit chain (and file), named after its slot so a replacement continues it.
   const nodeId = link === null ? options.nodeId : workerNodeId(options.nodeId, link.slot);

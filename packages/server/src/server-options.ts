@@ -6,7 +6,9 @@ export interface ServerOptions {
   dataDir: string;
   host: string;
   port: number;
-  seal: 'file' | 'shamir';
+  seal: 'file' | 'shamir' | 'pkcs11';
+  /** With `--seal pkcs11`: the token and key to use (docs/seals.md, "PKCS#11 seal"); null otherwise. */
+  pkcs11: Pkcs11Options | null;
   /** From --database-url or KEYWARD_DATABASE_URL; null means SQLite in the data directory. */
   databaseUrl: string | null;
   tlsCert: string | null;
@@ -31,6 +33,15 @@ export interface ServerOptions {
   policyDir: string | null;
   /** Worker processes sharing the listener (docs/operations.md, "Workers"); 1 runs no cluster at all. */
   workers: number;
+}
+
+/** Where the PKCS#11 seal finds its root key. The PIN comes from `pinFile` or KEYWARD_PKCS11_PIN, never from argv. */
+export interface Pkcs11Options {
+  library: string;
+  token: string;
+  keyLabel: string;
+  /** null: the PIN is in KEYWARD_PKCS11_PIN. */
+  pinFile: string | null;
 }
 
 /** A bad flag: the process prints the message on one line and exits 2. */
@@ -95,8 +106,9 @@ export function parseServerOptions(argv: readonly string[], env: NodeJS.ProcessE
   }
   const { host, port } = parseListen(values.listen ?? '127.0.0.1:8200');
   const seal = values.seal ?? 'file';
-  if (seal === 'pkcs11') throw new UsageError('--seal: the pkcs11 seal is not available in this release; use file or shamir');
-  if (seal !== 'file' && seal !== 'shamir') throw new UsageError(`--seal: expected file or shamir, got '${seal}'`);
+  if (seal !== 'file' && seal !== 'shamir' && seal !== 'pkcs11')
+    throw new UsageError(`--seal: expected file, shamir or pkcs11, got '${seal}'`);
+  const pkcs11 = parsePkcs11(seal, values, env);
   const tlsCert = values['tls-cert'] ?? null;
   const tlsKey = values['tls-key'] ?? null;
   if ((tlsCert === null) !== (tlsKey === null)) throw new UsageError('--tls-cert and --tls-key go together');
@@ -118,6 +130,7 @@ export function parseServerOptions(argv: readonly string[], env: NodeJS.ProcessE
     host,
     port,
     seal,
+    pkcs11,
     databaseUrl,
     tlsCert,
     tlsKey,
@@ -135,6 +148,32 @@ export function parseServerOptions(argv: readonly string[], env: NodeJS.ProcessE
   };
 }
 
+/** PKCS#11 token labels are 32 bytes (CK_TOKEN_INFO.label). */
+const TOKEN_LABEL_BYTES = 32;
+
+function parsePkcs11(seal: string, values: ReturnType<typeof parse>['values'], env: NodeJS.ProcessEnv): Pkcs11Options | null {
+  const flags = ['pkcs11-library', 'pkcs11-token', 'pkcs11-key-label', 'pkcs11-pin-file'] as const;
+  if (seal !== 'pkcs11') {
+    const stray = flags.find((flag) => values[flag] !== undefined);
+    if (stray !== undefined) throw new UsageError(`--${stray}: only with --seal pkcs11`);
+    return null;
+  }
+  const library = values['pkcs11-library'];
+  const token = values['pkcs11-token'];
+  if (library === undefined) throw new UsageError('--seal pkcs11 needs --pkcs11-library PATH (the vendor PKCS#11 module)');
+  if (token === undefined) throw new UsageError('--seal pkcs11 needs --pkcs11-token LABEL');
+  if (token === '' || Buffer.byteLength(token) > TOKEN_LABEL_BYTES) {
+    throw new UsageError(`--pkcs11-token: a token label has 1 to ${TOKEN_LABEL_BYTES} bytes`);
+  }
+  const keyLabel = values['pkcs11-key-label'] ?? 'keyward-root';
+  if (keyLabel === '') throw new UsageError('--pkcs11-key-label: must not be empty');
+  const pinFile = values['pkcs11-pin-file'] ?? null;
+  const pinInEnv = (env.KEYWARD_PKCS11_PIN ?? '') !== '';
+  if (pinFile === null && !pinInEnv) throw new UsageError('--seal pkcs11 needs the PIN: --pkcs11-pin-file FILE or KEYWARD_PKCS11_PIN');
+  if (pinFile !== null && pinInEnv) throw new UsageError('--pkcs11-pin-file: KEYWARD_PKCS11_PIN is set too; give the PIN one way');
+  return { library, token, keyLabel, pinFile };
+}
+
 function parse(argv: readonly string[]) {
   return parseArgs({
     args: [...argv],
@@ -148,6 +187,11 @@ function parse(argv: readonly string[]) {
       'audit-checkpoint-interval': { type: 'string' },
       listen: { type: 'string' },
       seal: { type: 'string' },
+      // There is deliberately no PIN flag: argv is visible to every user of the machine (ps, /proc).
+      'pkcs11-library': { type: 'string' },
+      'pkcs11-token': { type: 'string' },
+      'pkcs11-key-label': { type: 'string' },
+      'pkcs11-pin-file': { type: 'string' },
       'database-url': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },

@@ -52,7 +52,12 @@ export class RootKey {
   }
 }
 
-function callerAad(aad: Uint8Array): Uint8Array {
+/**
+ * The AAD a seal actually authenticates for a caller's blob: the domain
+ * prefix ‖ `aad`. Every seal uses it (the PKCS#11 seal hands it to the HSM),
+ * so the separation from the key-check blob holds whatever holds the root key.
+ */
+export function callerAad(aad: Uint8Array): Uint8Array {
   const out = new Uint8Array(WRAP_AAD_PREFIX.length + aad.length);
   out.set(WRAP_AAD_PREFIX, 0);
   out.set(aad, WRAP_AAD_PREFIX.length);

@@ -3,7 +3,7 @@
  * Everything below the root key (namespace KEKs, then key-version material)
  * is wrapped through a {@link Seal}; nothing else ever sees the root key.
  *
- * Adapters live in sibling folders (`file/`, `shamir/`, later `pkcs11/`) and
+ * Adapters live in sibling folders (`file/`, `shamir/`, `pkcs11/`) and
  * all pass the shared conformance suite in `test/seal/seal-conformance.ts`.
  * Only `main.ts` picks one. See `docs/seals.md`.
  */

@@ -1,0 +1,169 @@
+import { CryptoError, randomBytes } from '@keyward/crypto';
+import { KeywardError } from '@keyward/wire';
+import { callerAad } from '../root-key.js';
+import type { Seal, SealStatus } from '../seal.js';
+import { sealedError } from '../sealed-error.js';
+import { loadPkcs11Library } from './pkcs11-library.js';
+import { isLost, Pkcs11Failure, Pkcs11Session, type Pkcs11Target } from './pkcs11-session.js';
+
+/** Configuration of a {@link Pkcs11Seal}; frozen at construction. */
+export interface Pkcs11SealConfig extends Pkcs11Target {
+  /** Reads the user PIN (from a file or the environment; never argv). Called by `open()` and `init()`. */
+  readonly readPin: () => Promise<string>;
+}
+
+/** The GCM nonce: 96 random bits per wrap (NIST SP 800-38D §8.2.2). */
+const IV_BYTES = 12;
+
+/**
+ * A seal whose root key is a non-extractable AES-256 object inside a PKCS#11
+ * token (an HSM; SoftHSM2 for trying it). Wrap and unwrap are AES-256-GCM
+ * done by the token (`CKM_AES_GCM`); the root key never leaves it, and no
+ * key material of the seal is ever written to disk. See `docs/seals.md`.
+ *
+ * `open()` logs in and finds the key by label (unsealing);
+ * `init()` creates it when absent; `seal()` closes the session and forgets
+ * the PIN, and `open()` unseals again. When the token goes away at run time,
+ * wrap and unwrap answer `sealed` and reconnect on the next call.
+ *
+ * @example
+ * const seal = new Pkcs11Seal({ library, token: 'keyward', keyLabel: 'keyward-root', readPin });
+ * await seal.open();
+ * if (!seal.status().initialized) await seal.init();
+ */
+export class Pkcs11Seal implements Seal {
+  readonly kind = 'pkcs11' as const;
+  readonly #config: Readonly<Pkcs11SealConfig>;
+  #initialized = false;
+  /** The PIN, kept while unsealed so a lost session can be reopened. */
+  #pin: string | null = null;
+  #session: Pkcs11Session | null = null;
+
+  constructor(config: Pkcs11SealConfig) {
+    this.#config = Object.freeze({ library: config.library, token: config.token, keyLabel: config.keyLabel, readPin: config.readPin });
+  }
+
+  /**
+   * Logs in and finds the root key by label. No key leaves the seal sealed
+   * and uninitialized; a refused PIN, a missing token or an unfit key throws
+   * `KeywardError('internal')` with one line, and leaves the seal sealed.
+   */
+  async open(): Promise<void> {
+    this.seal();
+    const pin = await this.#config.readPin();
+    const session = this.#connect(pin);
+    let found: boolean;
+    try {
+      found = session.findKey();
+    } catch (error) {
+      session.close();
+      throw startError(error);
+    }
+    this.#initialized = found;
+    if (!found) {
+      session.close();
+      return;
+    }
+    this.#session = session;
+    this.#pin = pin;
+  }
+
+  /**
+   * Generates the root key in the token and leaves the seal unsealed.
+   * Throws `KeywardError('conflict')` when a key with the label exists.
+   */
+  async init(): Promise<void> {
+    this.seal();
+    const pin = await this.#config.readPin();
+    const session = this.#connect(pin);
+    try {
+      if (session.findKey()) {
+        throw new KeywardError(
+          'conflict',
+          `token '${this.#config.token}' already holds a key labelled '${this.#config.keyLabel}'; the pkcs11 seal is already initialized`,
+        );
+      }
+      session.generateKey();
+    } catch (error) {
+      session.close();
+      throw startError(error);
+    }
+    this.#initialized = true;
+    this.#session = session;
+    this.#pin = pin;
+  }
+
+  status(): SealStatus {
+    return Object.freeze({ kind: this.kind, initialized: this.#initialized, sealed: this.#pin === null, progress: 0, threshold: 0 });
+  }
+
+  async wrap(plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+    return this.#withSession((session) => session.encrypt(randomBytes(IV_BYTES), plaintext, callerAad(aad)));
+  }
+
+  async unwrap(wrapped: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+    const plain = this.#withSession((session) => session.decrypt(wrapped, callerAad(aad)));
+    // One opaque answer for every blob that does not authenticate (docs/seals.md).
+    if (plain === null) throw new CryptoError('decrypt_failed', 'decryption failed');
+    return plain;
+  }
+
+  seal(): void {
+    this.#pin = null;
+    this.#session?.close();
+    this.#session = null;
+  }
+
+  /**
+   * Runs `op` on the session. A lost session (token reset, sessions closed
+   * under us) is reopened and `op` retried once; a token that stays away
+   * answers `sealed` (503) for this call, never a crash, and the seal stays
+   * unsealed so a returning token serves again.
+   */
+  #withSession<T>(op: (session: Pkcs11Session) => T): T {
+    const pin = this.#pin;
+    if (pin === null) throw sealedError(this.kind);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.#session ??= this.#reconnect(pin);
+        return op(this.#session);
+      } catch (error) {
+        if (!(error instanceof Pkcs11Failure)) throw error;
+        this.#session?.close();
+        this.#session = null;
+        if (isLost(error) && attempt < 2) continue;
+        const reason = isLost(error) ? `the PKCS#11 token is unavailable: ${error.message}` : error.message;
+        throw new KeywardError('sealed', `${reason}; the pkcs11 seal cannot wrap or unwrap until the token answers again`);
+      }
+    }
+  }
+
+  /** A new logged-in session with the root key found; throws {@link Pkcs11Failure}. */
+  #reconnect(pin: string): Pkcs11Session {
+    const session = new Pkcs11Session(loadPkcs11Library(this.#config.library), this.#config, pin);
+    try {
+      if (!session.findKey()) {
+        throw new Pkcs11Failure(`the key labelled '${this.#config.keyLabel}' is gone from token '${this.#config.token}'`, null);
+      }
+    } catch (error) {
+      session.close();
+      throw error;
+    }
+    return session;
+  }
+
+  #connect(pin: string): Pkcs11Session {
+    try {
+      return new Pkcs11Session(loadPkcs11Library(this.#config.library), this.#config, pin);
+    } catch (error) {
+      throw startError(error);
+    }
+  }
+}
+
+/** A start-up failure as the contract wants it: `internal`, one line, no secret (messages are built without the PIN). */
+function startError(error: unknown): unknown {
+  if (error instanceof KeywardError) return error;
+  if (error instanceof Error) return new KeywardError('internal', error.message.split('\n')[0] ?? 'PKCS#11 failure');
+  return error;
+}

@@ -1,0 +1,268 @@
+import type { Handle } from 'pkcs11js';
+import { zero } from '../zero.js';
+import { ckrName, type Pkcs11Library } from './pkcs11-library.js';
+
+/** What to open: the library, the token (by label: slot numbers change) and the root key's label. */
+export interface Pkcs11Target {
+  readonly library: string;
+  readonly token: string;
+  readonly keyLabel: string;
+}
+
+/**
+ * A failure talking to the token, with the PKCS#11 return value's name
+ * (`CKR_…`) when there is one. The message never holds the PIN or key bytes.
+ */
+export class Pkcs11Failure extends Error {
+  readonly ckr: string | null;
+
+  constructor(message: string, ckr: string | null) {
+    super(message);
+    this.ckr = ckr;
+  }
+}
+
+/** Return values meaning the token, the session or the login is gone: reconnecting may help, the blob is not at fault. */
+const LOST = new Set([
+  'CKR_DEVICE_REMOVED',
+  'CKR_DEVICE_ERROR',
+  'CKR_DEVICE_MEMORY',
+  'CKR_TOKEN_NOT_PRESENT',
+  'CKR_TOKEN_NOT_RECOGNIZED',
+  'CKR_SESSION_HANDLE_INVALID',
+  'CKR_SESSION_CLOSED',
+  'CKR_USER_NOT_LOGGED_IN',
+  'CKR_OBJECT_HANDLE_INVALID',
+  'CKR_KEY_HANDLE_INVALID',
+  'CKR_SLOT_ID_INVALID',
+  'CKR_CRYPTOKI_NOT_INITIALIZED',
+]);
+
+/** True when `error` says the token or session went away (see {@link LOST}). */
+export function isLost(error: unknown): boolean {
+  return error instanceof Pkcs11Failure && error.ckr !== null && LOST.has(error.ckr);
+}
+
+/** AES-GCM with a 96-bit IV and a 128-bit tag (NIST SP 800-38D §5.2.1.1, §5.2.1.2). */
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const ROOT_KEY_BITS = 256;
+
+/**
+ * One logged-in read/write session on the token and the root key's handle.
+ * Every call is synchronous (pkcs11js blocks until the token answers), so
+ * two operations never interleave on the session: an `EncryptInit` is
+ * always followed by its `Encrypt` before anything else runs.
+ */
+export class Pkcs11Session {
+  readonly #lib: Pkcs11Library;
+  readonly #target: Pkcs11Target;
+  readonly #session: Handle;
+  #key: Handle | null = null;
+
+  /**
+   * Opens a session on the token labelled `target.token` and logs in with
+   * `pin`. Throws {@link Pkcs11Failure} with a one-line reason (token not
+   * found, PIN refused or locked, …); the PIN is never part of it.
+   */
+  constructor(lib: Pkcs11Library, target: Pkcs11Target, pin: string) {
+    this.#lib = lib;
+    this.#target = target;
+    const { ck, module } = lib;
+    const slot = findSlot(lib, target.token);
+    this.#session = call(`open a session on token '${target.token}'`, () =>
+      module.C_OpenSession(slot, ck.CKF_SERIAL_SESSION | ck.CKF_RW_SESSION),
+    );
+    try {
+      module.C_Login(this.#session, ck.CKU_USER, pin);
+    } catch (error) {
+      const ckr = ckrName(error);
+      // Another session of this process logged in to the same token already: the login is per application (PKCS#11 §5.6).
+      if (ckr === 'CKR_USER_ALREADY_LOGGED_IN') return;
+      this.close();
+      if (ckr === 'CKR_PIN_INCORRECT') throw new Pkcs11Failure(`the PKCS#11 PIN was refused by token '${target.token}'`, ckr);
+      if (ckr === 'CKR_PIN_LOCKED') throw new Pkcs11Failure(`the PKCS#11 PIN of token '${target.token}' is locked`, ckr);
+      throw new Pkcs11Failure(`cannot log in to PKCS#11 token '${target.token}' (${ckr ?? 'unknown error'})`, ckr);
+    }
+  }
+
+  /**
+   * Finds the root key by label and checks what it is; false when there is
+   * none. Throws when several objects carry the label, or when the object is
+   * not a sensitive, non-extractable AES-256 key allowed to encrypt and decrypt.
+   */
+  findKey(): boolean {
+    const { ck, module } = this.#lib;
+    const label = this.#target.keyLabel;
+    const handles = call('search the token', () => {
+      module.C_FindObjectsInit(this.#session, [
+        { type: ck.CKA_CLASS, value: ck.CKO_SECRET_KEY },
+        { type: ck.CKA_LABEL, value: label },
+      ]);
+      try {
+        return module.C_FindObjects(this.#session, 2);
+      } finally {
+        module.C_FindObjectsFinal(this.#session);
+      }
+    });
+    if (handles.length === 0) return false;
+    if (handles.length > 1) throw new Pkcs11Failure(`token '${this.#target.token}' holds several keys labelled '${label}'; keep one`, null);
+    const key = handles[0] as Handle;
+    const defects = this.#defects(key);
+    if (defects.length > 0) {
+      throw new Pkcs11Failure(
+        `the key labelled '${label}' in token '${this.#target.token}' is unfit as a root key: ${defects.join(', ')}`,
+        null,
+      );
+    }
+    this.#key = key;
+    return true;
+  }
+
+  /** Generates the root key in the token: AES-256, token object, sensitive, never extractable, encrypt/decrypt only. */
+  generateKey(): void {
+    const { ck, module } = this.#lib;
+    this.#key = call('generate the root key in the token', () =>
+      module.C_GenerateKey(this.#session, { mechanism: ck.CKM_AES_KEY_GEN }, [
+        { type: ck.CKA_CLASS, value: ck.CKO_SECRET_KEY },
+        { type: ck.CKA_KEY_TYPE, value: ck.CKK_AES },
+        { type: ck.CKA_VALUE_LEN, value: ROOT_KEY_BITS / 8 },
+        { type: ck.CKA_LABEL, value: this.#target.keyLabel },
+        { type: ck.CKA_TOKEN, value: true },
+        { type: ck.CKA_PRIVATE, value: true },
+        { type: ck.CKA_SENSITIVE, value: true },
+        { type: ck.CKA_EXTRACTABLE, value: false },
+        { type: ck.CKA_MODIFIABLE, value: false },
+        { type: ck.CKA_ENCRYPT, value: true },
+        { type: ck.CKA_DECRYPT, value: true },
+        { type: ck.CKA_WRAP, value: false },
+        { type: ck.CKA_UNWRAP, value: false },
+        { type: ck.CKA_SIGN, value: false },
+        { type: ck.CKA_VERIFY, value: false },
+        { type: ck.CKA_DERIVE, value: false },
+      ]),
+    );
+  }
+
+  /** AES-256-GCM in the token: returns `iv ‖ ciphertext ‖ tag`, with a fresh random IV. */
+  encrypt(iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+    const { module } = this.#lib;
+    const key = this.#requireKey();
+    const input = nonNull(plaintext);
+    try {
+      const out = call('encrypt in the token', () => {
+        module.C_EncryptInit(this.#session, this.#gcm(iv, aad), key);
+        return module.C_Encrypt(this.#session, input, Buffer.alloc(plaintext.length + TAG_BYTES));
+      });
+      const blob = new Uint8Array(IV_BYTES + out.length);
+      blob.set(iv, 0);
+      blob.set(out, IV_BYTES);
+      return blob;
+    } finally {
+      zero(input);
+    }
+  }
+
+  /**
+   * Inverse of {@link encrypt}. Returns null when the blob does not
+   * authenticate (SoftHSM answers `CKR_GENERAL_ERROR`, others
+   * `CKR_ENCRYPTED_DATA_INVALID`); throws {@link Pkcs11Failure} otherwise.
+   */
+  decrypt(blob: Uint8Array, aad: Uint8Array): Uint8Array | null {
+    if (blob.length < IV_BYTES + TAG_BYTES) return null;
+    const { module } = this.#lib;
+    const key = this.#requireKey();
+    const body = blob.subarray(IV_BYTES);
+    call('start decrypting in the token', () => module.C_DecryptInit(this.#session, this.#gcm(blob.subarray(0, IV_BYTES), aad), key));
+    const out = Buffer.alloc(body.length);
+    try {
+      return new Uint8Array(module.C_Decrypt(this.#session, Buffer.from(body), out));
+    } catch (error) {
+      const ckr = ckrName(error);
+      if (ckr === null || LOST.has(ckr)) throw new Pkcs11Failure(`cannot decrypt in the token (${ckr ?? 'unknown error'})`, ckr);
+      return null;
+    } finally {
+      zero(out);
+    }
+  }
+
+  /** Closes the session; never throws (a vanished token has closed it already). Creates no objects, so has none to destroy. */
+  close(): void {
+    this.#key = null;
+    try {
+      this.#lib.module.C_CloseSession(this.#session);
+    } catch {}
+  }
+
+  #requireKey(): Handle {
+    if (this.#key === null) throw new Pkcs11Failure(`no key labelled '${this.#target.keyLabel}' is open`, null);
+    return this.#key;
+  }
+
+  #gcm(iv: Uint8Array, aad: Uint8Array) {
+    const { ck } = this.#lib;
+    return {
+      mechanism: ck.CKM_AES_GCM,
+      parameter: { type: ck.CK_PARAMS_GCM, iv: Buffer.from(iv), ivBits: IV_BYTES * 8, aad: Buffer.from(aad), tagBits: TAG_BYTES * 8 },
+    };
+  }
+
+  #defects(key: Handle): string[] {
+    const { ck, module } = this.#lib;
+    const attributes = call('read the root key attributes', () =>
+      module.C_GetAttributeValue(this.#session, key, [
+        { type: ck.CKA_KEY_TYPE },
+        { type: ck.CKA_VALUE_LEN },
+        { type: ck.CKA_SENSITIVE },
+        { type: ck.CKA_EXTRACTABLE },
+        { type: ck.CKA_ENCRYPT },
+        { type: ck.CKA_DECRYPT },
+      ]),
+    );
+    const number = (i: number) => (attributes[i]?.value ?? Buffer.alloc(0)).readUIntLE(0, Math.min(6, attributes[i]?.value?.length ?? 1));
+    const flag = (i: number) => attributes[i]?.value?.[0] === 1;
+    const defects: string[] = [];
+    if (number(0) !== ck.CKK_AES) defects.push('not an AES key');
+    if (number(1) !== ROOT_KEY_BITS / 8) defects.push('not 256 bits');
+    if (!flag(2)) defects.push('CKA_SENSITIVE is false');
+    if (flag(3)) defects.push('CKA_EXTRACTABLE is true');
+    if (!flag(4) || !flag(5)) defects.push('CKA_ENCRYPT or CKA_DECRYPT is false');
+    return defects;
+  }
+}
+
+/** The slot holding the token labelled `label` (labels are 32 bytes padded with spaces). */
+function findSlot(lib: Pkcs11Library, label: string): Handle {
+  const { module } = lib;
+  const labels: string[] = [];
+  const slots = call('list the slots', () => module.C_GetSlotList(true));
+  for (const slot of slots) {
+    const found = call('read a token', () => module.C_GetTokenInfo(slot).label.replace(/[ \0]+$/, ''));
+    if (found === label) return slot;
+    // SoftHSM always offers one uninitialized token, with an empty label.
+    if (found !== '') labels.push(`'${found}'`);
+  }
+  const present = labels.length === 0 ? 'no token is present' : `tokens present: ${labels.join(', ')}`;
+  throw new Pkcs11Failure(`no PKCS#11 token labelled '${label}' (${present})`, 'CKR_TOKEN_NOT_PRESENT');
+}
+
+/** Runs a PKCS#11 call, turning its error into a one-line {@link Pkcs11Failure} that says what was being done. */
+function call<T>(doing: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof Pkcs11Failure) throw error;
+    const ckr = ckrName(error);
+    throw new Pkcs11Failure(`cannot ${doing} (${ckr ?? 'unknown error'})`, ckr);
+  }
+}
+
+/**
+ * A Buffer over `bytes` whose data pointer is never NULL: pkcs11js passes an
+ * empty Buffer as NULL, which SoftHSM refuses (`CKR_ARGUMENTS_BAD`) even for
+ * zero-length input; an empty view into a 1-byte buffer is not NULL.
+ */
+function nonNull(bytes: Uint8Array): Buffer {
+  if (bytes.length > 0) return Buffer.from(bytes);
+  return Buffer.alloc(1).subarray(0, 0);
+}
