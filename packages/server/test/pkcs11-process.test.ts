@@ -188,10 +188,8 @@ describe('keyward server --seal pkcs11 (the process, SoftHSM2)', () => {
     const token = `kw_${'d4'.repeat(20)}`;
     const env = { ...s.hsm.env, KEYWARD_PKCS11_PIN: s.pin, KEYWARD_INIT_ADMIN_TOKEN: token };
     const namespaces = Array.from({ length: 8 }, (_, i) => `team${i}`);
-    // Two worker processes on one token, each with its own session. On PostgreSQL one worker: two workers there hit a
-    // deadlock (40P01) in the audit background work under this load with the file seal too — not a seal matter.
-    const workers = POSTGRES_URL === null ? '2' : '1';
-    const start = () => run([...args, '--listen', `127.0.0.1:${port}`, '--workers', workers], env);
+    // Two worker processes on one token, each with its own session.
+    const start = () => run([...args, '--listen', `127.0.0.1:${port}`, '--workers', '2'], env);
     const first = start();
     await ready(url, first.exit, first.stderr);
     const headers = (ns: string) => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-keyward-namespace': ns });

@@ -302,8 +302,10 @@ export class AuditLog {
     let ok = false;
     try {
       const chained = await this.#store.transaction(async (tx) => {
-        // Use counts first: every transaction takes the chain head last, so they cannot deadlock.
-        for (const [id, count] of countUses(batch)) {
+        // Use counts first, in one global order (key id, then version): batches of two processes
+        // that touch the same versions lock their rows in the same order, and every transaction
+        // takes the chain head last, so they cannot deadlock.
+        for (const [id, count] of [...countUses(batch)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
           const [keyId, version] = splitUseId(id);
           await tx.addUses(keyId, version, count);
         }
