@@ -93,7 +93,8 @@ async function ready(url: string, exit: Promise<number | null>, stderr: () => st
   void exit.then(() => {
     exited = true;
   });
-  for (let i = 0; i < 200 && !exited; i++) {
+  const deadline = Date.now() + 45_000;
+  while (Date.now() < deadline && !exited) {
     try {
       if ((await fetch(`${url}/v1/sys/health`)).status === 200) return;
     } catch {}

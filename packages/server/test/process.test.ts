@@ -59,7 +59,9 @@ async function ready(url: string, exit: Promise<number | null>): Promise<void> {
   void exit.then(() => {
     exited = true;
   });
-  for (let i = 0; i < 150 && !exited; i++) {
+  // Generous: a start loads the Cedar engine and migrates, and CI machines are shared.
+  const deadline = Date.now() + 45_000;
+  while (Date.now() < deadline && !exited) {
     try {
       if ((await fetch(`${url}/v1/sys/health`)).status === 200) return;
     } catch {}
@@ -193,7 +195,8 @@ describe('keyward server (the process)', () => {
         req.end();
       });
     let answer: { status: number; protocol: string } | null = null;
-    for (let i = 0; i < 100 && answer === null; i++) {
+    const deadline = Date.now() + 45_000;
+    while (answer === null && Date.now() < deadline) {
       answer = await get().catch(() => null);
       if (answer === null) await new Promise((res) => setTimeout(res, 100));
     }

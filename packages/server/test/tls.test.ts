@@ -77,7 +77,8 @@ async function startServer(args: string[]): Promise<Server> {
   child.stderr?.on('data', (d: Buffer) => {
     output += d.toString();
   });
-  for (let i = 0; i < 200; i++) {
+  const deadline = Date.now() + 45_000;
+  while (Date.now() < deadline) {
     if (output.includes('keyward listening')) return { port, child, output: () => output };
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 100));

@@ -41,9 +41,10 @@ function start(args: string[], env: Record<string, string>) {
   return { child, stdout: () => out, stderr: () => err, exit };
 }
 
-/** Polls `check` (bounded: 150 × 100 ms) until it returns true. */
+/** Polls `check` (for at most 45 s: starts are slow on a shared machine) until it returns true. */
 async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 150; i++) {
+  const deadline = Date.now() + 45_000;
+  while (Date.now() < deadline) {
     if (await check().catch(() => false)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
