@@ -27,7 +27,14 @@ function pkcs11Options(keyLabel: string) {
   return { library: hsm.library, token: TOKEN, keyLabel, pinFile: null };
 }
 
-async function rekey(store: Store, dir: string, current: SealKind, next: NewRootSpec, configuredLabel = 'keyward-root') {
+async function rekey(
+  store: Store,
+  dir: string,
+  current: SealKind,
+  next: NewRootSpec,
+  configuredLabel = 'keyward-root',
+  afterCommit?: () => Promise<void>,
+) {
   const clock = { now: () => new Date() };
   const audit = new AuditLog({
     store,
@@ -46,6 +53,7 @@ async function rekey(store: Store, dir: string, current: SealKind, next: NewRoot
     actor: 'os-user:test',
     now: clock.now(),
     showShares: () => {},
+    ...(afterCommit === undefined ? {} : { afterCommit }),
   });
 }
 
@@ -97,6 +105,29 @@ describe('migrating between the file and PKCS#11 seals (SoftHSM2)', () => {
       ['seal.rekey', 'pkcs11', 'pkcs11'],
       ['seal.rekey', 'pkcs11', 'file'],
     ]);
+    await store.close();
+  });
+
+  it('pkcs11 → file interrupted after the commit: the server refuses to start, a re-run writes root.key and destroys the old object', async () => {
+    const dir = await tempDir();
+    const store = openSqliteStore({ path: join(dir, 'keyward.db') });
+    await store.migrate();
+    const seal = await openSeal('pkcs11', store, dir, env, silent, pkcs11Options('kw-root-d'));
+    const kek = new Uint8Array((await store.transaction((tx) => new Keyring(seal).currentKek(tx, 'payments', new Date()))).key);
+    seal.seal();
+    const crash = async () => {
+      throw new Error('simulated crash after the commit');
+    };
+    await expect(rekey(store, dir, 'pkcs11', { kind: 'file' }, 'kw-root-d', crash)).rejects.toThrow('simulated crash');
+    expect(await labelExists('kw-root-d')).toBe(true);
+    expect(existsSync(join(dir, 'root.key'))).toBe(false);
+    await expect(openSeal('file', store, dir, {}, silent)).rejects.toThrow(/rekey was committed but not finished/);
+    const resumed = await rekey(store, dir, 'pkcs11', { kind: 'file' }, 'kw-root-d');
+    expect(resumed.resumed).toBe(true);
+    expect(await labelExists('kw-root-d')).toBe(false);
+    const after = await openSeal('file', store, dir, {}, silent);
+    await expectKek(store, after, kek);
+    after.seal();
     await store.close();
   });
 

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { AuditSecrets } from '../../src/audit/audit-secrets.js';
 import { openSeal } from '../../src/bootstrap.js';
+import { webhookSecretAad } from '../../src/events/signature.js';
 import { kekAad } from '../../src/keys/material-aad.js';
 import { FileSeal } from '../../src/seal/file/file-seal.js';
 import { REKEY_META } from '../../src/seal/rekey/rekey.js';
@@ -12,12 +13,16 @@ import { type NewRootSpec, type RekeyRun, rekeySeal } from '../../src/seal/rekey
 import type { SealKind } from '../../src/seal/seal.js';
 import type { ShamirSeal } from '../../src/seal/shamir/shamir-seal.js';
 import { Keyring } from '../../src/service/keyring.js';
+import { totpSecretAad } from '../../src/service/totp.js';
 import { openPostgresStore } from '../../src/store/postgres/postgres-store.js';
+import type { WebhookRecord } from '../../src/store/records.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/store.js';
 import { useTempDirs } from './temp-dir.js';
 
 const tempDir = useTempDirs('rekey');
+const WEBHOOK_SECRET = new TextEncoder().encode('webhook signing secret, 32 bytes');
+const TOTP_SECRET = new TextEncoder().encode('totp shared secret');
 const silent = { info() {}, warn() {}, error() {} } as never;
 const PG = process.env.KEYWARD_TEST_DATABASE_URL;
 
@@ -44,6 +49,29 @@ async function initialized(dialect: Dialect): Promise<{ dir: string; store: Stor
     const kek = await store.transaction((tx) => keyring.currentKek(tx, ns, new Date()));
     keks.set(ns, new Uint8Array(kek.key));
   }
+  // The other root-wrapped secrets: a webhook signing secret and a TOTP secret (backup/root-wrapped.ts).
+  const now = new Date().toISOString();
+  await store.insertWebhook({
+    id: 'wh-1',
+    url: 'https://hooks.example/keyward',
+    events: [],
+    secret: await seal.wrap(WEBHOOK_SECRET, webhookSecretAad('wh-1')),
+    createdAt: now,
+    createdBy: 'admin',
+    state: 'active',
+    failureReason: null,
+    cursor: 0,
+    attempts: 0,
+    nextAttemptAt: null,
+    lastDeliveryAt: null,
+  } as WebhookRecord);
+  await store.insertTotp({
+    principalId: 'admin',
+    secret: await seal.wrap(TOTP_SECRET, totpSecretAad('admin')),
+    createdAt: now,
+    confirmedAt: null,
+    lastStep: null,
+  });
   seal.seal();
   return { dir, store, keks };
 }
@@ -76,6 +104,10 @@ async function expectKeks(store: Store, unwrapWith: { unwrap: FileSeal['unwrap']
     const stored = await store.getKek(ns);
     expect(await unwrapWith.unwrap(stored?.wrapped as Uint8Array, kekAad(ns, 1))).toEqual(bytes);
   }
+  const webhook = await store.getWebhook('wh-1');
+  expect(await unwrapWith.unwrap(webhook?.secret as Uint8Array, webhookSecretAad('wh-1'))).toEqual(WEBHOOK_SECRET);
+  const totp = await store.getTotp('admin');
+  expect(await unwrapWith.unwrap(totp?.secret as Uint8Array, totpSecretAad('admin'))).toEqual(TOTP_SECRET);
 }
 
 async function expectAuditedRekey(store: Store): Promise<void> {
@@ -89,12 +121,12 @@ async function expectAuditedRekey(store: Store): Promise<void> {
 }
 
 describe.each(dialects)('rekey on %s', (dialect) => {
-  it('file → file: a new root.key, every KEK rewrapped, the old key gone, the server starts, audited', async () => {
+  it('file → file: a new root.key, every KEK, webhook and TOTP secret rewrapped, the old key gone, the server starts, audited', async () => {
     const { dir, store, keks } = await initialized(dialect);
     const before = readFileSync(join(dir, 'root.key'));
     const report = await rekeySeal(run(store, dir, 'file', { kind: 'file' }));
     expect(report.resumed).toBe(false);
-    expect(report.rewrapped).toBe(2);
+    expect(report.rewrapped).toBe(4);
     const after = readFileSync(join(dir, 'root.key'));
     expect(after.equals(before)).toBe(false);
     expect(existsSync(join(dir, 'root.key.new'))).toBe(false);
