@@ -2,8 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AuditLog } from '../../src/audit/audit-log.js';
-import { AuditSecrets } from '../../src/audit/audit-secrets.js';
 import { openSeal } from '../../src/bootstrap.js';
 import { kekAad } from '../../src/keys/material-aad.js';
 import { Pkcs11Seal } from '../../src/seal/pkcs11/pkcs11-seal.js';
@@ -35,13 +33,6 @@ async function rekey(
   configuredLabel = 'keyward-root',
   afterCommit?: () => Promise<void>,
 ) {
-  const clock = { now: () => new Date() };
-  const audit = new AuditLog({
-    store,
-    node: 'rekey-test',
-    clock,
-    secrets: new AuditSecrets({ store, keyring: new Keyring({} as never), isSealed: () => true }),
-  });
   return rekeySeal({
     store,
     places: { dataDir: dir, pkcs11: token },
@@ -49,9 +40,9 @@ async function rekey(
     next,
     shares: [],
     configuredLabel,
-    audit,
+    auditNode: 'rekey-test',
     actor: 'os-user:test',
-    now: clock.now(),
+    now: new Date(),
     showShares: () => {},
     ...(afterCommit === undefined ? {} : { afterCommit }),
   });

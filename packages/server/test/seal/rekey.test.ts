@@ -2,8 +2,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { auditRecordHash } from '@keyward/crypto';
 import { describe, expect, it } from 'vitest';
-import { AuditLog } from '../../src/audit/audit-log.js';
-import { AuditSecrets } from '../../src/audit/audit-secrets.js';
 import { openSeal } from '../../src/bootstrap.js';
 import { webhookSecretAad } from '../../src/events/signature.js';
 import { kekAad } from '../../src/keys/material-aad.js';
@@ -77,13 +75,6 @@ async function initialized(dialect: Dialect): Promise<{ dir: string; store: Stor
 }
 
 function run(store: Store, dir: string, current: SealKind, next: NewRootSpec, extra: Partial<RekeyRun> = {}): RekeyRun {
-  const clock = { now: () => new Date() };
-  const audit = new AuditLog({
-    store,
-    node: 'rekey-test',
-    clock,
-    secrets: new AuditSecrets({ store, keyring: new Keyring({} as never), isSealed: () => true }),
-  });
   return {
     store,
     places: { dataDir: dir, pkcs11: null },
@@ -91,9 +82,9 @@ function run(store: Store, dir: string, current: SealKind, next: NewRootSpec, ex
     next,
     shares: [],
     configuredLabel: 'keyward-root',
-    audit,
+    auditNode: 'rekey-test',
     actor: 'os-user:test',
-    now: clock.now(),
+    now: new Date(),
     showShares: () => {},
     ...extra,
   };

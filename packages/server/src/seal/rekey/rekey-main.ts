@@ -11,9 +11,6 @@
 import { hostname, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AuditLog } from '../../audit/audit-log.js';
-import { AuditSecrets } from '../../audit/audit-secrets.js';
-import { Keyring } from '../../service/keyring.js';
 import { openPostgresStore } from '../../store/postgres/postgres-store.js';
 import { openSqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { readPkcs11Pin } from '../pkcs11/pkcs11-pin.js';
@@ -128,11 +125,7 @@ async function main(): Promise<void> {
     else next = { kind: 'file' };
     const pending = (await store.getMeta('seal.rekey')) !== null;
     const shares = current === 'shamir' && !pending ? await readStdinShares() : [];
-    const clock = { now: () => new Date() };
     const node = (values['node-id'] as string | undefined) ?? process.env.KEYWARD_NODE_ID ?? hostname();
-    // The seal.rekey record holds no sensitive value, so the audit salt is never loaded (isSealed) and the keyring never asked.
-    const secrets = new AuditSecrets({ store, keyring: new Keyring({} as never), isSealed: () => true });
-    const audit = new AuditLog({ store, node, clock, secrets });
     const report = await rekeySeal({
       store,
       places,
@@ -140,9 +133,9 @@ async function main(): Promise<void> {
       next,
       shares,
       configuredLabel: (values['pkcs11-key-label'] as string | undefined) ?? 'keyward-root',
-      audit,
+      auditNode: node,
       actor: `os-user:${userInfo().username}`,
-      now: clock.now(),
+      now: new Date(),
       showShares: (list) => {
         list.forEach((share, i) => {
           process.stdout.write(`New unseal share ${i + 1}: ${share}\n`);

@@ -1,7 +1,9 @@
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CryptoError } from '@keyward/crypto';
-import type { AuditLog } from '../../audit/audit-log.js';
+import { AuditLog } from '../../audit/audit-log.js';
+import { AuditSecrets } from '../../audit/audit-secrets.js';
+import { Keyring } from '../../service/keyring.js';
 import type { Store } from '../../store/store.js';
 import { FileSeal } from '../file/file-seal.js';
 import type { Seal, SealKind } from '../seal.js';
@@ -222,7 +224,8 @@ export interface RekeyRun {
   /** The custodians' shares when the current seal is Shamir (read from stdin, never argv). */
   shares: readonly string[];
   configuredLabel: string;
-  audit: AuditLog;
+  /** The audit chain the `seal.rekey` record joins (the node id). */
+  auditNode: string;
   actor: string;
   now: Date;
   /** Shows the new unseal shares; called before the commit, so a crash after it loses no share. */
@@ -259,7 +262,10 @@ export async function rekeySeal(run: RekeyRun): Promise<RekeyReport> {
     const next = await makeNewRoot(run.next, run.places);
     try {
       if (next.shares !== null) run.showShares(next.shares);
-      const options = { store: run.store, from: current, to: next, audit: run.audit, actor: run.actor, now: run.now };
+      // The record holds no sensitive value, so the audit salt is never needed (isSealed: nothing is loaded).
+      const secrets = new AuditSecrets({ store: run.store, keyring: new Keyring(current.seal), isSealed: () => true });
+      const audit = new AuditLog({ store: run.store, node: run.auditNode, clock: { now: () => run.now }, secrets });
+      const options = { store: run.store, from: current, to: next, audit, actor: run.actor, now: run.now };
       const rewrapped = await rewrapUnderNewRoot(run.beforeCommit === undefined ? options : { ...options, beforeCommit: run.beforeCommit });
       const marker = await pendingRekey(run.store);
       if (marker === null) throw new Error('the rekey marker vanished after the commit');
