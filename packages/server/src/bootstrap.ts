@@ -2,6 +2,7 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { FileSeal } from './seal/file/file-seal.js';
+import { PKCS11_LABEL_META, REKEY_META } from './seal/rekey/rekey.js';
 import type { Seal, SealKind, SealStateStore } from './seal/seal.js';
 import { ShamirSeal } from './seal/shamir/shamir-seal.js';
 import type { Pkcs11Options } from './server-options.js';
@@ -30,6 +31,11 @@ export async function openSeal(
   log: Logger,
   pkcs11: Pkcs11Options | null = null,
 ): Promise<Seal> {
+  if ((await store.getMeta(REKEY_META)) !== null) {
+    throw new Error(
+      'a seal rekey was committed but not finished; run the same keyward operator rekey / migrate-seal command again to finish it',
+    );
+  }
   if (kind === 'shamir') {
     const seal = new ShamirSeal({ state: storeBackedState(store) });
     await seal.open();
@@ -39,6 +45,10 @@ export async function openSeal(
   if (kind === 'pkcs11') {
     if (pkcs11 === null) throw new Error('the pkcs11 seal needs its options');
     // Imported here, so a server on another seal never loads the native PKCS#11 binding.
+    const recorded = await store.getMeta(PKCS11_LABEL_META);
+    if (recorded !== null && recorded !== pkcs11.keyLabel) {
+      throw new Error(`the root key was rekeyed to the label '${recorded}'; start with --pkcs11-key-label ${recorded}`);
+    }
     const { openPkcs11Seal } = await import('./seal/pkcs11/open-pkcs11-seal.js');
     const seal = await openPkcs11Seal(pkcs11, env);
     const initialized = (await store.getMeta(INITIALIZED)) === 'true';

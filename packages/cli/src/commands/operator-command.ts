@@ -17,7 +17,11 @@ and never keep the shares together or next to the token.`;
  * registerOperatorCommand(program, ctx);
  */
 export function registerOperatorCommand(program: Command, ctx: CommandContext): void {
-  const operator = program.command('operator').description('initialize, unseal and seal the server');
+  const operator = program
+    .command('operator')
+    .description(
+      'initialize, unseal and seal the server; offline (server stopped): keyward operator rekey | migrate-seal --to KIND --data-dir DIR …',
+    );
 
   operator
     .command('init')

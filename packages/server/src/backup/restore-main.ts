@@ -9,6 +9,7 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { PIN_ENV, readPkcs11Pin } from '../seal/pkcs11/pkcs11-pin.js';
 import { openPostgresStore } from '../store/postgres/postgres-store.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
@@ -19,7 +20,8 @@ import { newRestoreSeal, type RestoreSealOptions } from './restore-seal.js';
 class UsageError extends Error {}
 
 const USAGE = `usage: keyward backup restore FILE --identity FILE [--identity FILE …]
-         (--data-dir DIR | --database-url URL [--data-dir DIR]) [--seal file|shamir] [--shares N --threshold M] [--force] [--json]`;
+         (--data-dir DIR | --database-url URL [--data-dir DIR]) [--seal file|shamir|pkcs11] [--shares N --threshold M] [--force] [--json]
+         with --seal pkcs11: --pkcs11-library PATH --pkcs11-token LABEL [--pkcs11-key-label LABEL] (--pkcs11-pin-file FILE | KEYWARD_PKCS11_PIN)`;
 
 interface RestoreArgs {
   archive: string;
@@ -31,6 +33,7 @@ interface RestoreArgs {
   threshold: number;
   force: boolean;
   json: boolean;
+  pkcs11: { library: string; token: string; keyLabel: string; pinFile: string | null } | null;
 }
 
 function parse(argv: string[], env: NodeJS.ProcessEnv): RestoreArgs {
@@ -49,6 +52,10 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): RestoreArgs {
         threshold: { type: 'string' },
         force: { type: 'boolean' },
         json: { type: 'boolean' },
+        'pkcs11-library': { type: 'string' },
+        'pkcs11-token': { type: 'string' },
+        'pkcs11-key-label': { type: 'string' },
+        'pkcs11-pin-file': { type: 'string' },
       },
     });
   } catch (error) {
@@ -78,7 +85,9 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): RestoreArgs {
     throw new UsageError('--shares and --threshold go with --seal shamir');
   }
   if (threshold > shares) throw new UsageError('--threshold cannot exceed --shares');
+  const pkcs11 = parsePkcs11(seal, values as Record<string, string | undefined>, env);
   return {
+    pkcs11,
     archive: positionals[0] as string,
     identityFiles,
     dataDir: dataDir === null ? null : resolve(dataDir),
@@ -89,6 +98,25 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): RestoreArgs {
     force: values.force === true,
     json: values.json === true,
   };
+}
+
+/** The token of `--seal pkcs11`; the PIN only from a file or KEYWARD_PKCS11_PIN, never argv. */
+function parsePkcs11(seal: string, values: Record<string, string | undefined>, env: NodeJS.ProcessEnv): RestoreArgs['pkcs11'] {
+  const flags = ['pkcs11-library', 'pkcs11-token', 'pkcs11-key-label', 'pkcs11-pin-file'];
+  if (seal !== 'pkcs11') {
+    const stray = flags.find((flag) => values[flag] !== undefined);
+    if (stray !== undefined) throw new UsageError(`--${stray}: only with --seal pkcs11`);
+    return null;
+  }
+  const library = values['pkcs11-library'];
+  const token = values['pkcs11-token'];
+  if (library === undefined) throw new UsageError('--seal pkcs11 needs --pkcs11-library PATH');
+  if (token === undefined) throw new UsageError('--seal pkcs11 needs --pkcs11-token LABEL');
+  const pinFile = values['pkcs11-pin-file'] ?? null;
+  const pinInEnv = env[PIN_ENV] !== undefined;
+  if (pinFile === null && !pinInEnv) throw new UsageError('--seal pkcs11 needs the PIN: --pkcs11-pin-file FILE or KEYWARD_PKCS11_PIN');
+  if (pinFile !== null && pinInEnv) throw new UsageError('--pkcs11-pin-file: KEYWARD_PKCS11_PIN is set too; give the PIN one way');
+  return { library, token, keyLabel: values['pkcs11-key-label'] ?? 'keyward-root', pinFile };
 }
 
 /** The identities of an age identity file: its non-comment lines. The content never appears in a message. */
@@ -131,7 +159,7 @@ async function run(args: RestoreArgs): Promise<RestoreReport> {
       ? { kind: 'file', dataDir: args.dataDir as string }
       : args.seal === 'shamir'
         ? { kind: 'shamir', shares: args.shares, threshold: args.threshold }
-        : { kind: 'pkcs11' };
+        : pkcs11SealOptions(args.pkcs11);
   try {
     return await restoreArchive({
       archive: args.archive,
@@ -145,6 +173,18 @@ async function run(args: RestoreArgs): Promise<RestoreReport> {
   }
 }
 
+function pkcs11SealOptions(pkcs11: RestoreArgs['pkcs11']): RestoreSealOptions {
+  if (pkcs11 === null) throw new UsageError('--seal pkcs11 needs its --pkcs11-… options');
+  const pinFile = pkcs11.pinFile;
+  return {
+    kind: 'pkcs11',
+    library: pkcs11.library,
+    token: pkcs11.token,
+    keyLabel: pkcs11.keyLabel,
+    readPin: () => readPkcs11Pin(pinFile === null ? { env: process.env } : { file: pinFile }),
+  };
+}
+
 function render(report: RestoreReport, args: RestoreArgs): string {
   const counts = report.header.tables.map((t) => `  ${t.name}: ${t.rows}`).join('\n');
   const lines = [
@@ -152,7 +192,9 @@ function render(report: RestoreReport, args: RestoreArgs): string {
     counts,
     args.seal === 'file'
       ? `New root key: ${join(args.dataDir as string, 'root.key')} (file seal). Start: keyward server --data-dir ${args.dataDir}${args.databaseUrl ? ' --database-url …' : ''}`
-      : 'New Shamir seal: start the server with --seal shamir and unseal with a threshold of the shares below.',
+      : args.seal === 'pkcs11'
+        ? `New root key in token '${args.pkcs11?.token}' labelled '${args.pkcs11?.keyLabel}'. Start: keyward server --seal pkcs11 --pkcs11-key-label ${args.pkcs11?.keyLabel} …`
+        : 'New Shamir seal: start the server with --seal shamir and unseal with a threshold of the shares below.',
   ];
   if (report.shares !== null) {
     report.shares.forEach((share, i) => {

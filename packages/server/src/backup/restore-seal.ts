@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileSeal } from '../seal/file/file-seal.js';
+import { PKCS11_LABEL_META } from '../seal/rekey/rekey.js';
 import type { Seal } from '../seal/seal.js';
 import { ShamirSeal } from '../seal/shamir/shamir-seal.js';
 import type { TableRow } from '../store/table-copy.js';
@@ -10,7 +11,7 @@ import type { TableRow } from '../store/table-copy.js';
 export type RestoreSealOptions =
   | { kind: 'file'; dataDir: string }
   | { kind: 'shamir'; shares: number; threshold: number }
-  | { kind: 'pkcs11' };
+  | { kind: 'pkcs11'; library: string; token: string; keyLabel: string; readPin: () => Promise<string> };
 
 /**
  * A new, initialized and unsealed seal for a restore target. The restore
@@ -37,6 +38,10 @@ export interface RestoreSeal {
  *   renamed to `root.key` only once the restored data committed.
  * - `shamir`: a new root key split into shares; its state row goes into the
  *   restored database with the data.
+ * - `pkcs11`: a new AES-256 key generated in the token under `keyLabel`
+ *   (refused when the token already holds one: a restore never reuses a key);
+ *   the label is recorded in `meta` with the data, and the key is destroyed
+ *   again when the restore does not commit.
  */
 export async function newRestoreSeal(options: RestoreSealOptions): Promise<RestoreSeal> {
   switch (options.kind) {
@@ -76,7 +81,18 @@ export async function newRestoreSeal(options: RestoreSealOptions): Promise<Resto
         abort: async () => seal.seal(),
       };
     }
-    case 'pkcs11':
-      throw new Error('a restore cannot target the pkcs11 seal yet: restore with --seal file or shamir (see docs/operations.md)');
+    case 'pkcs11': {
+      // Imported here, so a restore to another seal never loads the native PKCS#11 binding.
+      const { Pkcs11Seal } = await import('../seal/pkcs11/pkcs11-seal.js');
+      const seal = new Pkcs11Seal({ library: options.library, token: options.token, keyLabel: options.keyLabel, readPin: options.readPin });
+      await seal.init();
+      return {
+        seal,
+        shares: null,
+        metaRows: () => [{ name: PKCS11_LABEL_META, value: options.keyLabel }],
+        commit: async () => seal.seal(),
+        abort: () => seal.destroy(),
+      };
+    }
   }
 }

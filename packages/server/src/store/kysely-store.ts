@@ -63,7 +63,16 @@ import type {
 } from './records.js';
 import type { AuditTable, Database, KeyTable, KeyVersionTable, WebhookTable } from './schema.js';
 import { type Store, StoreConflictError, type StoreOps } from './store.js';
-import { countRows, loadTables, type TableName, type TableReader, type TableWriter, tableReader } from './table-copy.js';
+import {
+  countRows,
+  loadTables,
+  type TableEditor,
+  type TableName,
+  type TableReader,
+  type TableWriter,
+  tableEditor,
+  tableReader,
+} from './table-copy.js';
 import * as tlsIdentities from './tls-identity-ops.js';
 import type { TlsIdentityRow } from './tls-identity-records.js';
 import * as totp from './totp-ops.js';
@@ -553,6 +562,14 @@ class KyselyOps implements StoreOps {
   async deleteGrant(keyId: string, id: string): Promise<boolean> {
     const result = await this.db.deleteFrom('grants').where('key_id', '=', keyId).where('id', '=', id).executeTakeFirst();
     return Number(result.numDeletedRows) > 0;
+  }
+
+  async deleteMeta(name: string): Promise<void> {
+    await this.db.deleteFrom('meta').where('name', '=', name).execute();
+  }
+
+  tableEditor(): TableEditor {
+    return tableEditor(this.db);
   }
 
   async claimMeta(name: string, value: string): Promise<string> {

@@ -23,7 +23,7 @@ import type {
   WebhookProgress,
   WebhookRecord,
 } from './records.js';
-import type { TableCopy } from './table-copy.js';
+import type { TableCopy, TableEditor } from './table-copy.js';
 import type { TlsIdentityStoreOps } from './tls-identity-records.js';
 import type { TotpStoreOps } from './totp-records.js';
 
@@ -35,6 +35,10 @@ import type { TotpStoreOps } from './totp-records.js';
 export interface StoreOps extends IncidentStoreOps, GovernanceStoreOps, TotpStoreOps, TlsIdentityStoreOps {
   getMeta(name: string): Promise<string | null>;
   setMeta(name: string, value: string): Promise<void>;
+  /** Removes a meta row; absent is fine. */
+  deleteMeta(name: string): Promise<void>;
+  /** Row-level reads and updates of the copied tables, in this transaction (a seal rekey). */
+  tableEditor(): TableEditor;
 
   /** The newest KEK of a namespace, or a given version of it. */
   getKek(namespace: string, version?: number): Promise<KekRecord | null>;

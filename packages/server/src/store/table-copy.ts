@@ -63,6 +63,12 @@ export interface TableWriter {
   insert(table: CopiedTable, rows: readonly TableRow[]): Promise<void>;
 }
 
+/** Reads and in-place updates of copied tables inside a transaction (a seal rekey rewraps root-wrapped columns). */
+export interface TableEditor extends TableReader {
+  /** Sets `values` on the row whose key columns equal those of `key`. */
+  update(table: CopiedTable, key: TableRow, values: TableRow): Promise<void>;
+}
+
 /** Whole-table copying, implemented by the store for both dialects. */
 export interface TableCopy {
   /** Runs `fn` over one snapshot: rows committed meanwhile are not seen, and writers are not blocked. */
@@ -96,6 +102,18 @@ export function tableReader(db: Kysely<Database>): TableReader {
       }
       for (const column of table.key) query = query.orderBy(column);
       return query.limit(limit).execute();
+    },
+  };
+}
+
+export function tableEditor(db: Kysely<Database>): TableEditor {
+  const any = db as unknown as Kysely<Record<string, TableRow>>;
+  return {
+    ...tableReader(db),
+    async update(table, key, values) {
+      let query = any.updateTable(table.name).set(values);
+      for (const column of table.key) query = query.where(column, '=', key[column]);
+      await query.execute();
     },
   };
 }

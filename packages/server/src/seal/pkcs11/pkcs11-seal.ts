@@ -93,6 +93,26 @@ export class Pkcs11Seal implements Seal {
     this.#pin = pin;
   }
 
+  /**
+   * Destroys the root key object in the token and seals: what a rekey does
+   * to the old root once every KEK is wrapped under the new one. Nothing to
+   * destroy (already gone) is fine. Irreversible: every blob wrapped under
+   * this key becomes unreadable.
+   */
+  async destroy(): Promise<void> {
+    this.seal();
+    const pin = await this.#config.readPin();
+    const session = this.#connect(pin);
+    try {
+      if (session.findKey()) session.destroyKey();
+    } catch (error) {
+      throw startError(error);
+    } finally {
+      session.close();
+    }
+    this.#initialized = false;
+  }
+
   status(): SealStatus {
     return Object.freeze({ kind: this.kind, initialized: this.#initialized, sealed: this.#pin === null, progress: 0, threshold: 0 });
   }

@@ -144,6 +144,13 @@ export class Pkcs11Session {
     );
   }
 
+  /** Destroys the key found by {@link findKey} (`C_DestroyObject`): a rekey retiring the old root key. */
+  destroyKey(): void {
+    const key = this.#requireKey();
+    call('destroy the old root key in the token', () => this.#lib.module.C_DestroyObject(this.#session, key));
+    this.#key = null;
+  }
+
   /** AES-256-GCM in the token: returns `iv ‖ ciphertext ‖ tag`, with a fresh random IV. */
   encrypt(iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
     const { module } = this.#lib;
