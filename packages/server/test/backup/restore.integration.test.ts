@@ -1,11 +1,12 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KeywardClient } from '@keyward/sdk';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEYWARD_BIN, type RunningServer, startServer } from '../../../sdk/test/support/server.js';
 import { rootWrapped } from '../../src/backup/root-wrapped.js';
@@ -48,10 +49,14 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts `keyward server` on an existing (restored) data directory and waits for health. */
-async function startOn(dataDir: string, databaseUrl: string | null): Promise<{ url: string; child: ChildProcess; output: () => string }> {
+async function startOn(
+  dataDir: string,
+  databaseUrl: string | null,
+  env: Record<string, string> = {},
+): Promise<{ url: string; child: ChildProcess; output: () => string }> {
   const port = await freePort();
   const args = ['server', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, ...(databaseUrl ? ['--database-url', databaseUrl] : [])];
-  const child = spawn(KEYWARD_BIN, args, { env: { ...process.env, KEYWARD_WORKERS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(KEYWARD_BIN, args, { env: { ...process.env, KEYWARD_WORKERS: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (c: Buffer) => {
     output += c.toString();
@@ -116,6 +121,84 @@ async function rowsOf(store: Store): Promise<Map<string, unknown[]>> {
   });
 }
 
+/** Keys of every algorithm family (two rotations of the encryption keys), what they made, a principal, a grant and a checkpoint. */
+async function populate(admin: KeywardClient): Promise<Made> {
+  const made: Made = { ciphertexts: [], signatures: [], macs: [] };
+  for (const algorithm of ['aes-256-gcm', 'chacha20-poly1305', 'rsa-oaep-3072'] as const) {
+    const key = `enc-${algorithm}`;
+    await admin.createKey({ name: key, algorithm, owner: 'team-a' });
+    for (let v = 0; v < 2; v++) {
+      const plaintext = `secret ${algorithm} ${v}`;
+      const { ciphertext } = await admin.encrypt(key, text(plaintext), { context: { v: String(v) } });
+      made.ciphertexts.push({ key, ciphertext, plaintext });
+      await admin.rotateKey(key);
+    }
+  }
+  for (const algorithm of ['ed25519', 'ecdsa-p256', 'rsa-pss-3072', 'ml-dsa-65'] as const) {
+    const key = `sig-${algorithm}`;
+    await admin.createKey({ name: key, algorithm, owner: 'team-a' });
+    const message = `release ${algorithm}`;
+    const { signature } = await admin.sign(key, { message: text(message) });
+    made.signatures.push({ key, message, signature });
+  }
+  await admin.createKey({ name: 'mac-key', algorithm: 'hmac-sha256', owner: 'team-a' });
+  made.macs.push({ key: 'mac-key', message: 'm', mac: (await admin.mac('mac-key', text('m'))).mac });
+  await admin.createPrincipal({ id: 'svc-app', kind: 'service', roles: ['key-user'] });
+  await admin.createToken('svc-app');
+  await admin.addGrant('enc-aes-256-gcm', { principal: 'svc-app', operations: ['encrypt', 'decrypt'] });
+  await admin.auditCheckpoint();
+  return made;
+}
+
+/** Starts a server on a restored target and checks the old admin token, every ciphertext, signature and MAC, and the audit chain. */
+async function checkRestored(dataDir: string, databaseUrl: string | null, token: string, made: Made): Promise<void> {
+  const server = await startOn(dataDir, databaseUrl);
+  try {
+    const admin = new KeywardClient({ address: server.url, token });
+    expect((await admin.self()).principal.id).toBe('admin');
+    for (const c of made.ciphertexts) {
+      const { plaintext } = await admin.decrypt(c.key, c.ciphertext, { context: { v: c.plaintext.slice(-1) } });
+      expect(new TextDecoder().decode(plaintext)).toBe(c.plaintext);
+    }
+    for (const s of made.signatures)
+      expect((await admin.verify(s.key, { message: text(s.message), signature: s.signature })).valid).toBe(true);
+    for (const m of made.macs) expect((await admin.verifyMac(m.key, text(m.message), m.mac)).valid).toBe(true);
+    // New material is wrapped under the new seal's KEKs and works too.
+    const fresh = await admin.encrypt('enc-aes-256-gcm', text('after restore'));
+    expect(new TextDecoder().decode((await admin.decrypt('enc-aes-256-gcm', fresh.ciphertext)).plaintext)).toBe('after restore');
+    // The restored audit chain and the signed checkpoints still verify (the audit signing key came back too).
+    const report = await admin.verifyAudit();
+    expect(report.valid).toBe(true);
+    expect(server.output()).not.toContain(token);
+  } finally {
+    await stop(server.child);
+  }
+}
+
+/** A scratch PostgreSQL database next to the test one; `drop` removes it. */
+async function scratchDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `kw_backup_restore_${randomBytes(4).toString('hex')}`;
+  await exec('createdb', ['-h', '127.0.0.1', '-U', 'postgres', name]);
+  return {
+    url: (POSTGRES_URL as string).replace(/\/[^/]*$/, `/${name}`),
+    drop: async () => {
+      await exec('dropdb', ['-h', '127.0.0.1', '-U', 'postgres', '--force', name]);
+    },
+  };
+}
+
+/** Tables in a PostgreSQL database's public schema: a restore that refused must have created none. */
+async function publicTables(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'public'`);
+    return Number(rows[0]?.n);
+  } finally {
+    await client.end();
+  }
+}
+
 describe('backup and restore', () => {
   let source: RunningServer;
   let dir: string;
@@ -138,31 +221,7 @@ describe('backup and restore', () => {
     await exec('age-keygen', ['-o', identity]);
     const recipient = (await exec('age-keygen', ['-y', identity])).stdout.trim();
     source = await startServer();
-    const admin = new KeywardClient({ address: source.url, token: source.token });
-    made = { ciphertexts: [], signatures: [], macs: [] };
-    for (const algorithm of ['aes-256-gcm', 'chacha20-poly1305', 'rsa-oaep-3072'] as const) {
-      const key = `enc-${algorithm}`;
-      await admin.createKey({ name: key, algorithm, owner: 'team-a' });
-      for (let v = 0; v < 2; v++) {
-        const plaintext = `secret ${algorithm} ${v}`;
-        const { ciphertext } = await admin.encrypt(key, text(plaintext), { context: { v: String(v) } });
-        made.ciphertexts.push({ key, ciphertext, plaintext });
-        await admin.rotateKey(key);
-      }
-    }
-    for (const algorithm of ['ed25519', 'ecdsa-p256', 'rsa-pss-3072', 'ml-dsa-65'] as const) {
-      const key = `sig-${algorithm}`;
-      await admin.createKey({ name: key, algorithm, owner: 'team-a' });
-      const message = `release ${algorithm}`;
-      const { signature } = await admin.sign(key, { message: text(message) });
-      made.signatures.push({ key, message, signature });
-    }
-    await admin.createKey({ name: 'mac-key', algorithm: 'hmac-sha256', owner: 'team-a' });
-    made.macs.push({ key: 'mac-key', message: 'm', mac: (await admin.mac('mac-key', text('m'))).mac });
-    await admin.createPrincipal({ id: 'svc-app', kind: 'service', roles: ['key-user'] });
-    await admin.createToken('svc-app');
-    await admin.addGrant('enc-aes-256-gcm', { principal: 'svc-app', operations: ['encrypt', 'decrypt'] });
-    await admin.auditCheckpoint();
+    made = await populate(new KeywardClient({ address: source.url, token: source.token }));
 
     archive = join(dir, 'backup.age');
     const created = await keyward(['backup', 'create', '--recipient', recipient, '--out', archive], {
@@ -205,12 +264,8 @@ describe('backup and restore', () => {
   for (const target of targets) {
     it(`restores into a fresh ${target} target with a new file seal: old admin token, every ciphertext, signature and MAC, the audit chain`, async () => {
       const dataDir = join(dir, `restored-${target}`);
-      let databaseUrl: string | null = null;
-      const dbName = `kw_backup_restore_${randomBytes(4).toString('hex')}`;
-      if (target === 'postgres') {
-        await exec('createdb', ['-h', '127.0.0.1', '-U', 'postgres', dbName]);
-        databaseUrl = (POSTGRES_URL as string).replace(/\/[^/]*$/, `/${dbName}`);
-      }
+      const scratch = target === 'postgres' ? await scratchDatabase() : null;
+      const databaseUrl = scratch?.url ?? null;
       const dbArgs = databaseUrl ? ['--database-url', databaseUrl] : [];
       try {
         const restored = await keyward(['backup', 'restore', archive, '--identity', identity, '--data-dir', dataDir, ...dbArgs]);
@@ -248,32 +303,62 @@ describe('backup and restore', () => {
         expect(again.code).toBe(1);
         expect(again.stderr).toMatch(/not empty.*--force/);
 
-        const server = await startOn(dataDir, databaseUrl);
-        try {
-          const admin = new KeywardClient({ address: server.url, token: source.token });
-          expect((await admin.self()).principal.id).toBe('admin');
-          for (const c of made.ciphertexts) {
-            const { plaintext } = await admin.decrypt(c.key, c.ciphertext, { context: { v: c.plaintext.slice(-1) } });
-            expect(new TextDecoder().decode(plaintext)).toBe(c.plaintext);
-          }
-          for (const s of made.signatures)
-            expect((await admin.verify(s.key, { message: text(s.message), signature: s.signature })).valid).toBe(true);
-          for (const m of made.macs) expect((await admin.verifyMac(m.key, text(m.message), m.mac)).valid).toBe(true);
-          // New material is wrapped under the new seal's KEKs and works too.
-          const fresh = await admin.encrypt('enc-aes-256-gcm', text('after restore'));
-          expect(new TextDecoder().decode((await admin.decrypt('enc-aes-256-gcm', fresh.ciphertext)).plaintext)).toBe('after restore');
-          // The restored audit chain and the signed checkpoints still verify (the audit signing key came back too).
-          const report = await admin.verifyAudit();
-          expect(report.valid).toBe(true);
-          expect(server.output()).not.toContain(source.token);
-        } finally {
-          await stop(server.child);
-        }
+        await checkRestored(dataDir, databaseUrl, source.token, made);
       } finally {
-        if (target === 'postgres') await exec('dropdb', ['-h', '127.0.0.1', '-U', 'postgres', '--force', dbName]);
+        await scratch?.drop();
       }
     });
   }
+
+  it('refuses an archive with any one byte flipped (age header, header MAC, first, middle and last chunk) before writing anything', async () => {
+    const bytes = await readFile(archive);
+    const headerEnd = bytes.indexOf('\n---') + 1;
+    const macLineEnd = bytes.indexOf(0x0a, headerEnd);
+    expect(headerEnd).toBeGreaterThan(0);
+    const positions = {
+      'age version line': 3,
+      'recipient stanza': Math.floor(headerEnd / 2),
+      'header MAC': macLineEnd - 5,
+      'payload nonce': macLineEnd + 3,
+      'first chunk': macLineEnd + 17 + 100,
+      middle: Math.floor(bytes.length / 2),
+      'last byte (final chunk tag)': bytes.length - 1,
+    };
+    const scratch = POSTGRES_URL ? await scratchDatabase() : null;
+    try {
+      for (const [where, at] of Object.entries(positions)) {
+        const flipped = Buffer.from(bytes);
+        flipped[at] = (flipped[at] ?? 0) ^ 0x01;
+        const file = join(dir, `flipped-${at}.age`);
+        await writeFile(file, flipped);
+        const target = join(dir, `flipped-target-${at}`);
+        const sqlite = await keyward(['backup', 'restore', file, '--identity', identity, '--data-dir', target]);
+        expect(sqlite.code, `${where}: ${sqlite.stderr}`).toBe(1);
+        expect(sqlite.stderr, where).toMatch(/does not open|damaged|integrity|truncated|not a Keyward backup/);
+        expect(sqlite.stderr).toMatch(/nothing was restored/);
+        await expect(readdir(target), where).rejects.toMatchObject({ code: 'ENOENT' });
+        if (scratch !== null) {
+          const pgTarget = join(dir, `flipped-pg-${at}`);
+          const postgres = await keyward([
+            'backup',
+            'restore',
+            file,
+            '--identity',
+            identity,
+            '--data-dir',
+            pgTarget,
+            '--database-url',
+            scratch.url,
+          ]);
+          expect(postgres.code, `${where}: ${postgres.stderr}`).toBe(1);
+          expect(await publicTables(scratch.url), where).toBe(0);
+          await expect(readdir(pgTarget), where).rejects.toMatchObject({ code: 'ENOENT' });
+        }
+      }
+    } finally {
+      await scratch?.drop();
+    }
+  });
 
   it('refuses a tampered or truncated archive, and a wrong identity, before writing anything', async () => {
     const bytes = await readFile(archive);
@@ -302,4 +387,49 @@ describe('backup and restore', () => {
       expect(result.stderr).not.toMatch(/AGE-SECRET-KEY/);
     }
   });
+});
+
+describe.runIf(POSTGRES_URL)('a backup made on PostgreSQL', () => {
+  let dir: string;
+  let scratch: { url: string; drop: () => Promise<void> };
+  let source: { url: string; child: ChildProcess; output: () => string };
+  const token = `kw_test_${randomBytes(24).toString('base64url')}`;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'keyward-restore-pg-'));
+    scratch = await scratchDatabase();
+    await mkdir(join(dir, 'source'), { mode: 0o700 });
+    source = await startOn(join(dir, 'source'), scratch.url, { KEYWARD_INIT_ADMIN_TOKEN: token });
+  }, 120_000);
+
+  afterAll(async () => {
+    if (source) await stop(source.child);
+    await scratch?.drop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('restores into SQLite with a new file seal: every ciphertext, signature and MAC, the audit chain', async () => {
+    const made = await populate(new KeywardClient({ address: source.url, token }));
+    const identity = join(dir, 'custodian.txt');
+    await exec('age-keygen', ['-o', identity]);
+    const recipient = (await exec('age-keygen', ['-y', identity])).stdout.trim();
+    const archive = join(dir, 'backup.age');
+    const created = await keyward(['backup', 'create', '--recipient', recipient, '--out', archive], {
+      KEYWARD_ADDR: source.url,
+      KEYWARD_TOKEN: token,
+    });
+    expect(created.stderr).toBe('');
+    expect(created.code).toBe(0);
+    const header = JSON.parse(
+      (await exec('age', ['-d', '-i', identity, archive], { maxBuffer: 256 * 1024 * 1024 })).stdout.split('\n')[0] ?? '',
+    ) as { source: { dialect: string } };
+    expect(header.source.dialect).toBe('postgres');
+
+    const dataDir = join(dir, 'restored-sqlite');
+    const restored = await keyward(['backup', 'restore', archive, '--identity', identity, '--data-dir', dataDir]);
+    expect(restored.stderr).toBe('');
+    expect(restored.code).toBe(0);
+    expect(await readdir(dataDir)).toContain('keyward.db');
+    await checkRestored(dataDir, null, token, made);
+  }, 240_000);
 });
