@@ -1,11 +1,12 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KeywardClient } from '@keyward/sdk';
+import { Decrypter, Encrypter } from 'age-encryption';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEYWARD_BIN, type RunningServer, startServer } from '../../../sdk/test/support/server.js';
@@ -18,6 +19,15 @@ import { POSTGRES_URL } from '../support/stores.js';
 
 const exec = promisify(execFile);
 const text = (s: string) => new TextEncoder().encode(s);
+
+/** What `keyward backup verify --json` prints. */
+interface VerifyJson {
+  ok: boolean;
+  formatVersion: number;
+  versions: { checked: number; passed: number; failed: number; withoutMaterial: number; expected: string };
+  failures: Array<{ keyId: string; name: string; version: number; problem: string }>;
+  audit: { valid: boolean; chains: number; records: number; checkpoints: number; problem: unknown };
+}
 
 interface Made {
   ciphertexts: Array<{ key: string; ciphertext: string; plaintext: string }>;
@@ -204,6 +214,7 @@ describe('backup and restore', () => {
   let dir: string;
   let archive: string;
   let identity: string;
+  let recipient: string;
   let made: Made;
   /** The source's rows at backup time, read from a copy of its database taken while it was stopped. */
   let sourceRows: Map<string, Array<Record<string, unknown>>>;
@@ -219,7 +230,7 @@ describe('backup and restore', () => {
     dir = await mkdtemp(join(tmpdir(), 'keyward-restore-'));
     identity = join(dir, 'custodian.txt');
     await exec('age-keygen', ['-o', identity]);
-    const recipient = (await exec('age-keygen', ['-y', identity])).stdout.trim();
+    recipient = (await exec('age-keygen', ['-y', identity])).stdout.trim();
     source = await startServer();
     made = await populate(new KeywardClient({ address: source.url, token: source.token }));
 
@@ -309,6 +320,97 @@ describe('backup and restore', () => {
       }
     });
   }
+
+  /** Runs `keyward backup verify --json` with its scratch store under `scratchParent`, which must be left empty. */
+  async function verify(file: string, scratchParent: string): Promise<{ code: number | null; report: VerifyJson; stderr: string }> {
+    await mkdir(scratchParent, { recursive: true });
+    const result = await keyward(['backup', 'verify', file, '--identity', identity, '--json'], { TMPDIR: scratchParent });
+    expect(await readdir(scratchParent), 'the scratch store is deleted').toEqual([]);
+    expect(result.stdout + result.stderr).not.toMatch(/AGE-SECRET-KEY/);
+    return { code: result.code, report: JSON.parse(result.stdout || 'null') as VerifyJson, stderr: result.stderr };
+  }
+
+  it('backup verify: every version with material matches its known-answer value and the audit chain verifies to the recorded head', async () => {
+    const { code, report, stderr } = await verify(archive, join(dir, 'verify-good'));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(report.ok).toBe(true);
+    expect(report.formatVersion).toBe(2);
+    expect(report.versions).toEqual({ checked: 14, passed: 14, failed: 0, withoutMaterial: 0, expected: 'known-answers' });
+    expect(report.failures).toEqual([]);
+    expect(report.audit.valid).toBe(true);
+    expect(report.audit.chains).toBe(1);
+    expect(report.audit.records).toBeGreaterThan(20);
+    expect(report.audit.checkpoints).toBeGreaterThan(0);
+    // The known-answer lines are the versions' fingerprints, one after each key_versions row with material.
+    const lines = (await exec('age', ['-d', '-i', identity, archive], { maxBuffer: 256 * 1024 * 1024 })).stdout.trim().split('\n');
+    const parsed = lines.map(
+      (l) =>
+        JSON.parse(l) as { type: string; table?: string; row?: Record<string, unknown>; key?: string; version?: number; value?: string },
+    );
+    const answers = parsed.filter((l) => l.type === 'known-answer');
+    expect(answers).toHaveLength(14);
+    for (const answer of answers) {
+      const before = parsed[parsed.indexOf(answer) - 1];
+      expect(before?.table).toBe('key_versions');
+      expect(before?.row?.key_id).toBe(answer.key);
+      expect(before?.row?.version).toBe(answer.version);
+      expect(answer.value).toBe(before?.row?.fingerprint);
+    }
+    expect(parsed[0]).toMatchObject({ type: 'header', version: 2, auditHeads: [{ seq: expect.any(Number) }] });
+    expect(parsed.at(-1)).toMatchObject({ type: 'end', knownAnswers: 14 });
+  });
+
+  it('backup verify: an archive whose recorded known-answer value does not match fails and names the version', async () => {
+    // Re-encrypt, to the same custodian, an archive whose known-answer value for enc-aes-256-gcm version 2 is altered (trailer recomputed).
+    const decrypter = new Decrypter();
+    decrypter.addIdentity((await readFile(identity, 'utf8')).split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-')) as string);
+    const plain = new TextDecoder().decode(await decrypter.decrypt(await readFile(archive)));
+    const lines = plain.trimEnd().split('\n');
+    const keyId = lines
+      .map((l) => JSON.parse(l) as { table?: string; row?: { id?: string; name?: string } })
+      .find((l) => l.table === 'keys' && l.row?.name === 'enc-aes-256-gcm')?.row?.id;
+    expect(keyId).toBeTypeOf('string');
+    const at = lines.findIndex((l) => {
+      const v = JSON.parse(l) as { type: string; key?: string; version?: number };
+      return v.type === 'known-answer' && v.key === keyId && v.version === 2;
+    });
+    expect(at).toBeGreaterThan(0);
+    const answer = JSON.parse(lines[at] as string) as { value: string };
+    answer.value = `${answer.value.slice(0, -1)}${answer.value.endsWith('0') ? '1' : '0'}`;
+    lines[at] = JSON.stringify(answer);
+    const body = `${lines.slice(0, -1).join('\n')}\n`;
+    const end = JSON.parse(lines.at(-1) as string) as { sha256: string };
+    end.sha256 = createHash('sha256').update(body, 'utf8').digest('hex');
+    const encrypter = new Encrypter();
+    encrypter.addRecipient(recipient);
+    const forged = join(dir, 'forged-known-answer.age');
+    await writeFile(forged, await encrypter.encrypt(`${body}${JSON.stringify(end)}\n`));
+
+    const { code, report } = await verify(forged, join(dir, 'verify-forged'));
+    expect(code).toBe(1);
+    expect(report.ok).toBe(false);
+    expect(report.versions).toMatchObject({ checked: 14, passed: 13, failed: 1 });
+    expect(report.failures).toEqual([{ keyId, name: 'enc-aes-256-gcm', version: 2, problem: expect.stringMatching(/known-answer/) }]);
+    expect(report.audit.valid).toBe(true);
+
+    const human = await keyward(['backup', 'verify', forged, '--identity', identity]);
+    expect(human.code).toBe(1);
+    expect(human.stdout).toContain(`First bad version: key 'enc-aes-256-gcm' (${keyId}) version 2`);
+    expect(human.stdout).toMatch(/FAILED/);
+    // A damaged archive is refused as a restore refuses it, and no scratch store is left behind.
+    const damaged = Buffer.from(await readFile(archive));
+    const middle = Math.floor(damaged.length / 2);
+    damaged[middle] = (damaged[middle] ?? 0) ^ 0x01;
+    await writeFile(join(dir, 'damaged.age'), damaged);
+    const scratchParent = join(dir, 'verify-damaged');
+    await mkdir(scratchParent);
+    const refused = await keyward(['backup', 'verify', join(dir, 'damaged.age'), '--identity', identity], { TMPDIR: scratchParent });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/damaged|integrity/);
+    expect(refused.stderr).toMatch(/did not verify/);
+    expect(await readdir(scratchParent)).toEqual([]);
+  });
 
   it('refuses an archive with any one byte flipped (age header, header MAC, first, middle and last chunk) before writing anything', async () => {
     const bytes = await readFile(archive);
