@@ -17,6 +17,8 @@ import { parseRecipients } from './recipients.js';
 
 /** `keyward-backup-20260601T000000Z.age`: names sort by time. */
 const ARCHIVE_NAME = /^keyward-backup-(\d{8}T\d{6}Z)\.age$/;
+/** A temporary file a run writes before renaming it; one left by a crash is deleted by the next due run. */
+const PARTIAL_NAME = /^keyward-backup-\d{8}T\d{6}Z\.age\.[0-9a-f-]{36}\.partial$/;
 
 /** What one pass did. */
 export type ScheduledRun =
@@ -89,6 +91,9 @@ export class ScheduledBackups {
       const { fingerprints, kind } = parseRecipients(policy.recipients);
       Object.assign(details, { recipients: fingerprints.join(','), recipientKind: kind });
       await mkdir(policy.directory, { recursive: true, mode: 0o700 });
+      for (const name of await readdir(policy.directory)) {
+        if (PARTIAL_NAME.test(name)) await rm(join(policy.directory, name), { force: true });
+      }
       const bytes = await this.#write(join(policy.directory, file), policy.recipients, now);
       const kept = new Set([...existing.map((a) => a.name), file].slice(-policy.retention));
       const deleted = existing.map((a) => a.name).filter((name) => !kept.has(name));

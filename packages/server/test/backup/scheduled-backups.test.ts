@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
@@ -7,6 +7,7 @@ import { verifyArchive } from '../../src/backup/verify.js';
 import { parsePolicy } from '../../src/policy/parse-policy.js';
 import { FixedPolicy } from '../../src/policy/policy-file.js';
 import { Harness } from '../support/harness.js';
+import { POSTGRES_URL } from '../support/stores.js';
 
 const DAY = 86_400_000;
 
@@ -46,6 +47,11 @@ describe('scheduled backups (injected clock)', () => {
     const h = await Harness.start({ policy: new FixedPolicy(policy) });
     try {
       await h.createKey('k1');
+      // A temporary file left by a crashed run goes; a file of another name stays.
+      await mkdir(directory);
+      const stale = 'keyward-backup-20260531T000000Z.age.0b5a6c8e-1f2d-4c3b-9a8e-7d6c5b4a3f21.partial';
+      await writeFile(join(directory, stale), 'partial');
+      await writeFile(join(directory, 'notes.txt'), 'kept');
       const first = await h.keyward.scheduledBackups.runOnce();
       expect(first).toMatchObject({ ran: true, file: 'keyward-backup-20260601T000000Z.age', deleted: [] });
       expect((await stat(join(directory, 'keyward-backup-20260601T000000Z.age'))).mode & 0o777).toBe(0o600);
@@ -62,7 +68,11 @@ describe('scheduled backups (injected clock)', () => {
         file: 'keyward-backup-20260603T000000Z.age',
         deleted: ['keyward-backup-20260601T000000Z.age'],
       });
-      expect((await readdir(directory)).sort()).toEqual(['keyward-backup-20260602T000000Z.age', 'keyward-backup-20260603T000000Z.age']);
+      expect((await readdir(directory)).sort()).toEqual([
+        'keyward-backup-20260602T000000Z.age',
+        'keyward-backup-20260603T000000Z.age',
+        'notes.txt',
+      ]);
 
       // What was written is a full backup a custodian's identity restores and proves.
       const report = await verifyArchive({ archive: join(directory, 'keyward-backup-20260603T000000Z.age'), identities: [identity] });
@@ -105,6 +115,21 @@ describe('scheduled backups (injected clock)', () => {
       expect(await h.keyward.metrics.text()).toMatch(/keyward_backup_scheduled_runs_total\{outcome="error"\} 2/);
     } finally {
       await h.close();
+    }
+  });
+
+  it.runIf(POSTGRES_URL)('runs on one node only: a second node on the same PostgreSQL database stands by', async () => {
+    const directory = join(dir, 'two-nodes');
+    const policy = new FixedPolicy(parsePolicy(`backups:\n  directory: ${directory}\n  recipients: [${recipient}]\n`));
+    const a = await Harness.start({ store: 'postgres', policy });
+    const b = await Harness.joining(a);
+    try {
+      expect(await a.keyward.scheduledBackups.runOnce()).toMatchObject({ ran: true });
+      expect(await b.keyward.scheduledBackups.runOnce()).toEqual({ ran: false, reason: 'standby' });
+      expect(await readdir(directory)).toHaveLength(1);
+    } finally {
+      await b.close();
+      await a.close();
     }
   });
 });
