@@ -526,6 +526,10 @@ describe.runIf(POSTGRES_URL)('a backup made on PostgreSQL', () => {
       (await exec('age', ['-d', '-i', identity, archive], { maxBuffer: 256 * 1024 * 1024 })).stdout.split('\n')[0] ?? '',
     ) as { source: { dialect: string } };
     expect(header.source.dialect).toBe('postgres');
+    // The restore drill proves the PostgreSQL-made archive in a scratch SQLite store.
+    const verified = await keyward(['backup', 'verify', archive, '--identity', identity, '--json']);
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, source: { dialect: 'postgres' }, versions: { checked: 14, passed: 14 } });
 
     const dataDir = join(dir, 'restored-sqlite');
     const restored = await keyward(['backup', 'restore', archive, '--identity', identity, '--data-dir', dataDir]);
