@@ -70,12 +70,17 @@ describe('keyward backup create', () => {
         backupKey: string;
         tables: Array<{ name: string; rows: number }>;
       };
-      expect(header).toMatchObject({ type: 'header', format: 'keyward-backup', version: 1, source: { dialect: 'sqlite' } });
+      expect(header).toMatchObject({ type: 'header', format: 'keyward-backup', version: 2, source: { dialect: 'sqlite' } });
       expect(Buffer.from(header.backupKey, 'base64')).toHaveLength(32);
-      const end = JSON.parse(lines.at(-1) ?? '') as { type: string; rows: number; sha256: string };
-      const body = lines.slice(1, -1).map((line) => JSON.parse(line) as { type: string; table: string; row: Record<string, unknown> });
+      const end = JSON.parse(lines.at(-1) ?? '') as { type: string; rows: number; knownAnswers: number; sha256: string };
+      const all = lines.slice(1, -1).map((line) => JSON.parse(line) as { type: string; table: string; row: Record<string, unknown> });
+      const body = all.filter((line) => line.type === 'row');
       expect(end.type).toBe('end');
       expect(end.rows).toBe(body.length);
+      // One known-answer line per version with material (docs/formats.md §9.4), and nothing else.
+      expect(all.filter((line) => line.type === 'known-answer')).toHaveLength(3);
+      expect(end.knownAnswers).toBe(3);
+      expect(all.length).toBe(body.length + 3);
       const before = text.slice(0, text.length - (lines.at(-1)?.length ?? 0) - 1);
       expect(createHash('sha256').update(before, 'utf8').digest('hex')).toBe(end.sha256);
       const counted = new Map<string, number>();

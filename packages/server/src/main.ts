@@ -44,6 +44,8 @@ const ALERT_INTERVAL_MS = 10_000;
 
 /** How often a node announces itself and follows up incidents (well inside the 60 s node liveness window). */
 const INCIDENT_INTERVAL_MS = 15_000;
+/** How often the leader checks whether a scheduled backup (policy `backups:`) is due. */
+const BACKUP_CHECK_MS = 60_000;
 
 /** Workers share stdout: writes of at most PIPE_BUF bytes (whole lines) do not interleave on a pipe. */
 const PIPE_BUF = 4096;
@@ -166,6 +168,7 @@ async function serve(options: ServerOptions, link: PrimaryLink | null): Promise<
     onAlertError: (error) => log.error(errorFields(error), 'alert engine run failed'),
     onIncidentError: (error) => log.error(errorFields(error), 'incident job run failed'),
     onBackupError: (error) => log.error(errorFields(error), 'backup stream failed'),
+    onScheduledBackupError: (error) => log.error(errorFields(error), 'scheduled backup failed'),
     onOidcError: (error, message) => log.warn(errorFields(error), message),
     ...(link === null ? {} : { sealPeers: new LinkSealPeers(link), metrics: new WorkerMetrics(link) }),
   });
@@ -194,6 +197,7 @@ async function serve(options: ServerOptions, link: PrimaryLink | null): Promise<
   log.info({ listen: `${options.host}:${options.port}`, store: store.dialect, seal: options.seal, version: v }, 'keyward listening');
   // Every worker runs these; the store says which one leads (worker 1 on SQLite, the advisory lock on PostgreSQL).
   keyward.scheduler.start(options.schedulerIntervalMs);
+  keyward.scheduledBackups.start(BACKUP_CHECK_MS);
   keyward.audit.ticker.start(AUDIT_TICK_MS);
   keyward.dispatcher.start(WEBHOOK_INTERVAL_MS);
   keyward.alertEngine.start(ALERT_INTERVAL_MS);

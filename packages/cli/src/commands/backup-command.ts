@@ -12,9 +12,9 @@ const PROGRESS_MS = 250;
 
 /**
  * `keyward backup create`: asks the running server for an encrypted backup
- * and writes it to a file. `keyward backup restore` is offline and needs the
- * store drivers, so bin/keyward hands it to the server package
- * (packages/server/src/backup/restore-main.ts) and it never reaches here.
+ * and writes it to a file. `keyward backup restore` and `backup verify` are offline and need the
+ * store drivers, so bin/keyward hands them to the server package
+ * (packages/server/src/backup/restore-main.ts, verify-main.ts) and they never reach here.
  *
  * @example
  * registerBackupCommand(program, ctx);
@@ -22,7 +22,9 @@ const PROGRESS_MS = 250;
 export function registerBackupCommand(program: Command, ctx: CommandContext): void {
   const backup = program
     .command('backup')
-    .description('encrypted backups: create (asks the server); restore runs offline: keyward backup restore FILE --identity FILE …');
+    .description(
+      'encrypted backups: create (asks the server); restore and verify run offline: keyward backup restore|verify FILE --identity FILE …',
+    );
 
   backup
     .command('create')

@@ -1,21 +1,26 @@
 /**
  * The backup archive (docs/formats.md §9): JSON lines, age-encrypted as a
  * whole. Line 1 is the {@link ArchiveHeader}, then one {@link ArchiveRow}
- * per copied row, table by table, and last the {@link ArchiveEnd} trailer
- * with the SHA-256 of every byte before it.
+ * per copied row, table by table (since version 2 each `key_versions` row
+ * with material is followed by its {@link ArchiveKnownAnswer}), and last the
+ * {@link ArchiveEnd} trailer with the SHA-256 of every byte before it.
  */
 import { unwrapKey, wrapKey } from '@keyward/crypto';
+import type { AuditChainHead } from '@keyward/wire';
 import type { TableName, TableRow } from '../store/table-copy.js';
 
 export const ARCHIVE_FORMAT = 'keyward-backup';
-export const ARCHIVE_VERSION = 1;
+/** The version this Keyward writes. */
+export const ARCHIVE_VERSION = 2;
+/** The versions this Keyward reads: 1 has no known-answer lines and no recorded audit heads. */
+export const READABLE_ARCHIVE_VERSIONS: readonly number[] = [1, 2];
 /** The backup key: AES-256-GCM, fresh for every archive. */
 export const BACKUP_KEY_BYTES = 32;
 
 export interface ArchiveHeader {
   type: 'header';
   format: typeof ARCHIVE_FORMAT;
-  version: typeof ARCHIVE_VERSION;
+  version: number;
   /** The store's schema version (migrations.ts) when the archive was written. */
   schemaVersion: number;
   createdAt: string;
@@ -24,6 +29,26 @@ export interface ArchiveHeader {
   backupKey: string;
   /** Rows that follow, per table, in the order they follow. */
   tables: Array<{ name: TableName; rows: number }>;
+  /** Version 2: every audit chain's head in the snapshot; `keyward backup verify` checks the restored chains end exactly there. */
+  auditHeads?: AuditChainHead[];
+}
+
+/**
+ * Version 2: the known-answer value of one key version's material, computed
+ * at backup time from the material unwrapped under its KEK, on the line right
+ * after that version's `key_versions` row. The value is
+ * `fingerprint(algorithm, material)` of @keyward/crypto: for symmetric keys
+ * `hmac-sha256:` + the first 16 bytes of HMAC-SHA256 keyed by the material
+ * over a fixed label, for asymmetric keys `sha256:` + the SHA-256 of the
+ * public key's SPKI. Both are one-way: they prove the material without
+ * revealing it.
+ */
+export interface ArchiveKnownAnswer {
+  type: 'known-answer';
+  /** The key's id (`key_versions.key_id`). */
+  key: string;
+  version: number;
+  value: string;
 }
 
 export interface ArchiveRow {
@@ -36,6 +61,8 @@ export interface ArchiveEnd {
   type: 'end';
   /** Rows in the archive. */
   rows: number;
+  /** Version 2: known-answer lines in the archive. */
+  knownAnswers?: number;
   /** Lowercase hex SHA-256 of every byte of the archive before this line. */
   sha256: string;
 }

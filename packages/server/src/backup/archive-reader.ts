@@ -10,11 +10,14 @@ import {
   ARCHIVE_VERSION,
   type ArchiveEnd,
   type ArchiveHeader,
+  type ArchiveKnownAnswer,
   type ArchiveValue,
   BACKUP_KEY_BYTES,
   decodeValue,
+  READABLE_ARCHIVE_VERSIONS,
   unwrapFromBackup,
 } from './archive-format.js';
+import { KNOWN_ANSWER_PATTERN } from './known-answers.js';
 import { metaLeftOut, type RootWrapped, rootWrapped } from './root-wrapped.js';
 
 /** No archive line is longer: a bound on memory for a damaged or hostile file. */
@@ -41,7 +44,8 @@ export interface ReadRow {
  * as it goes everything docs/formats.md §9 promises: the header, the order
  * and form of every row, every backup-wrapped value (unwrapped, so a
  * tampered one fails), the per-table counts and the trailer's SHA-256.
- * `onRow` sees each row after its checks; a defect anywhere throws
+ * `onRow` sees each row after its checks, `onKnownAnswer` each known-answer
+ * line (version 2) after its checks; a defect anywhere throws
  * {@link ArchiveError} — so a caller that writes only after a first full
  * pass has written nothing from a bad archive.
  */
@@ -50,6 +54,7 @@ export async function readArchive(
   identities: readonly string[],
   onHeader: (header: ArchiveHeader) => Promise<void>,
   onRow: (row: ReadRow) => Promise<void>,
+  onKnownAnswer: (answer: ArchiveKnownAnswer) => Promise<void> = async () => {},
 ): Promise<{ header: ArchiveHeader; end: ArchiveEnd }> {
   const decrypter = new Decrypter();
   for (const identity of identities) decrypter.addIdentity(identity);
@@ -67,6 +72,9 @@ export async function readArchive(
   let tableIndex = 0;
   const counts = new Map<TableName, number>();
   let rows = 0;
+  let knownAnswers = 0;
+  /** The `key_versions` row just read, when it has material: the only place a known-answer line may follow. */
+  let awaitingAnswer: { key: string; version: number } | null = null;
   try {
     for await (const line of lines(authenticated(Readable.fromWeb(plaintext as WebReadableStream<Uint8Array>)))) {
       if (end !== null) throw new ArchiveError('the archive goes on after its trailer');
@@ -79,18 +87,30 @@ export async function readArchive(
         continue;
       }
       if (value.type === 'end') {
-        end = checkEnd(value, hash.copy().digest('hex'), rows, counts, header);
+        end = checkEnd(value, hash.copy().digest('hex'), rows, knownAnswers, counts, header);
         continue;
       }
       hash.update(line);
+      if (value.type === 'known-answer') {
+        const answer = checkKnownAnswer(value, awaitingAnswer, header, rows + knownAnswers + 2);
+        awaitingAnswer = null;
+        knownAnswers += 1;
+        await onKnownAnswer(answer);
+        continue;
+      }
       if (value.type !== 'row' || typeof value.table !== 'string' || typeof value.row !== 'object' || value.row === null) {
-        throw new ArchiveError(`line ${rows + 2} is not a row`);
+        throw new ArchiveError(`line ${rows + knownAnswers + 2} is not a row`);
       }
       const index = COPIED_TABLES.findIndex((t) => t.name === value.table);
-      if (index < tableIndex) throw new ArchiveError(`line ${rows + 2}: table ${String(value.table)} is unknown or out of order`);
+      if (index < tableIndex)
+        throw new ArchiveError(`line ${rows + knownAnswers + 2}: table ${String(value.table)} is unknown or out of order`);
       tableIndex = index;
       const table = COPIED_TABLES[index] as CopiedTable;
-      const read = readRow(table, value.row as Record<string, ArchiveValue>, backupKey as Uint8Array, rows + 2);
+      const read = readRow(table, value.row as Record<string, ArchiveValue>, backupKey as Uint8Array, rows + knownAnswers + 2);
+      awaitingAnswer =
+        table.name === 'key_versions' && read.row.material !== null && read.row.material !== undefined
+          ? { key: String(read.row.key_id), version: Number(read.row.version) }
+          : null;
       try {
         await onRow(read);
       } finally {
@@ -151,8 +171,27 @@ function parseLine(line: Buffer): Record<string, unknown> {
 
 function checkHeader(value: Record<string, unknown>): ArchiveHeader {
   if (value.type !== 'header' || value.format !== ARCHIVE_FORMAT) throw new ArchiveError('not a Keyward backup archive (no header)');
-  if (value.version !== ARCHIVE_VERSION)
-    throw new ArchiveError(`archive format version ${String(value.version)} is not supported (this Keyward reads ${ARCHIVE_VERSION})`);
+  if (typeof value.version !== 'number' || !READABLE_ARCHIVE_VERSIONS.includes(value.version)) {
+    throw new ArchiveError(
+      `archive format version ${String(value.version)} is not supported (this Keyward reads ${READABLE_ARCHIVE_VERSIONS.join(' and ')}, writes ${ARCHIVE_VERSION})`,
+    );
+  }
+  if (value.version >= 2) {
+    const heads = value.auditHeads;
+    if (
+      !Array.isArray(heads) ||
+      !heads.every(
+        (h) =>
+          typeof h?.chain === 'string' &&
+          Number.isInteger(h?.seq) &&
+          h.seq > 0 &&
+          typeof h?.hash === 'string' &&
+          /^[0-9a-f]{64}$/.test(h.hash),
+      )
+    ) {
+      throw new ArchiveError('header: auditHeads is missing or malformed');
+    }
+  }
   const schema = value.schemaVersion;
   if (typeof schema !== 'number' || !Number.isInteger(schema) || schema < 1) throw new ArchiveError('header: schemaVersion is missing');
   if (schema > SCHEMA_VERSION) {
@@ -180,11 +219,15 @@ function checkEnd(
   value: Record<string, unknown>,
   sha256: string,
   rows: number,
+  knownAnswers: number,
   counts: Map<TableName, number>,
   header: ArchiveHeader,
 ): ArchiveEnd {
   if (value.sha256 !== sha256) throw new ArchiveError('the archive failed its integrity check (SHA-256 of the body)');
   if (value.rows !== rows) throw new ArchiveError(`the trailer counts ${String(value.rows)} rows, the archive holds ${rows}`);
+  if (header.version >= 2 && value.knownAnswers !== knownAnswers) {
+    throw new ArchiveError(`the trailer counts ${String(value.knownAnswers)} known-answer lines, the archive holds ${knownAnswers}`);
+  }
   for (const table of header.tables) {
     if ((counts.get(table.name) ?? 0) !== table.rows) {
       throw new ArchiveError(`table ${table.name}: the header counts ${table.rows} rows, the archive holds ${counts.get(table.name) ?? 0}`);
@@ -194,6 +237,24 @@ function checkEnd(
     if (!header.tables.some((t) => t.name === name)) throw new ArchiveError(`table ${name} has rows but is not in the header`);
   }
   return value as unknown as ArchiveEnd;
+}
+
+/** A known-answer line (version 2) must follow the `key_versions` row with material that it names, once. */
+function checkKnownAnswer(
+  value: Record<string, unknown>,
+  awaiting: { key: string; version: number } | null,
+  header: ArchiveHeader,
+  line: number,
+): ArchiveKnownAnswer {
+  if (header.version < 2) throw new ArchiveError(`line ${line}: a version ${header.version} archive has no known-answer lines`);
+  if (typeof value.key !== 'string' || !Number.isInteger(value.version) || typeof value.value !== 'string') {
+    throw new ArchiveError(`line ${line}: malformed known-answer line`);
+  }
+  if (!KNOWN_ANSWER_PATTERN.test(value.value)) throw new ArchiveError(`line ${line}: a known-answer value has an unknown form`);
+  if (awaiting === null || awaiting.key !== value.key || awaiting.version !== value.version) {
+    throw new ArchiveError(`line ${line}: a known-answer line does not follow the key version it names`);
+  }
+  return { type: 'known-answer', key: value.key, version: value.version as number, value: value.value };
 }
 
 function readRow(table: CopiedTable, encoded: Record<string, ArchiveValue>, backupKey: Uint8Array, line: number): ReadRow {

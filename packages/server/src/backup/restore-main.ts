@@ -6,7 +6,7 @@
  * here the way it sends `server` to main.ts, so the client CLI never loads
  * native modules. Exit codes: 0 restored, 1 refused or failed, 2 usage.
  */
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PIN_ENV, readPkcs11Pin } from '../seal/pkcs11/pkcs11-pin.js';
@@ -14,6 +14,7 @@ import { openPostgresStore } from '../store/postgres/postgres-store.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import { ArchiveError } from './archive-reader.js';
+import { IdentityFileError, readIdentityFile } from './identity-file.js';
 import { type RestoreReport, RestoreTargetError, restoreArchive } from './restore.js';
 import { newRestoreSeal, type RestoreSealOptions } from './restore-seal.js';
 
@@ -119,22 +120,13 @@ function parsePkcs11(seal: string, values: Record<string, string | undefined>, e
   return { library, token, keyLabel: values['pkcs11-key-label'] ?? 'keyward-root', pinFile };
 }
 
-/** The identities of an age identity file: its non-comment lines. The content never appears in a message. */
+/** The identities of an age identity file (usage errors name the path, never the content). */
 async function readIdentities(path: string): Promise<string[]> {
-  let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    return await readIdentityFile(path);
   } catch (error) {
-    throw new UsageError(`--identity: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw error instanceof IdentityFileError ? new UsageError(error.message) : error;
   }
-  const identities = text
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#'));
-  if (identities.length === 0 || !identities.every((line) => line.startsWith('AGE-SECRET-KEY-'))) {
-    throw new UsageError(`--identity: ${path} is not an age identity file (AGE-SECRET-KEY-… lines)`);
-  }
-  return identities;
 }
 
 async function run(args: RestoreArgs): Promise<RestoreReport> {

@@ -21,6 +21,9 @@ export class JobMetrics {
   readonly #deliveryDuration: Histogram;
   readonly #abandoned: Counter;
   readonly #dispatchErrors: Counter;
+  readonly #backupRuns: Counter;
+  readonly #backupLastSuccess: Gauge;
+  readonly #backupBytes: Gauge;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -47,6 +50,23 @@ export class JobMetrics {
     this.#stepFailures = new Counter({
       name: 'keyward_scheduler_step_failures_total',
       help: 'Scheduler steps that failed (each is retried on the next pass; the server log names the error class).',
+      registers,
+    });
+    this.#backupRuns = new Counter({
+      name: 'keyward_backup_scheduled_runs_total',
+      help: 'Scheduled backups that were due, by outcome: success (written, read back, old archives pruned) or error (the server log says why).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    for (const outcome of ['success', 'error']) this.#backupRuns.inc({ outcome }, 0);
+    this.#backupLastSuccess = new Gauge({
+      name: 'keyward_backup_last_success_timestamp_seconds',
+      help: 'Unix time of the last successful scheduled backup written by this node (0: never).',
+      registers,
+    });
+    this.#backupBytes = new Gauge({
+      name: 'keyward_backup_last_bytes',
+      help: 'Size in bytes of the last successful scheduled backup written by this node.',
       registers,
     });
     this.#lastSuccess = new Gauge({
@@ -80,6 +100,14 @@ export class JobMetrics {
   }
 
   /** The scheduler's observer: a finished pass, or null when the pass threw. */
+  /** A scheduled backup that was due: its outcome, size and time. */
+  backupRun(outcome: 'success' | 'error', bytes: number, at: Date): void {
+    this.#backupRuns.inc({ outcome });
+    if (outcome !== 'success') return;
+    this.#backupLastSuccess.set(at.getTime() / 1000);
+    this.#backupBytes.set(bytes);
+  }
+
   schedulerRun(run: SchedulerRun | null, seconds: number): void {
     this.#runDuration.observe(seconds);
     if (run === null) {

@@ -1,8 +1,9 @@
-import { KEY_CLASSES, type KeyClass } from '@keyward/wire';
+import { KEY_CLASSES, type KeyClass, KeywardError } from '@keyward/wire';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
+import { parseRecipients } from '../backup/recipients.js';
 import { parseDuration } from '../keys/duration.js';
-import { DEFAULT_POLICY, deepFreeze, OIDC_DEFAULTS, type OidcPolicy, type Policy } from './policy.js';
+import { BACKUPS_DEFAULTS, type BackupsPolicy, DEFAULT_POLICY, deepFreeze, OIDC_DEFAULTS, type OidcPolicy, type Policy } from './policy.js';
 import { POLICY_SCHEMA } from './policy-schema.js';
 
 /** The largest policy file accepted (a policy is a page of YAML, not a data set). */
@@ -75,7 +76,9 @@ export function parsePolicy(text: string): Policy {
   }
   const policy = merge(DEFAULT_POLICY, data) as Policy;
   if (policy.oidc !== null) policy.oidc = oidcWithDefaults(policy.oidc);
+  if (policy.backups !== null) policy.backups = { ...BACKUPS_DEFAULTS, ...policy.backups };
   checkSemantics(policy, where);
+  checkBackups(policy.backups, where);
   checkOidc(policy.oidc, where);
   checkClasses(policy, data, where);
   return deepFreeze(policy);
@@ -158,6 +161,22 @@ function checkSemantics(policy: Policy, where: (path: Path, key?: string) => str
     }
     seen.add(rule.class);
   });
+}
+
+const MIN_BACKUP_INTERVAL_MS = 3_600_000;
+
+/** Scheduled backups run at most hourly, to recipients a manual backup would accept. */
+function checkBackups(backups: BackupsPolicy | null, where: (path: Path, key?: string) => string): void {
+  if (backups === null) return;
+  if (parseDuration('backups.interval', backups.interval) < MIN_BACKUP_INTERVAL_MS) {
+    throw new PolicyError(`backups.interval: must be at least 1h${where(['backups', 'interval'])}`);
+  }
+  try {
+    parseRecipients(backups.recipients);
+  } catch (error) {
+    if (!(error instanceof KeywardError)) throw error;
+    throw new PolicyError(`backups.${error.message}${where(['backups', 'recipients'])}`);
+  }
 }
 
 /** An `oidc:` section as given, with its optional settings defaulted and its audience as a list. */

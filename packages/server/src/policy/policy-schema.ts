@@ -100,6 +100,19 @@ const oidc = {
   },
 } as const;
 
+/** The `backups:` section: absent or null means no scheduled backups. Recipients are checked further by parseRecipients. */
+const backups = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  required: ['directory', 'recipients'],
+  properties: {
+    directory: { type: 'string', pattern: '^/', minLength: 2, maxLength: 4096 },
+    interval: duration,
+    retention: { type: 'integer', minimum: 1, maximum: 1000 },
+    recipients: { type: 'array', minItems: 1, maxItems: 16, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 4096 } },
+  },
+} as const;
+
 export const POLICY_SCHEMA = {
   type: 'object',
   additionalProperties: false,
@@ -167,5 +180,6 @@ export const POLICY_SCHEMA = {
       additionalProperties: false,
       properties: { admin: { type: 'string', enum: ['required', 'off'] } },
     },
+    backups,
   },
 } as const;

@@ -86,6 +86,21 @@ export interface MfaPolicy {
   admin: 'required' | 'off';
 }
 
+/** Scheduled backups (docs/operations.md, "Scheduled backups"): age-encrypted archives written to a directory by the leader. */
+export interface BackupsPolicy {
+  /** An absolute directory the server writes `keyward-backup-<time>.age` files to. */
+  directory: string;
+  /** How often (a duration, at least 1h). */
+  interval: string;
+  /** How many archives to keep; older ones are deleted after each successful run. */
+  retention: number;
+  /** The custodians' age recipients, as `keyward backup create --recipient` takes them. */
+  recipients: string[];
+}
+
+/** The defaults of a `backups:` section's optional settings. */
+export const BACKUPS_DEFAULTS: Pick<BackupsPolicy, 'interval' | 'retention'> = deepFreeze({ interval: '1d', retention: 7 });
+
 /** The policy file (docs/alerts.md, "The policy file"; docs/governance.md for `classes:`, `oidc:` and `mfa:`). */
 export interface Policy {
   version: 1;
@@ -104,6 +119,8 @@ export interface Policy {
   /** OIDC sign-in; null (the default): bearer JWTs are not accepted. */
   oidc: OidcPolicy | null;
   mfa: MfaPolicy;
+  /** Scheduled backups; null (the default): none. */
+  backups: BackupsPolicy | null;
 }
 
 /** The defaults of an `oidc:` section's optional settings. */
@@ -198,6 +215,7 @@ export const DEFAULT_POLICY: Policy = deepFreeze({
   separationOfDuties: { exempt: [] },
   oidc: null,
   mfa: { admin: 'required' },
+  backups: null,
 });
 
 /** Whether the policy asks for automatic containment of a key of `keyClass` when an alert of `type` is raised about it. */

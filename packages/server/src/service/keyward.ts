@@ -5,6 +5,7 @@ import { AutoContainment } from '../alerts/auto-containment.js';
 import { AuditLog, type CheckpointPolicy } from '../audit/audit-log.js';
 import { AuditSecrets } from '../audit/audit-secrets.js';
 import type { AuditFileSink } from '../audit/file-sink.js';
+import { ScheduledBackups } from '../backup/scheduled-backups.js';
 import { EventHub } from '../events/event-hub.js';
 import { EventService } from '../events/event-service.js';
 import { type DispatcherOptions, WebhookDispatcher } from '../events/webhook-dispatcher.js';
@@ -56,6 +57,8 @@ export interface KeywardOptions {
   rates?: Partial<RateLimits>;
   /** Called with each error a scheduler step throws (the step is retried on the next run). */
   onSchedulerError?: (error: unknown) => void;
+  /** Called with why a scheduled backup failed (the run is audited as an error and retried on the next pass). */
+  onScheduledBackupError?: (error: unknown) => void;
   /** Event streams and webhook delivery (docs/events.md). */
   events?: Partial<EventOptions>;
   webhooks?: Partial<DispatcherOptions>;
@@ -136,6 +139,8 @@ export interface Keyward {
   readonly limits: CryptoLimits;
   /** Life-cycle jobs; `main.ts` starts it on an interval, tests call `runOnce()` after moving the clock. */
   readonly scheduler: Scheduler;
+  /** Scheduled backups from the policy file's `backups:` section (leader only). */
+  readonly scheduledBackups: ScheduledBackups;
   readonly events: EventService;
   readonly eventOptions: EventOptions;
   readonly webhooks: WebhookService;
@@ -193,6 +198,17 @@ export function createKeyward(options: KeywardOptions): Keyward {
   const lifecycle = new Lifecycle(keyring);
   const uses = new UseLimiter(store);
   const system = new SystemActions({ store, audit, clock, directory, keyring, onCommitted });
+  const scheduledBackups = new ScheduledBackups({
+    store,
+    seal,
+    policy,
+    clock,
+    node: options.audit?.node ?? hostname(),
+    version: options.version,
+    audit: (record) => audit.record(record),
+    onRun: (outcome, bytes, at) => metrics.jobs.backupRun(outcome, bytes, at),
+    onError: options.onScheduledBackupError ?? (() => {}),
+  });
   const scheduler = new Scheduler({
     store,
     system,
@@ -326,6 +342,7 @@ export function createKeyward(options: KeywardOptions): Keyward {
     },
     limits,
     scheduler,
+    scheduledBackups,
     events: new EventService({ gate, store, hub, authenticator, authorizer, isSealed }),
     eventOptions,
     webhooks: new WebhookService({ gate, store, keyring }),
@@ -341,6 +358,7 @@ export function createKeyward(options: KeywardOptions): Keyward {
     async shutdown() {
       stopListening();
       await scheduler.stop();
+      await scheduledBackups.stop();
       hub.close();
       await dispatcher.stop();
       await alertEngine.stop();

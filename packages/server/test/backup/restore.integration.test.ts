@@ -1,11 +1,13 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KeywardClient } from '@keyward/sdk';
+import { Decrypter, Encrypter } from 'age-encryption';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEYWARD_BIN, type RunningServer, startServer } from '../../../sdk/test/support/server.js';
 import { rootWrapped } from '../../src/backup/root-wrapped.js';
@@ -17,6 +19,15 @@ import { POSTGRES_URL } from '../support/stores.js';
 
 const exec = promisify(execFile);
 const text = (s: string) => new TextEncoder().encode(s);
+
+/** What `keyward backup verify --json` prints. */
+interface VerifyJson {
+  ok: boolean;
+  formatVersion: number;
+  versions: { checked: number; passed: number; failed: number; withoutMaterial: number; expected: string };
+  failures: Array<{ keyId: string; name: string; version: number; problem: string }>;
+  audit: { valid: boolean; chains: number; records: number; checkpoints: number; problem: unknown };
+}
 
 interface Made {
   ciphertexts: Array<{ key: string; ciphertext: string; plaintext: string }>;
@@ -48,10 +59,14 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts `keyward server` on an existing (restored) data directory and waits for health. */
-async function startOn(dataDir: string, databaseUrl: string | null): Promise<{ url: string; child: ChildProcess; output: () => string }> {
+async function startOn(
+  dataDir: string,
+  databaseUrl: string | null,
+  env: Record<string, string> = {},
+): Promise<{ url: string; child: ChildProcess; output: () => string }> {
   const port = await freePort();
   const args = ['server', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, ...(databaseUrl ? ['--database-url', databaseUrl] : [])];
-  const child = spawn(KEYWARD_BIN, args, { env: { ...process.env, KEYWARD_WORKERS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(KEYWARD_BIN, args, { env: { ...process.env, KEYWARD_WORKERS: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (c: Buffer) => {
     output += c.toString();
@@ -116,11 +131,90 @@ async function rowsOf(store: Store): Promise<Map<string, unknown[]>> {
   });
 }
 
+/** Keys of every algorithm family (two rotations of the encryption keys), what they made, a principal, a grant and a checkpoint. */
+async function populate(admin: KeywardClient): Promise<Made> {
+  const made: Made = { ciphertexts: [], signatures: [], macs: [] };
+  for (const algorithm of ['aes-256-gcm', 'chacha20-poly1305', 'rsa-oaep-3072'] as const) {
+    const key = `enc-${algorithm}`;
+    await admin.createKey({ name: key, algorithm, owner: 'team-a' });
+    for (let v = 0; v < 2; v++) {
+      const plaintext = `secret ${algorithm} ${v}`;
+      const { ciphertext } = await admin.encrypt(key, text(plaintext), { context: { v: String(v) } });
+      made.ciphertexts.push({ key, ciphertext, plaintext });
+      await admin.rotateKey(key);
+    }
+  }
+  for (const algorithm of ['ed25519', 'ecdsa-p256', 'rsa-pss-3072', 'ml-dsa-65'] as const) {
+    const key = `sig-${algorithm}`;
+    await admin.createKey({ name: key, algorithm, owner: 'team-a' });
+    const message = `release ${algorithm}`;
+    const { signature } = await admin.sign(key, { message: text(message) });
+    made.signatures.push({ key, message, signature });
+  }
+  await admin.createKey({ name: 'mac-key', algorithm: 'hmac-sha256', owner: 'team-a' });
+  made.macs.push({ key: 'mac-key', message: 'm', mac: (await admin.mac('mac-key', text('m'))).mac });
+  await admin.createPrincipal({ id: 'svc-app', kind: 'service', roles: ['key-user'] });
+  await admin.createToken('svc-app');
+  await admin.addGrant('enc-aes-256-gcm', { principal: 'svc-app', operations: ['encrypt', 'decrypt'] });
+  await admin.auditCheckpoint();
+  return made;
+}
+
+/** Starts a server on a restored target and checks the old admin token, every ciphertext, signature and MAC, and the audit chain. */
+async function checkRestored(dataDir: string, databaseUrl: string | null, token: string, made: Made): Promise<void> {
+  const server = await startOn(dataDir, databaseUrl);
+  try {
+    const admin = new KeywardClient({ address: server.url, token });
+    expect((await admin.self()).principal.id).toBe('admin');
+    for (const c of made.ciphertexts) {
+      const { plaintext } = await admin.decrypt(c.key, c.ciphertext, { context: { v: c.plaintext.slice(-1) } });
+      expect(new TextDecoder().decode(plaintext)).toBe(c.plaintext);
+    }
+    for (const s of made.signatures)
+      expect((await admin.verify(s.key, { message: text(s.message), signature: s.signature })).valid).toBe(true);
+    for (const m of made.macs) expect((await admin.verifyMac(m.key, text(m.message), m.mac)).valid).toBe(true);
+    // New material is wrapped under the new seal's KEKs and works too.
+    const fresh = await admin.encrypt('enc-aes-256-gcm', text('after restore'));
+    expect(new TextDecoder().decode((await admin.decrypt('enc-aes-256-gcm', fresh.ciphertext)).plaintext)).toBe('after restore');
+    // The restored audit chain and the signed checkpoints still verify (the audit signing key came back too).
+    const report = await admin.verifyAudit();
+    expect(report.valid).toBe(true);
+    expect(server.output()).not.toContain(token);
+  } finally {
+    await stop(server.child);
+  }
+}
+
+/** A scratch PostgreSQL database next to the test one; `drop` removes it. */
+async function scratchDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `kw_backup_restore_${randomBytes(4).toString('hex')}`;
+  await exec('createdb', ['-h', '127.0.0.1', '-U', 'postgres', name]);
+  return {
+    url: (POSTGRES_URL as string).replace(/\/[^/]*$/, `/${name}`),
+    drop: async () => {
+      await exec('dropdb', ['-h', '127.0.0.1', '-U', 'postgres', '--force', name]);
+    },
+  };
+}
+
+/** Tables in a PostgreSQL database's public schema: a restore that refused must have created none. */
+async function publicTables(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'public'`);
+    return Number(rows[0]?.n);
+  } finally {
+    await client.end();
+  }
+}
+
 describe('backup and restore', () => {
   let source: RunningServer;
   let dir: string;
   let archive: string;
   let identity: string;
+  let recipient: string;
   let made: Made;
   /** The source's rows at backup time, read from a copy of its database taken while it was stopped. */
   let sourceRows: Map<string, Array<Record<string, unknown>>>;
@@ -136,33 +230,9 @@ describe('backup and restore', () => {
     dir = await mkdtemp(join(tmpdir(), 'keyward-restore-'));
     identity = join(dir, 'custodian.txt');
     await exec('age-keygen', ['-o', identity]);
-    const recipient = (await exec('age-keygen', ['-y', identity])).stdout.trim();
+    recipient = (await exec('age-keygen', ['-y', identity])).stdout.trim();
     source = await startServer();
-    const admin = new KeywardClient({ address: source.url, token: source.token });
-    made = { ciphertexts: [], signatures: [], macs: [] };
-    for (const algorithm of ['aes-256-gcm', 'chacha20-poly1305', 'rsa-oaep-3072'] as const) {
-      const key = `enc-${algorithm}`;
-      await admin.createKey({ name: key, algorithm, owner: 'team-a' });
-      for (let v = 0; v < 2; v++) {
-        const plaintext = `secret ${algorithm} ${v}`;
-        const { ciphertext } = await admin.encrypt(key, text(plaintext), { context: { v: String(v) } });
-        made.ciphertexts.push({ key, ciphertext, plaintext });
-        await admin.rotateKey(key);
-      }
-    }
-    for (const algorithm of ['ed25519', 'ecdsa-p256', 'rsa-pss-3072', 'ml-dsa-65'] as const) {
-      const key = `sig-${algorithm}`;
-      await admin.createKey({ name: key, algorithm, owner: 'team-a' });
-      const message = `release ${algorithm}`;
-      const { signature } = await admin.sign(key, { message: text(message) });
-      made.signatures.push({ key, message, signature });
-    }
-    await admin.createKey({ name: 'mac-key', algorithm: 'hmac-sha256', owner: 'team-a' });
-    made.macs.push({ key: 'mac-key', message: 'm', mac: (await admin.mac('mac-key', text('m'))).mac });
-    await admin.createPrincipal({ id: 'svc-app', kind: 'service', roles: ['key-user'] });
-    await admin.createToken('svc-app');
-    await admin.addGrant('enc-aes-256-gcm', { principal: 'svc-app', operations: ['encrypt', 'decrypt'] });
-    await admin.auditCheckpoint();
+    made = await populate(new KeywardClient({ address: source.url, token: source.token }));
 
     archive = join(dir, 'backup.age');
     const created = await keyward(['backup', 'create', '--recipient', recipient, '--out', archive], {
@@ -205,12 +275,8 @@ describe('backup and restore', () => {
   for (const target of targets) {
     it(`restores into a fresh ${target} target with a new file seal: old admin token, every ciphertext, signature and MAC, the audit chain`, async () => {
       const dataDir = join(dir, `restored-${target}`);
-      let databaseUrl: string | null = null;
-      const dbName = `kw_backup_restore_${randomBytes(4).toString('hex')}`;
-      if (target === 'postgres') {
-        await exec('createdb', ['-h', '127.0.0.1', '-U', 'postgres', dbName]);
-        databaseUrl = (POSTGRES_URL as string).replace(/\/[^/]*$/, `/${dbName}`);
-      }
+      const scratch = target === 'postgres' ? await scratchDatabase() : null;
+      const databaseUrl = scratch?.url ?? null;
       const dbArgs = databaseUrl ? ['--database-url', databaseUrl] : [];
       try {
         const restored = await keyward(['backup', 'restore', archive, '--identity', identity, '--data-dir', dataDir, ...dbArgs]);
@@ -248,32 +314,153 @@ describe('backup and restore', () => {
         expect(again.code).toBe(1);
         expect(again.stderr).toMatch(/not empty.*--force/);
 
-        const server = await startOn(dataDir, databaseUrl);
-        try {
-          const admin = new KeywardClient({ address: server.url, token: source.token });
-          expect((await admin.self()).principal.id).toBe('admin');
-          for (const c of made.ciphertexts) {
-            const { plaintext } = await admin.decrypt(c.key, c.ciphertext, { context: { v: c.plaintext.slice(-1) } });
-            expect(new TextDecoder().decode(plaintext)).toBe(c.plaintext);
-          }
-          for (const s of made.signatures)
-            expect((await admin.verify(s.key, { message: text(s.message), signature: s.signature })).valid).toBe(true);
-          for (const m of made.macs) expect((await admin.verifyMac(m.key, text(m.message), m.mac)).valid).toBe(true);
-          // New material is wrapped under the new seal's KEKs and works too.
-          const fresh = await admin.encrypt('enc-aes-256-gcm', text('after restore'));
-          expect(new TextDecoder().decode((await admin.decrypt('enc-aes-256-gcm', fresh.ciphertext)).plaintext)).toBe('after restore');
-          // The restored audit chain and the signed checkpoints still verify (the audit signing key came back too).
-          const report = await admin.verifyAudit();
-          expect(report.valid).toBe(true);
-          expect(server.output()).not.toContain(source.token);
-        } finally {
-          await stop(server.child);
-        }
+        await checkRestored(dataDir, databaseUrl, source.token, made);
       } finally {
-        if (target === 'postgres') await exec('dropdb', ['-h', '127.0.0.1', '-U', 'postgres', '--force', dbName]);
+        await scratch?.drop();
       }
     });
   }
+
+  /** Runs `keyward backup verify --json` with its scratch store under `scratchParent`, which must be left empty. */
+  async function verify(file: string, scratchParent: string): Promise<{ code: number | null; report: VerifyJson; stderr: string }> {
+    await mkdir(scratchParent, { recursive: true });
+    const result = await keyward(['backup', 'verify', file, '--identity', identity, '--json'], { TMPDIR: scratchParent });
+    expect(await readdir(scratchParent), 'the scratch store is deleted').toEqual([]);
+    expect(result.stdout + result.stderr).not.toMatch(/AGE-SECRET-KEY/);
+    return { code: result.code, report: JSON.parse(result.stdout || 'null') as VerifyJson, stderr: result.stderr };
+  }
+
+  it('backup verify: every version with material matches its known-answer value and the audit chain verifies to the recorded head', async () => {
+    const { code, report, stderr } = await verify(archive, join(dir, 'verify-good'));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(report.ok).toBe(true);
+    expect(report.formatVersion).toBe(2);
+    expect(report.versions).toEqual({ checked: 14, passed: 14, failed: 0, withoutMaterial: 0, expected: 'known-answers' });
+    expect(report.failures).toEqual([]);
+    expect(report.audit.valid).toBe(true);
+    expect(report.audit.chains).toBe(1);
+    expect(report.audit.records).toBeGreaterThan(20);
+    expect(report.audit.checkpoints).toBeGreaterThan(0);
+    // The known-answer lines are the versions' fingerprints, one after each key_versions row with material.
+    const lines = (await exec('age', ['-d', '-i', identity, archive], { maxBuffer: 256 * 1024 * 1024 })).stdout.trim().split('\n');
+    const parsed = lines.map(
+      (l) =>
+        JSON.parse(l) as { type: string; table?: string; row?: Record<string, unknown>; key?: string; version?: number; value?: string },
+    );
+    const answers = parsed.filter((l) => l.type === 'known-answer');
+    expect(answers).toHaveLength(14);
+    for (const answer of answers) {
+      const before = parsed[parsed.indexOf(answer) - 1];
+      expect(before?.table).toBe('key_versions');
+      expect(before?.row?.key_id).toBe(answer.key);
+      expect(before?.row?.version).toBe(answer.version);
+      expect(answer.value).toBe(before?.row?.fingerprint);
+    }
+    expect(parsed[0]).toMatchObject({ type: 'header', version: 2, auditHeads: [{ seq: expect.any(Number) }] });
+    expect(parsed.at(-1)).toMatchObject({ type: 'end', knownAnswers: 14 });
+  });
+
+  it('backup verify: an archive whose recorded known-answer value does not match fails and names the version', async () => {
+    // Re-encrypt, to the same custodian, an archive whose known-answer value for enc-aes-256-gcm version 2 is altered (trailer recomputed).
+    const decrypter = new Decrypter();
+    decrypter.addIdentity((await readFile(identity, 'utf8')).split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-')) as string);
+    const plain = new TextDecoder().decode(await decrypter.decrypt(await readFile(archive)));
+    const lines = plain.trimEnd().split('\n');
+    const keyId = lines
+      .map((l) => JSON.parse(l) as { table?: string; row?: { id?: string; name?: string } })
+      .find((l) => l.table === 'keys' && l.row?.name === 'enc-aes-256-gcm')?.row?.id;
+    expect(keyId).toBeTypeOf('string');
+    const at = lines.findIndex((l) => {
+      const v = JSON.parse(l) as { type: string; key?: string; version?: number };
+      return v.type === 'known-answer' && v.key === keyId && v.version === 2;
+    });
+    expect(at).toBeGreaterThan(0);
+    const answer = JSON.parse(lines[at] as string) as { value: string };
+    answer.value = `${answer.value.slice(0, -1)}${answer.value.endsWith('0') ? '1' : '0'}`;
+    lines[at] = JSON.stringify(answer);
+    const body = `${lines.slice(0, -1).join('\n')}\n`;
+    const end = JSON.parse(lines.at(-1) as string) as { sha256: string };
+    end.sha256 = createHash('sha256').update(body, 'utf8').digest('hex');
+    const encrypter = new Encrypter();
+    encrypter.addRecipient(recipient);
+    const forged = join(dir, 'forged-known-answer.age');
+    await writeFile(forged, await encrypter.encrypt(`${body}${JSON.stringify(end)}\n`));
+
+    const { code, report } = await verify(forged, join(dir, 'verify-forged'));
+    expect(code).toBe(1);
+    expect(report.ok).toBe(false);
+    expect(report.versions).toMatchObject({ checked: 14, passed: 13, failed: 1 });
+    expect(report.failures).toEqual([{ keyId, name: 'enc-aes-256-gcm', version: 2, problem: expect.stringMatching(/known-answer/) }]);
+    expect(report.audit.valid).toBe(true);
+
+    const human = await keyward(['backup', 'verify', forged, '--identity', identity]);
+    expect(human.code).toBe(1);
+    expect(human.stdout).toContain(`First bad version: key 'enc-aes-256-gcm' (${keyId}) version 2`);
+    expect(human.stdout).toMatch(/FAILED/);
+    // A damaged archive is refused as a restore refuses it, and no scratch store is left behind.
+    const damaged = Buffer.from(await readFile(archive));
+    const middle = Math.floor(damaged.length / 2);
+    damaged[middle] = (damaged[middle] ?? 0) ^ 0x01;
+    await writeFile(join(dir, 'damaged.age'), damaged);
+    const scratchParent = join(dir, 'verify-damaged');
+    await mkdir(scratchParent);
+    const refused = await keyward(['backup', 'verify', join(dir, 'damaged.age'), '--identity', identity], { TMPDIR: scratchParent });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/damaged|integrity/);
+    expect(refused.stderr).toMatch(/did not verify/);
+    expect(await readdir(scratchParent)).toEqual([]);
+  });
+
+  it('refuses an archive with any one byte flipped (age header, header MAC, first, middle and last chunk) before writing anything', async () => {
+    const bytes = await readFile(archive);
+    const headerEnd = bytes.indexOf('\n---') + 1;
+    const macLineEnd = bytes.indexOf(0x0a, headerEnd);
+    expect(headerEnd).toBeGreaterThan(0);
+    const positions = {
+      'age version line': 3,
+      'recipient stanza': Math.floor(headerEnd / 2),
+      'header MAC': macLineEnd - 5,
+      'payload nonce': macLineEnd + 3,
+      'first chunk': macLineEnd + 17 + 100,
+      middle: Math.floor(bytes.length / 2),
+      'last byte (final chunk tag)': bytes.length - 1,
+    };
+    const scratch = POSTGRES_URL ? await scratchDatabase() : null;
+    try {
+      for (const [where, at] of Object.entries(positions)) {
+        const flipped = Buffer.from(bytes);
+        flipped[at] = (flipped[at] ?? 0) ^ 0x01;
+        const file = join(dir, `flipped-${at}.age`);
+        await writeFile(file, flipped);
+        const target = join(dir, `flipped-target-${at}`);
+        const sqlite = await keyward(['backup', 'restore', file, '--identity', identity, '--data-dir', target]);
+        expect(sqlite.code, `${where}: ${sqlite.stderr}`).toBe(1);
+        expect(sqlite.stderr, where).toMatch(/does not open|damaged|integrity|truncated|not a Keyward backup/);
+        expect(sqlite.stderr).toMatch(/nothing was restored/);
+        await expect(readdir(target), where).rejects.toMatchObject({ code: 'ENOENT' });
+        if (scratch !== null) {
+          const pgTarget = join(dir, `flipped-pg-${at}`);
+          const postgres = await keyward([
+            'backup',
+            'restore',
+            file,
+            '--identity',
+            identity,
+            '--data-dir',
+            pgTarget,
+            '--database-url',
+            scratch.url,
+          ]);
+          expect(postgres.code, `${where}: ${postgres.stderr}`).toBe(1);
+          expect(await publicTables(scratch.url), where).toBe(0);
+          await expect(readdir(pgTarget), where).rejects.toMatchObject({ code: 'ENOENT' });
+        }
+      }
+    } finally {
+      await scratch?.drop();
+    }
+  });
 
   it('refuses a tampered or truncated archive, and a wrong identity, before writing anything', async () => {
     const bytes = await readFile(archive);
@@ -302,4 +489,53 @@ describe('backup and restore', () => {
       expect(result.stderr).not.toMatch(/AGE-SECRET-KEY/);
     }
   });
+});
+
+describe.runIf(POSTGRES_URL)('a backup made on PostgreSQL', () => {
+  let dir: string;
+  let scratch: { url: string; drop: () => Promise<void> };
+  let source: { url: string; child: ChildProcess; output: () => string };
+  const token = `kw_test_${randomBytes(24).toString('base64url')}`;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'keyward-restore-pg-'));
+    scratch = await scratchDatabase();
+    await mkdir(join(dir, 'source'), { mode: 0o700 });
+    source = await startOn(join(dir, 'source'), scratch.url, { KEYWARD_INIT_ADMIN_TOKEN: token });
+  }, 120_000);
+
+  afterAll(async () => {
+    if (source) await stop(source.child);
+    await scratch?.drop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('restores into SQLite with a new file seal: every ciphertext, signature and MAC, the audit chain', async () => {
+    const made = await populate(new KeywardClient({ address: source.url, token }));
+    const identity = join(dir, 'custodian.txt');
+    await exec('age-keygen', ['-o', identity]);
+    const recipient = (await exec('age-keygen', ['-y', identity])).stdout.trim();
+    const archive = join(dir, 'backup.age');
+    const created = await keyward(['backup', 'create', '--recipient', recipient, '--out', archive], {
+      KEYWARD_ADDR: source.url,
+      KEYWARD_TOKEN: token,
+    });
+    expect(created.stderr).toBe('');
+    expect(created.code).toBe(0);
+    const header = JSON.parse(
+      (await exec('age', ['-d', '-i', identity, archive], { maxBuffer: 256 * 1024 * 1024 })).stdout.split('\n')[0] ?? '',
+    ) as { source: { dialect: string } };
+    expect(header.source.dialect).toBe('postgres');
+    // The restore drill proves the PostgreSQL-made archive in a scratch SQLite store.
+    const verified = await keyward(['backup', 'verify', archive, '--identity', identity, '--json']);
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, source: { dialect: 'postgres' }, versions: { checked: 14, passed: 14 } });
+
+    const dataDir = join(dir, 'restored-sqlite');
+    const restored = await keyward(['backup', 'restore', archive, '--identity', identity, '--data-dir', dataDir]);
+    expect(restored.stderr).toBe('');
+    expect(restored.code).toBe(0);
+    expect(await readdir(dataDir)).toContain('keyward.db');
+    await checkRestored(dataDir, null, token, made);
+  }, 240_000);
 });
