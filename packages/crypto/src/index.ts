@@ -17,8 +17,8 @@ export {
   verifyAuditCheckpoint,
   verifyAuditLines,
 } from './audit-chain.js';
-export type { CiphertextAlgorithm, CiphertextHeader, ParsedCiphertext } from './ciphertext.js';
-export { decryptCiphertext, encryptToCiphertext, parseCiphertext } from './ciphertext.js';
+export type { CiphertextAlgorithm, CiphertextHeader, ExternalAeadDecrypt, ExternalAeadEncrypt, ParsedCiphertext } from './ciphertext.js';
+export { decryptCiphertext, decryptCiphertextWith, encryptToCiphertext, encryptToCiphertextWith, parseCiphertext } from './ciphertext.js';
 export { encodeContext } from './encode-context.js';
 export type { CryptoErrorCode } from './errors.js';
 export { CryptoError } from './errors.js';

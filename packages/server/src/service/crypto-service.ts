@@ -28,6 +28,7 @@ import type { KeyRecord, VersionRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import type { CallContext } from './context.js';
 import type { Gate, Scope } from './gate.js';
+import type { HsmKeys } from './hsm-keys.js';
 import { findVersion, type KeyDirectory, type LoadedKey } from './key-directory.js';
 import type { Keyring } from './keyring.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -83,6 +84,7 @@ export class CryptoService {
   readonly #gate: Gate;
   readonly #store: Store;
   readonly #keyring: Keyring;
+  readonly #hsm: HsmKeys;
   readonly #directory: KeyDirectory;
   readonly #limits: CryptoLimits;
   readonly #uses: UseLimiter;
@@ -94,6 +96,7 @@ export class CryptoService {
     gate: Gate;
     store: Store;
     keyring: Keyring;
+    hsm: HsmKeys;
     directory: KeyDirectory;
     limits: CryptoLimits;
     uses: UseLimiter;
@@ -106,6 +109,7 @@ export class CryptoService {
     this.#gate = deps.gate;
     this.#store = deps.store;
     this.#keyring = deps.keyring;
+    this.#hsm = deps.hsm;
     this.#directory = deps.directory;
     this.#limits = Object.freeze({ ...deps.limits });
   }
@@ -368,6 +372,9 @@ export class CryptoService {
     context: EncryptionContext,
   ): Promise<{ ciphertext: string; keyVersion: number }> {
     const { key: current, version } = await this.#originate(key, 'encrypt', scope, ctx);
+    if (current.record.protection === 'hsm') {
+      return { ciphertext: this.#hsm.encrypt(current.record, version, plaintext, context), keyVersion: version.version };
+    }
     const secret = await this.#keyring.secret(this.#store, current.record, version);
     const header = { keyId: current.record.id, keyVersion: version.version, algorithm: current.record.algorithm as CiphertextAlgorithm };
     return { ciphertext: encryptToCiphertext(header, secret, plaintext, context), keyVersion: version.version };
@@ -391,6 +398,15 @@ export class CryptoService {
     if (parsed.keyId !== key.record.id || parsed.algorithm !== key.record.algorithm || version === undefined) throw invalidCiphertext();
     scope.keyVersion = version.version;
     assertVersionAllows(key.record, version, operation, version.state === 'compromised' && this.#recovery(key, scope));
+    if (key.record.protection === 'hsm') {
+      try {
+        return this.#hsm.decrypt(key.record, version, parsed, context);
+      } catch (error) {
+        // The same opaque answer as the software path; a token that is away (sealed, internal) is not the ciphertext's fault.
+        if (error instanceof CryptoError) throw invalidCiphertext();
+        throw error;
+      }
+    }
     const secret = await this.#keyring.secret(this.#store, key.record, version);
     try {
       return decryptCiphertext(parsed, secret, context);

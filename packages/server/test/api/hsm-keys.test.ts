@@ -1,0 +1,262 @@
+import { randomUUID } from 'node:crypto';
+import { decryptCiphertextWith, encryptToCiphertextWith, parseCiphertext } from '@keyward/crypto';
+import type { Handle } from 'pkcs11js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parsePolicy } from '../../src/policy/parse-policy.js';
+import { FixedPolicy } from '../../src/policy/policy-file.js';
+import { loadPkcs11Library } from '../../src/seal/pkcs11/pkcs11-library.js';
+import { b64, Harness } from '../support/harness.js';
+import { inProcessSoftHsm } from '../support/softhsm.js';
+
+type Json = Record<string, any>;
+
+const TOKEN = 'keyward-hsmkeys';
+const PIN = `pin-${randomUUID()}`;
+// The token exists before the seal initializes the library in this process.
+const hsm = inProcessSoftHsm([{ label: TOKEN, pin: PIN }]);
+
+/** The class `high` requires hsm; the other classes keep the documented defaults. */
+const POLICY = new FixedPolicy(parsePolicy('classes:\n  high:\n    protection: hsm\n'));
+
+/** A session of the test's own on the token, to look at it the way an auditor would (the seal's login is per process). */
+function inspect() {
+  const { ck, module } = loadPkcs11Library(hsm.library);
+  const slot = module.C_GetSlotList(true).find((s) => module.C_GetTokenInfo(s).label.trim() === TOKEN);
+  if (slot === undefined) throw new Error(`no token ${TOKEN}`);
+  const session = module.C_OpenSession(slot, ck.CKF_SERIAL_SESSION | ck.CKF_RW_SESSION);
+  try {
+    module.C_Login(session, ck.CKU_USER, PIN);
+  } catch (error) {
+    if ((error as Error).message !== 'CKR_USER_ALREADY_LOGGED_IN') throw error;
+  }
+  const find = (label: string): Handle[] => {
+    module.C_FindObjectsInit(session, [{ type: ck.CKA_LABEL, value: label }]);
+    const found = module.C_FindObjects(session, 10);
+    module.C_FindObjectsFinal(session);
+    return found;
+  };
+  const flag = (handle: Handle, type: number) => module.C_GetAttributeValue(session, handle, [{ type }])[0]?.value?.[0] === 1;
+  /** AES-GCM in the token with the object, as any PKCS#11 client would call it. */
+  const gcm = (iv: Uint8Array, aad: Uint8Array) => ({
+    mechanism: ck.CKM_AES_GCM,
+    parameter: { type: ck.CK_PARAMS_GCM, iv: Buffer.from(iv), ivBits: 96, aad: Buffer.from(aad), tagBits: 128 },
+  });
+  const encrypt = (key: Handle, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array) => {
+    module.C_EncryptInit(session, gcm(iv, aad), key);
+    return new Uint8Array(module.C_Encrypt(session, Buffer.from(plaintext), Buffer.alloc(plaintext.length + 16)));
+  };
+  const decrypt = (key: Handle, iv: Uint8Array, body: Uint8Array, aad: Uint8Array): Uint8Array | null => {
+    module.C_DecryptInit(session, gcm(iv, aad), key);
+    try {
+      return new Uint8Array(module.C_Decrypt(session, Buffer.from(body), Buffer.alloc(body.length)));
+    } catch {
+      return null;
+    }
+  };
+  return { ck, module, session, find, flag, encrypt, decrypt, close: () => module.C_CloseSession(session) };
+}
+
+const label = (key: Json, version: number) => `keyward:${key.id}:v${version}`;
+
+/**
+ * HSM-resident keys through the real REST app on a server whose seal is the
+ * PKCS#11 seal on a SoftHSM2 token: versions are generated in the token as
+ * non-extractable objects, encrypt and decrypt run there, ciphertexts have the
+ * software path's format, destroying a version destroys its object.
+ */
+describe('hsm-protected keys (pkcs11 seal, SoftHSM2)', () => {
+  let h: Harness;
+  let token: ReturnType<typeof inspect>;
+
+  beforeAll(async () => {
+    h = await Harness.start({
+      seal: 'pkcs11',
+      pkcs11: { options: { library: hsm.library, token: TOKEN, keyLabel: 'keyward-root', pinFile: null }, pin: PIN },
+      policy: POLICY,
+    });
+    token = inspect();
+  });
+
+  afterAll(async () => {
+    token.close();
+    await h.close();
+  });
+
+  const encrypt = (name: string, text: string, context: Record<string, string> = {}) =>
+    h.call('POST', `/v1/keys/${name}/encrypt`, { plaintext: b64(text), context });
+  const decrypt = (name: string, ciphertext: string, context: Record<string, string> = {}) =>
+    h.call('POST', `/v1/keys/${name}/decrypt`, { ciphertext, context });
+
+  it('creates the version in the token as a sensitive, non-extractable object whose value cannot be read', async () => {
+    const key = await h.createKey('vault-1', 'aes-256-gcm', { protection: 'hsm' });
+    expect(key).toMatchObject({ protection: 'hsm', primaryVersion: 1 });
+    expect(key.versions[0].fingerprint).toMatch(/^pkcs11-id:[0-9a-f]{32}$/);
+    expect((await h.call('GET', '/v1/keys/vault-1')).body.protection).toBe('hsm');
+
+    const [object, ...others] = token.find(label(key, 1));
+    expect(others).toEqual([]);
+    if (object === undefined) throw new Error('no object in the token');
+    const { ck, module } = token;
+    expect(token.flag(object, ck.CKA_TOKEN)).toBe(true);
+    expect(token.flag(object, ck.CKA_SENSITIVE)).toBe(true);
+    expect(token.flag(object, ck.CKA_EXTRACTABLE)).toBe(false);
+    expect(() => module.C_GetAttributeValue(token.session, object, [{ type: ck.CKA_VALUE }])).toThrow('CKR_ATTRIBUTE_SENSITIVE');
+    // The store holds the object's CKA_ID, not wrapped key bytes.
+    const [stored] = await h.store.getVersions(key.id);
+    const id = module.C_GetAttributeValue(token.session, object, [{ type: ck.CKA_ID }])[0]?.value;
+    expect(Buffer.from(stored?.material ?? [])).toEqual(id);
+    expect(key.versions[0].fingerprint).toBe(`pkcs11-id:${id?.toString('hex')}`);
+  });
+
+  it('encrypts and decrypts in the token, with the encryption context bound; a wrong context is refused opaquely', async () => {
+    await h.createKey('vault-2', 'aes-256-gcm', { protection: 'hsm' });
+    const sealed = await encrypt('vault-2', 'card 4111', { tenant: 'acme' });
+    expect(sealed.status, JSON.stringify(sealed.body)).toBe(200);
+    expect(sealed.body.keyVersion).toBe(1);
+    const opened = await decrypt('vault-2', sealed.body.ciphertext, { tenant: 'acme' });
+    expect(opened.status, JSON.stringify(opened.body)).toBe(200);
+    expect(Buffer.from(opened.body.plaintext, 'base64').toString()).toBe('card 4111');
+    const wrong = await decrypt('vault-2', sealed.body.ciphertext, { tenant: 'other' });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.error.code).toBe('invalid_ciphertext');
+    const dataKey = await h.call('POST', '/v1/keys/vault-2/data-key', { bytes: 32 });
+    expect(dataKey.status, JSON.stringify(dataKey.body)).toBe(200);
+    const unwrapped = await decrypt('vault-2', dataKey.body.ciphertext);
+    expect(unwrapped.body.plaintext).toBe(dataKey.body.plaintext);
+  });
+
+  it('ciphertexts have the software format: the crypto package parses them, and they are AES-GCM over header ‖ context', async () => {
+    const key = await h.createKey('vault-3', 'aes-256-gcm', { protection: 'hsm' });
+    const soft = await h.createKey('soft-3', 'aes-256-gcm');
+    expect(soft.protection).toBe('software');
+    const context = { order: '17' };
+    const fromHsm = (await encrypt('vault-3', 'same text', context)).body.ciphertext as string;
+    const fromSoftware = (await encrypt('soft-3', 'same text', context)).body.ciphertext as string;
+    expect(fromHsm.startsWith('kw1:')).toBe(true);
+    expect(fromHsm.length).toBe(fromSoftware.length);
+    const parsed = parseCiphertext(fromHsm);
+    expect(parsed).toMatchObject({ formatVersion: 1, keyId: key.id, keyVersion: 1, algorithm: 'aes-256-gcm' });
+    expect(parsed.nonce).toHaveLength(12);
+    expect(parsed.body).toHaveLength('same text'.length + 16);
+
+    // Decrypted outside Keyward, by a plain PKCS#11 client with the object and the crypto package's framing.
+    const [object] = token.find(label(key, 1));
+    if (object === undefined) throw new Error('no object in the token');
+    const plain = decryptCiphertextWith(parsed, context, (iv, body, aad) => token.decrypt(object, iv, body, aad));
+    expect(Buffer.from(plain).toString()).toBe('same text');
+    // And the other way: a ciphertext framed by the crypto package, encrypted by that client, decrypts through the API.
+    const header = { keyId: key.id, keyVersion: 1, algorithm: 'aes-256-gcm' as const };
+    const outside = encryptToCiphertextWith(header, Buffer.from('from outside'), context, (iv, p, aad) =>
+      token.encrypt(object, iv, p, aad),
+    );
+    const opened = await decrypt('vault-3', outside, context);
+    expect(opened.status, JSON.stringify(opened.body)).toBe(200);
+    expect(Buffer.from(opened.body.plaintext, 'base64').toString()).toBe('from outside');
+    // A ciphertext of the software key is not one of this key's.
+    expect((await decrypt('vault-3', fromSoftware, context)).body.error.code).toBe('invalid_ciphertext');
+  });
+
+  it('rotates into a new token object; old versions still decrypt; rewrap moves to the primary; destroying a version destroys its object', async () => {
+    const key = await h.createKey('vault-4', 'aes-256-gcm', { protection: 'hsm' });
+    const v1 = (await encrypt('vault-4', 'before rotation')).body.ciphertext as string;
+    const rotated = await h.call('POST', '/v1/keys/vault-4/rotate', { reason: 'quarterly' });
+    expect(rotated.status, JSON.stringify(rotated.body)).toBe(200);
+    expect(rotated.body.primaryVersion).toBe(2);
+    expect(token.find(label(key, 2))).toHaveLength(1);
+    const v2 = await encrypt('vault-4', 'after rotation');
+    expect(v2.body.keyVersion).toBe(2);
+    const old = await decrypt('vault-4', v1);
+    expect(old.status, JSON.stringify(old.body)).toBe(200);
+    expect(old.body.keyVersion).toBe(1);
+    expect(Buffer.from(old.body.plaintext, 'base64').toString()).toBe('before rotation');
+    const rewrapped = await h.call('POST', '/v1/keys/vault-4/rewrap', { ciphertext: v1 });
+    expect(rewrapped.status, JSON.stringify(rewrapped.body)).toBe(200);
+    expect(parseCiphertext(rewrapped.body.ciphertext).keyVersion).toBe(2);
+
+    expect((await h.call('POST', '/v1/keys/vault-4/versions/1/deactivate')).status).toBe(200);
+    const destroyed = await h.call('POST', '/v1/keys/vault-4/versions/1/destroy');
+    expect(destroyed.status, JSON.stringify(destroyed.body)).toBe(200);
+    expect(token.find(label(key, 1))).toEqual([]);
+    expect(token.find(label(key, 2))).toHaveLength(1);
+    const [stored] = await h.store.getVersions(key.id);
+    expect(stored).toMatchObject({ version: 1, state: 'destroyed', material: null });
+    // As for a software key: a destroyed version is a state, not a bad ciphertext.
+    const gone = await decrypt('vault-4', v1);
+    expect(gone.status).toBe(409);
+    expect(gone.body.error.code).toBe('invalid_state');
+    const current = await decrypt('vault-4', rewrapped.body.ciphertext);
+    expect(Buffer.from(current.body.plaintext, 'base64').toString()).toBe('before rotation');
+  });
+
+  it('a class requiring hsm makes hsm the default and accepts hsm keys; a software key is a policy violation', async () => {
+    const byDefault = await h.createKey('vault-high', 'aes-256-gcm', { class: 'high' });
+    expect(byDefault).toMatchObject({ class: 'high', protection: 'hsm' });
+    expect(token.find(label(byDefault, 1))).toHaveLength(1);
+    const soft = await h.call('POST', '/v1/keys', {
+      name: 'soft-high',
+      algorithm: 'aes-256-gcm',
+      owner: 'team-test',
+      class: 'high',
+      protection: 'software',
+    });
+    expect(soft.status).toBe(400);
+    expect(soft.body.error).toMatchObject({
+      code: 'policy_violation',
+      message: 'protection: class high requires HSM-protected keys (protection: hsm) (classes.high.protection)',
+    });
+    // A software key cannot be reclassified into it either.
+    await h.createKey('soft-std', 'aes-256-gcm');
+    const patched = await h.call('PATCH', '/v1/keys/soft-std', { class: 'high' });
+    expect(patched.body.error).toMatchObject({ code: 'policy_violation' });
+    expect((await h.call('GET', '/v1/keys/soft-high')).status).toBe(404);
+  });
+
+  it('refuses what the token cannot hold yet, with a precise invalid_request, writing nothing', async () => {
+    const cases: Array<[Json, string]> = [
+      [{ algorithm: 'ecdsa-p256' }, 'protection: hsm supports only aes-256-gcm so far, not ecdsa-p256'],
+      [{ algorithm: 'hmac-sha256' }, 'protection: hsm supports only aes-256-gcm so far, not hmac-sha256'],
+      [{ algorithm: 'aes-256-gcm', exportable: true }, 'exportable: an hsm key never leaves the token and cannot be exportable'],
+    ];
+    for (const [body, message] of cases) {
+      const r = await h.call('POST', '/v1/keys', { name: 'refused', owner: 'team-test', protection: 'hsm', ...body });
+      expect(r.status, JSON.stringify(r.body)).toBe(400);
+      expect(r.body.error).toMatchObject({ code: 'invalid_request', message });
+    }
+    const unknown = await h.call('POST', '/v1/keys', {
+      name: 'refused',
+      algorithm: 'aes-256-gcm',
+      owner: 'team-test',
+      protection: 'cloud',
+    });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error.code).toBe('invalid_request');
+    expect((await h.call('GET', '/v1/keys/refused')).status).toBe(404);
+  });
+});
+
+describe('hsm-protected keys on a file-seal server', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await Harness.start({ policy: POLICY });
+  });
+
+  afterAll(async () => h.close());
+
+  it('are refused with a message naming the seal; a class requiring hsm is a policy violation', async () => {
+    const asked = await h.call('POST', '/v1/keys', { name: 'v', algorithm: 'aes-256-gcm', owner: 'team-test', protection: 'hsm' });
+    expect(asked.status).toBe(400);
+    expect(asked.body.error).toMatchObject({
+      code: 'invalid_request',
+      message: 'protection: hsm keys need the server on the pkcs11 seal (--seal pkcs11); this server runs the file seal',
+    });
+    const byClass = await h.call('POST', '/v1/keys', { name: 'v', algorithm: 'aes-256-gcm', owner: 'team-test', class: 'high' });
+    expect(byClass.body.error).toMatchObject({
+      code: 'policy_violation',
+      message:
+        'protection: class high requires hsm (classes.high.protection), but hsm keys need the server on the pkcs11 seal (--seal pkcs11); this server runs the file seal',
+    });
+    expect((await h.call('GET', '/v1/keys/v')).status).toBe(404);
+    expect((await h.createKey('plain')).protection).toBe('software');
+  });
+});
