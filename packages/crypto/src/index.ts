@@ -30,3 +30,4 @@ export type { AlgorithmSpec, GeneratedKey } from './registry.js';
 export { getAlgorithm, isAlgorithmName } from './registry.js';
 export type { SignInput } from './sign.js';
 export { sign, verify, verifyWithPublicKey } from './sign.js';
+export { ecdsaCompactToDer } from './signature-schemes.js';

@@ -17,7 +17,11 @@ export interface TokenKeys {
   aesGcmEncrypt(id: Uint8Array, label: string, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
   /** Inverse of {@link aesGcmEncrypt}; null when `body` does not authenticate. */
   aesGcmDecrypt(id: Uint8Array, label: string, iv: Uint8Array, body: Uint8Array, aad: Uint8Array): Uint8Array | null;
-  /** Destroys the object (`C_DestroyObject`); false when the token holds none under `id`. */
+  /** Generates an ECDSA P-256 key pair in the token (the private key sensitive, never extractable, sign only); returns the uncompressed public point. */
+  generateEcKeyPair(id: Uint8Array, label: string): Uint8Array;
+  /** ECDSA in the token with the private key `id` over `digest`; returns `r ‖ s`. */
+  ecdsaSignDigest(id: Uint8Array, label: string, digest: Uint8Array): Uint8Array;
+  /** Destroys the objects with CKA_ID `id` (`C_DestroyObject`); false when the token holds none. */
   destroyKey(id: Uint8Array): boolean;
 }
 

@@ -9,11 +9,13 @@ import {
   type ParsedCiphertext,
   parseCiphertext,
   publicJwk,
+  publicJwkFromPem,
   randomBytes,
   type SignInput,
   sign,
   verify,
   verifyMac,
+  verifyWithPublicKey,
 } from '@keyward/crypto';
 import {
   type EncryptionContext,
@@ -180,6 +182,13 @@ export class CryptoService {
     return this.#run(ctx, 'sign', name, async (key, scope) => {
       if ('message' in input) this.#checkSize('message', input.message, key.record);
       const version = await this.#primary(key, 'sign', scope, ctx);
+      if (key.record.protection === 'hsm') {
+        try {
+          return { signature: this.#hsm.sign(key.record, version, input), keyVersion: version.version };
+        } catch (error) {
+          throw inputError(error, 'digest');
+        }
+      }
       const secret = await this.#keyring.secret(this.#store, key.record, version);
       try {
         return { signature: sign(key.record.algorithm, secret, input), keyVersion: version.version };
@@ -199,10 +208,13 @@ export class CryptoService {
     return this.#run(ctx, 'verify', name, async (key, scope) => {
       if ('message' in input) this.#checkSize('message', input.message, key.record);
       for (const version of this.#candidates(key, 'verify', keyVersion, scope)) {
-        const secret = await this.#keyring.secret(this.#store, key.record, version);
         let valid: boolean;
         try {
-          valid = verify(key.record.algorithm, secret, input, signature);
+          // An hsm version verifies with its public key in Node: only the private key is in the token.
+          valid =
+            key.record.protection === 'hsm' && version.publicKey !== null
+              ? verifyWithPublicKey(key.record.algorithm, version.publicKey, input, signature)
+              : verify(key.record.algorithm, await this.#keyring.secret(this.#store, key.record, version), input, signature);
         } catch (error) {
           throw inputError(error, 'message' in input ? 'message' : 'digest');
         }
@@ -249,6 +261,13 @@ export class CryptoService {
       assertVersionAllows(key.record, version, 'public-key');
       if (version.publicKey === null)
         throw new KeywardError('invalid_request', `key '${key.record.name}' is symmetric and has no public key`);
+      if (key.record.protection === 'hsm') {
+        return {
+          publicKey: version.publicKey,
+          jwk: publicJwkFromPem(key.record.algorithm, version.publicKey) ?? {},
+          keyVersion: version.version,
+        };
+      }
       const secret = await this.#keyring.secret(this.#store, key.record, version);
       return { publicKey: version.publicKey, jwk: publicJwk(key.record.algorithm, secret) ?? {}, keyVersion: version.version };
     });

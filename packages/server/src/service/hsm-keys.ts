@@ -1,9 +1,13 @@
+import { createHash, createPublicKey } from 'node:crypto';
 import {
   type CiphertextAlgorithm,
+  CryptoError,
   decryptCiphertextWith,
+  ecdsaCompactToDer,
   encryptToCiphertextWith,
   type ParsedCiphertext,
   randomBytes,
+  type SignInput,
 } from '@keyward/crypto';
 import { type AlgorithmName, type KeyProtection, KeywardError } from '@keyward/wire';
 import type { SealKind } from '../seal/seal.js';
@@ -11,10 +15,12 @@ import type { TokenKeys } from '../seal/token-keys.js';
 import type { KeyRecord, VersionRecord } from '../store/records.js';
 
 /** Algorithms whose versions can live in the token so far (docs/keys.md, "Protection"). */
-export const HSM_ALGORITHMS: readonly AlgorithmName[] = Object.freeze(['aes-256-gcm']);
+export const HSM_ALGORITHMS: readonly AlgorithmName[] = Object.freeze(['aes-256-gcm', 'ecdsa-p256']);
 
 /** CKA_ID of a version object: 16 random bytes, so two nodes generating the same version number never collide. */
 const OBJECT_ID_BYTES = 16;
+
+const toB64url = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url');
 
 /** CKA_LABEL of a version object: binds it to one key version (checked on every use). */
 export function versionLabel(keyId: string, version: number): string {
@@ -58,13 +64,41 @@ export class HsmKeys {
     if (key.exportable) throw new KeywardError('invalid_request', 'exportable: an hsm key never leaves the token and cannot be exportable');
   }
 
-  /** Generates version `n` of `key` in the token; returns the reference to store as `material` and the version's fingerprint. */
-  generate(key: Pick<KeyRecord, 'id' | 'algorithm'>, n: number): { material: Uint8Array; fingerprint: string } {
+  /**
+   * Generates version `n` of `key` in the token; returns the reference to
+   * store as `material`, the version's fingerprint and (ECDSA) its public key
+   * as SPKI PEM, built by node:crypto from the point the token returned.
+   */
+  generate(key: Pick<KeyRecord, 'id' | 'algorithm'>, n: number): { material: Uint8Array; fingerprint: string; publicKey: string | null } {
     const token = this.#require();
     const id = randomBytes(OBJECT_ID_BYTES);
+    if (key.algorithm === 'ecdsa-p256') {
+      const point = token.generateEcKeyPair(id, versionLabel(key.id, n));
+      const publicKey = createPublicKey({
+        key: { kty: 'EC', crv: 'P-256', x: toB64url(point.subarray(1, 33)), y: toB64url(point.subarray(33, 65)) },
+        format: 'jwk',
+      });
+      const spki = publicKey.export({ format: 'der', type: 'spki' });
+      // As the software path (crypto fingerprint()): SHA-256 of the SubjectPublicKeyInfo DER.
+      const fingerprint = `sha256:${createHash('sha256').update(spki).digest('hex')}`;
+      return { material: id, fingerprint, publicKey: publicKey.export({ format: 'pem', type: 'spki' }).toString() };
+    }
     token.generateAesKey(id, versionLabel(key.id, n));
     // The key value cannot be read, so the fingerprint names the object (not a secret), not an HMAC of the key.
-    return { material: id, fingerprint: `pkcs11-id:${Buffer.from(id).toString('hex')}` };
+    return { material: id, fingerprint: `pkcs11-id:${Buffer.from(id).toString('hex')}`, publicKey: null };
+  }
+
+  /**
+   * Signs in the token (ECDSA P-256): the SHA-256 digest of the message is
+   * computed here (FIPS 186-5 §6.4.1 step 1) or given by the caller, the
+   * token signs it with `CKM_ECDSA`, the result is DER like the software path.
+   */
+  sign(key: KeyRecord, version: VersionRecord, input: SignInput): Uint8Array {
+    const token = this.#require();
+    const digest = 'digest' in input ? input.digest : createHash('sha256').update(input.message).digest();
+    if (digest.length !== 32) throw new CryptoError('invalid_input', 'digest must be 32 bytes for ecdsa-p256');
+    const compact = token.ecdsaSignDigest(this.#reference(key, version), versionLabel(key.id, version.version), digest);
+    return ecdsaCompactToDer('ecdsa-p256', compact);
   }
 
   /** Encrypts under an hsm version in the token, into the standard ciphertext format (docs/formats.md). */

@@ -100,7 +100,7 @@ export class Lifecycle {
     now: Date,
     activateAt: Date | null,
   ): Promise<VersionRecord> {
-    const { material, fingerprint: objectFingerprint } = this.#hsm.generate(key, n);
+    const { material, fingerprint: objectFingerprint, publicKey } = this.#hsm.generate(key, n);
     const pending = activateAt !== null && activateAt.getTime() > now.getTime();
     const version: VersionRecord = {
       keyId: key.id,
@@ -113,7 +113,7 @@ export class Lifecycle {
       destroyedAt: null,
       uses: 0,
       fingerprint: objectFingerprint,
-      publicKey: null,
+      publicKey,
       material,
       // Not wrapped under a KEK: 0 names none.
       kekVersion: 0,

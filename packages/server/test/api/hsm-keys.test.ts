@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, createPublicKey, verify as nodeVerify, randomUUID } from 'node:crypto';
 import { decryptCiphertextWith, encryptToCiphertextWith, parseCiphertext } from '@keyward/crypto';
 import type { Handle } from 'pkcs11js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,8 +29,9 @@ function inspect() {
   } catch (error) {
     if ((error as Error).message !== 'CKR_USER_ALREADY_LOGGED_IN') throw error;
   }
-  const find = (label: string): Handle[] => {
-    module.C_FindObjectsInit(session, [{ type: ck.CKA_LABEL, value: label }]);
+  const find = (label: string, objectClass?: number): Handle[] => {
+    const template = [{ type: ck.CKA_LABEL, value: label }];
+    module.C_FindObjectsInit(session, objectClass === undefined ? template : [...template, { type: ck.CKA_CLASS, value: objectClass }]);
     const found = module.C_FindObjects(session, 10);
     module.C_FindObjectsFinal(session);
     return found;
@@ -188,6 +189,61 @@ describe('hsm-protected keys (pkcs11 seal, SoftHSM2)', () => {
     expect(Buffer.from(current.body.plaintext, 'base64').toString()).toBe('before rotation');
   });
 
+  it('ecdsa-p256: signs in the token, DER like the software path; node:crypto verifies with the exported public key', async () => {
+    const key = await h.createKey('signer', 'ecdsa-p256', { protection: 'hsm' });
+    expect(key.protection).toBe('hsm');
+    const pem = key.versions[0].publicKey as string;
+    const spki = createPublicKey(pem).export({ format: 'der', type: 'spki' });
+    expect(key.versions[0].fingerprint).toBe(`sha256:${createHash('sha256').update(spki).digest('hex')}`);
+    const [privateKey, ...others] = token.find(label(key, 1), token.ck.CKO_PRIVATE_KEY);
+    expect(others).toEqual([]);
+    if (privateKey === undefined) throw new Error('no private key in the token');
+    expect(token.flag(privateKey, token.ck.CKA_SENSITIVE)).toBe(true);
+    expect(token.flag(privateKey, token.ck.CKA_EXTRACTABLE)).toBe(false);
+    expect(() => token.module.C_GetAttributeValue(token.session, privateKey, [{ type: token.ck.CKA_VALUE }])).toThrow(
+      'CKR_ATTRIBUTE_SENSITIVE',
+    );
+
+    const message = Buffer.from('release 1.2.3');
+    const signed = await h.call('POST', '/v1/keys/signer/sign', { message: message.toString('base64') });
+    expect(signed.status, JSON.stringify(signed.body)).toBe(200);
+    const signature = Buffer.from(signed.body.signature, 'base64');
+    // DER (RFC 3279 Ecdsa-Sig-Value), checked by node:crypto alone.
+    expect(signature[0]).toBe(0x30);
+    expect(nodeVerify('sha256', message, { key: pem, dsaEncoding: 'der' }, signature)).toBe(true);
+    expect(nodeVerify('sha256', Buffer.from('release 1.2.4'), { key: pem, dsaEncoding: 'der' }, signature)).toBe(false);
+    const checked = await h.call('POST', '/v1/keys/signer/verify', {
+      message: message.toString('base64'),
+      signature: signed.body.signature,
+    });
+    expect(checked.body).toMatchObject({ valid: true, keyVersion: 1 });
+
+    // A caller's digest signs the same way (ECDSA over SHA-256 of the message).
+    const digest = createHash('sha256').update(message).digest();
+    const byDigest = await h.call('POST', '/v1/keys/signer/sign', { digest: digest.toString('base64') });
+    expect(byDigest.status, JSON.stringify(byDigest.body)).toBe(200);
+    expect(nodeVerify('sha256', message, { key: pem, dsaEncoding: 'der' }, Buffer.from(byDigest.body.signature, 'base64'))).toBe(true);
+    const short = await h.call('POST', '/v1/keys/signer/sign', { digest: digest.subarray(0, 20).toString('base64') });
+    expect(short.status).toBe(400);
+    expect(short.body.error.code).toBe('invalid_request');
+
+    const published = await h.call('GET', '/v1/keys/signer/public-key');
+    expect(published.status, JSON.stringify(published.body)).toBe(200);
+    expect(published.body.publicKey).toBe(pem);
+    expect(published.body.jwk).toMatchObject({ kty: 'EC', crv: 'P-256' });
+
+    // Rotation makes a new pair; the old version still verifies; destroying it destroys both objects.
+    expect((await h.call('POST', '/v1/keys/signer/rotate', { reason: 'quarterly' })).status).toBe(200);
+    const v2 = await h.call('POST', '/v1/keys/signer/sign', { message: message.toString('base64') });
+    expect(v2.body.keyVersion).toBe(2);
+    const old = await h.call('POST', '/v1/keys/signer/verify', { message: message.toString('base64'), signature: signed.body.signature });
+    expect(old.body).toMatchObject({ valid: true, keyVersion: 1 });
+    expect((await h.call('POST', '/v1/keys/signer/versions/1/deactivate')).status).toBe(200);
+    expect((await h.call('POST', '/v1/keys/signer/versions/1/destroy')).status).toBe(200);
+    expect(token.find(label(key, 1))).toEqual([]);
+    expect(token.find(label(key, 2))).toHaveLength(2);
+  });
+
   it('a class requiring hsm makes hsm the default and accepts hsm keys; a software key is a policy violation', async () => {
     const byDefault = await h.createKey('vault-high', 'aes-256-gcm', { class: 'high' });
     expect(byDefault).toMatchObject({ class: 'high', protection: 'hsm' });
@@ -213,8 +269,8 @@ describe('hsm-protected keys (pkcs11 seal, SoftHSM2)', () => {
 
   it('refuses what the token cannot hold yet, with a precise invalid_request, writing nothing', async () => {
     const cases: Array<[Json, string]> = [
-      [{ algorithm: 'ecdsa-p256' }, 'protection: hsm supports only aes-256-gcm so far, not ecdsa-p256'],
-      [{ algorithm: 'hmac-sha256' }, 'protection: hsm supports only aes-256-gcm so far, not hmac-sha256'],
+      [{ algorithm: 'ecdsa-p384' }, 'protection: hsm supports only aes-256-gcm, ecdsa-p256 so far, not ecdsa-p384'],
+      [{ algorithm: 'hmac-sha256' }, 'protection: hsm supports only aes-256-gcm, ecdsa-p256 so far, not hmac-sha256'],
       [{ algorithm: 'aes-256-gcm', exportable: true }, 'exportable: an hsm key never leaves the token and cannot be exportable'],
     ];
     for (const [body, message] of cases) {

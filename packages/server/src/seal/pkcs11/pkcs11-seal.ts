@@ -114,8 +114,8 @@ export class Pkcs11Seal implements Seal {
    * per process): see {@link TokenKeys}. Sealed, they answer `sealed`.
    */
   tokenKeys(): TokenKeys {
-    const object = (session: Pkcs11Session, id: Uint8Array, label: string) => {
-      const found = session.findById(id);
+    const object = (session: Pkcs11Session, id: Uint8Array, label: string, objectClass?: number) => {
+      const found = session.findById(id, objectClass);
       if (found === null) {
         throw new KeywardError(
           'internal',
@@ -137,6 +137,11 @@ export class Pkcs11Seal implements Seal {
         this.#withSession((s) => s.encryptWith(object(s, id, label), iv, plaintext, aad)),
       aesGcmDecrypt: (id: Uint8Array, label: string, iv: Uint8Array, body: Uint8Array, aad: Uint8Array) =>
         this.#withSession((s) => s.decryptWith(object(s, id, label), iv, body, aad)),
+      generateEcKeyPair: (id: Uint8Array, label: string) => this.#withSession((s) => s.generateVersionKeyPair(id, label)),
+      ecdsaSignDigest: (id: Uint8Array, label: string, digest: Uint8Array) =>
+        this.#withSession((s) =>
+          s.signDigestWith(object(s, id, label, loadPkcs11Library(this.#config.library).ck.CKO_PRIVATE_KEY), digest),
+        ),
       destroyKey: (id: Uint8Array) => this.#withSession((s) => s.destroyById(id)),
     });
   }

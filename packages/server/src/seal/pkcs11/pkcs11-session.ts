@@ -226,21 +226,79 @@ export class Pkcs11Session {
         { type: ck.CKA_DERIVE, value: false },
       ]),
     );
-    this.#objects.set(hex(id), handle);
+    this.#objects.set(`${ck.CKO_SECRET_KEY}:${hex(id)}`, handle);
   }
 
   /**
-   * The secret-key object whose CKA_ID is `id` and its CKA_LABEL, or null
-   * when the token holds none. Handles are remembered for the session's life.
+   * Generates a key version's ECDSA P-256 key pair in the token (token
+   * objects): the private key sensitive, never extractable, sign only; the
+   * public key verify only. Returns the public point, uncompressed
+   * (SEC 1 §2.3.3: `04 ‖ X ‖ Y`, 65 bytes).
    */
-  findById(id: Uint8Array): { handle: Handle; label: string } | null {
+  generateVersionKeyPair(id: Uint8Array, label: string): Uint8Array {
     const { ck, module } = this.#lib;
-    const cached = this.#objects.get(hex(id));
+    const common = [
+      { type: ck.CKA_ID, value: Buffer.from(id) },
+      { type: ck.CKA_LABEL, value: label },
+      { type: ck.CKA_TOKEN, value: true },
+      { type: ck.CKA_MODIFIABLE, value: false },
+    ];
+    const pair = call('generate a key pair in the token', () =>
+      module.C_GenerateKeyPair(
+        this.#session,
+        { mechanism: ck.CKM_EC_KEY_PAIR_GEN },
+        [
+          ...common,
+          { type: ck.CKA_EC_PARAMS, value: P256_OID },
+          { type: ck.CKA_VERIFY, value: true },
+          { type: ck.CKA_ENCRYPT, value: false },
+          { type: ck.CKA_WRAP, value: false },
+          { type: ck.CKA_DERIVE, value: false },
+        ],
+        [
+          ...common,
+          { type: ck.CKA_PRIVATE, value: true },
+          { type: ck.CKA_SENSITIVE, value: true },
+          { type: ck.CKA_EXTRACTABLE, value: false },
+          { type: ck.CKA_SIGN, value: true },
+          { type: ck.CKA_DECRYPT, value: false },
+          { type: ck.CKA_UNWRAP, value: false },
+          { type: ck.CKA_DERIVE, value: false },
+        ],
+      ),
+    );
+    this.#objects.set(`${ck.CKO_PRIVATE_KEY}:${hex(id)}`, pair.privateKey);
+    const point = call('read the public key', () =>
+      module.C_GetAttributeValue(this.#session, pair.publicKey, [{ type: ck.CKA_EC_POINT }]),
+    )[0]?.value;
+    return ecPoint(point);
+  }
+
+  /** ECDSA (`CKM_ECDSA`) in the token over a digest computed by the caller; returns `r ‖ s` (PKCS#11 v2.40 curr. §2.3.1). */
+  signDigestWith(key: Handle, digest: Uint8Array): Uint8Array {
+    const { ck, module } = this.#lib;
+    return new Uint8Array(
+      call('sign in the token', () => {
+        module.C_SignInit(this.#session, { mechanism: ck.CKM_ECDSA }, key);
+        return module.C_Sign(this.#session, Buffer.from(digest), Buffer.alloc(2 * 66));
+      }),
+    );
+  }
+
+  /**
+   * The object of class `objectClass` (default: secret key) whose CKA_ID is
+   * `id`, and its CKA_LABEL; null when the token holds none. Handles are
+   * remembered for the session's life.
+   */
+  findById(id: Uint8Array, objectClass: number = this.#lib.ck.CKO_SECRET_KEY): { handle: Handle; label: string } | null {
+    const { ck, module } = this.#lib;
+    const slot = `${objectClass}:${hex(id)}`;
+    const cached = this.#objects.get(slot);
     const handle =
       cached ??
       call('search the token', () => {
         module.C_FindObjectsInit(this.#session, [
-          { type: ck.CKA_CLASS, value: ck.CKO_SECRET_KEY },
+          { type: ck.CKA_CLASS, value: objectClass },
           { type: ck.CKA_ID, value: Buffer.from(id) },
         ]);
         try {
@@ -251,17 +309,22 @@ export class Pkcs11Session {
       });
     if (handle === undefined) return null;
     const label = call('read a key label', () => module.C_GetAttributeValue(this.#session, handle, [{ type: ck.CKA_LABEL }]))[0]?.value;
-    this.#objects.set(hex(id), handle);
+    this.#objects.set(slot, handle);
     return { handle, label: label === undefined ? '' : label.toString('utf8') };
   }
 
-  /** Destroys the object with CKA_ID `id`; false when there is none. */
+  /** Destroys every key object (secret, private, public) with CKA_ID `id`; false when there is none. */
   destroyById(id: Uint8Array): boolean {
-    const found = this.findById(id);
-    if (found === null) return false;
-    call('destroy a key in the token', () => this.#lib.module.C_DestroyObject(this.#session, found.handle));
-    this.#objects.delete(hex(id));
-    return true;
+    const { ck } = this.#lib;
+    let destroyed = false;
+    for (const objectClass of [ck.CKO_SECRET_KEY, ck.CKO_PRIVATE_KEY, ck.CKO_PUBLIC_KEY]) {
+      const found = this.findById(id, objectClass);
+      if (found === null) continue;
+      call('destroy a key in the token', () => this.#lib.module.C_DestroyObject(this.#session, found.handle));
+      this.#objects.delete(`${objectClass}:${hex(id)}`);
+      destroyed = true;
+    }
+    return destroyed;
   }
 
   /** Closes the session; never throws (a vanished token has closed it already). Token objects it created outlive it. */
@@ -323,6 +386,21 @@ function findSlot(lib: Pkcs11Library, label: string): Handle {
   }
   const present = labels.length === 0 ? 'no token is present' : `tokens present: ${labels.join(', ')}`;
   throw new Pkcs11Failure(`no PKCS#11 token labelled '${label}' (${present})`, 'CKR_TOKEN_NOT_PRESENT');
+}
+
+/** DER of the OID of NIST P-256, prime256v1 (RFC 5480 §2.1.1.1), for CKA_EC_PARAMS. */
+const P256_OID = Buffer.from('06082a8648ce3d030107', 'hex');
+
+/**
+ * The uncompressed point from CKA_EC_POINT, which PKCS#11 v2.40 gives as a
+ * DER OCTET STRING (`04 41 04 ‖ X ‖ Y`); some tokens give the bare point.
+ */
+function ecPoint(value: Buffer | undefined): Uint8Array {
+  if (value !== undefined && value.length === 67 && value[0] === 0x04 && value[1] === 65 && value[2] === 0x04) {
+    return new Uint8Array(value.subarray(2));
+  }
+  if (value !== undefined && value.length === 65 && value[0] === 0x04) return new Uint8Array(value);
+  throw new Pkcs11Failure('the token returned an EC public key that is not an uncompressed P-256 point', null);
 }
 
 function hex(bytes: Uint8Array): string {
