@@ -244,6 +244,23 @@ describe('hsm-protected keys (pkcs11 seal, SoftHSM2)', () => {
     expect(token.find(label(key, 2))).toHaveLength(2);
   });
 
+  it('at the end of the deletion window the scheduler destroys every version object of the key; until then they stay', async () => {
+    const key = await h.createKey('vault-gone', 'aes-256-gcm', { protection: 'hsm', deletionWindowDays: 7 });
+    expect((await h.call('POST', '/v1/keys/vault-gone/rotate', { reason: 'quarterly' })).status).toBe(200);
+    const scheduled = await h.call('POST', '/v1/keys/vault-gone/schedule-deletion', { days: 7 });
+    expect(scheduled.status, JSON.stringify(scheduled.body)).toBe(200);
+    h.clock.advance(6 * 86_400_000);
+    expect((await h.keyward.scheduler.runOnce()).failures).toBe(0);
+    expect(token.find(label(key, 1))).toHaveLength(1);
+    expect(token.find(label(key, 2))).toHaveLength(1);
+    h.clock.advance(2 * 86_400_000);
+    expect((await h.keyward.scheduler.runOnce()).failures).toBe(0);
+    expect((await h.call('GET', '/v1/keys/vault-gone')).body.state).toBe('destroyed');
+    expect(token.find(label(key, 1))).toEqual([]);
+    expect(token.find(label(key, 2))).toEqual([]);
+    expect((await h.store.getVersions(key.id)).map((v) => v.material)).toEqual([null, null]);
+  });
+
   it('a class requiring hsm makes hsm the default and accepts hsm keys; a software key is a policy violation', async () => {
     const byDefault = await h.createKey('vault-high', 'aes-256-gcm', { class: 'high' });
     expect(byDefault).toMatchObject({ class: 'high', protection: 'hsm' });
