@@ -261,6 +261,26 @@ describe('hsm-protected keys (pkcs11 seal, SoftHSM2)', () => {
     expect((await h.store.getVersions(key.id)).map((v) => v.material)).toEqual([null, null]);
   });
 
+  it('a destroy held for a quorum leaves the object in the token; the approved destroy removes it', async () => {
+    const key = await h.createKey('vault-crown', 'aes-256-gcm', { protection: 'hsm', class: 'critical' });
+    const v1 = (await encrypt('vault-crown', 'kept until approved')).body;
+    expect(v1.keyVersion).toBe(1);
+    expect((await h.call('POST', '/v1/keys/vault-crown/rotate', {})).status).toBe(200);
+    expect((await h.call('POST', '/v1/keys/vault-crown/versions/1/deactivate')).status).toBe(200);
+    const held = await h.call('POST', '/v1/keys/vault-crown/versions/1/destroy');
+    expect(held.status, JSON.stringify(held.body)).toBe(202);
+    expect(token.find(label(key, 1))).toHaveLength(1);
+    expect((await h.call('GET', '/v1/keys/vault-crown')).body.versions[0].state).toBe('deactivated');
+    expect((await decrypt('vault-crown', v1.ciphertext)).status).toBe(200);
+    for (const approver of ['appr-hsm-a', 'appr-hsm-b']) {
+      const voter = await h.principal(approver, ['approver']);
+      const voted = await h.call('POST', `/v1/approvals/${held.body.approval.id}/approve`, undefined, voter);
+      expect(voted.status, JSON.stringify(voted.body)).toBe(200);
+    }
+    expect(token.find(label(key, 1))).toEqual([]);
+    expect((await decrypt('vault-crown', v1.ciphertext)).body.error.code).toBe('invalid_state');
+  });
+
   it('a class requiring hsm makes hsm the default and accepts hsm keys; a software key is a policy violation', async () => {
     const byDefault = await h.createKey('vault-high', 'aes-256-gcm', { class: 'high' });
     expect(byDefault).toMatchObject({ class: 'high', protection: 'hsm' });
