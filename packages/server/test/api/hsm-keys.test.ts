@@ -7,6 +7,7 @@ import { FixedPolicy } from '../../src/policy/policy-file.js';
 import { loadPkcs11Library } from '../../src/seal/pkcs11/pkcs11-library.js';
 import { b64, Harness } from '../support/harness.js';
 import { inProcessSoftHsm } from '../support/softhsm.js';
+import { STORE_KINDS } from '../support/stores.js';
 
 type Json = Record<string, any>;
 
@@ -65,14 +66,15 @@ const label = (key: Json, version: number) => `keyward:${key.id}:v${version}`;
  * non-extractable objects, encrypt and decrypt run there, ciphertexts have the
  * software path's format, destroying a version destroys its object.
  */
-describe('hsm-protected keys (pkcs11 seal, SoftHSM2)', () => {
+describe.each(STORE_KINDS)('hsm-protected keys (pkcs11 seal, SoftHSM2, %s)', (store) => {
   let h: Harness;
   let token: ReturnType<typeof inspect>;
 
   beforeAll(async () => {
     h = await Harness.start({
+      store,
       seal: 'pkcs11',
-      pkcs11: { options: { library: hsm.library, token: TOKEN, keyLabel: 'keyward-root', pinFile: null }, pin: PIN },
+      pkcs11: { options: { library: hsm.library, token: TOKEN, keyLabel: `keyward-root-${store}`, pinFile: null }, pin: PIN },
       policy: POLICY,
     });
     token = inspect();
