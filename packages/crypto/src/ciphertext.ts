@@ -1,4 +1,4 @@
-import { AEAD_NONCE_BYTES, aeadDecrypt, randomNonce } from './aead.js';
+import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, aeadDecrypt, randomNonce } from './aead.js';
 import { asymmetricDecrypt, asymmetricEncrypt } from './asymmetric-encrypt.js';
 import { fromBase64urlStrict } from './base64url.js';
 import {
@@ -122,4 +122,59 @@ export function decryptCiphertext(parsed: ParsedCiphertext, secret: Uint8Array, 
   } catch {
     throw malformed();
   }
+}
+
+/**
+ * AES-GCM done by someone holding the key (an HSM): `nonce ‖ plaintext ‖ aad`
+ * in, `ciphertext ‖ 16-byte tag` out. Keyward never sees the key; this
+ * package only frames the result.
+ */
+export type ExternalAeadEncrypt = (nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array) => Uint8Array;
+
+/** Inverse of {@link ExternalAeadEncrypt}: the plaintext, or null when `body` (ciphertext ‖ tag) does not authenticate. */
+export type ExternalAeadDecrypt = (nonce: Uint8Array, body: Uint8Array, aad: Uint8Array) => Uint8Array | null;
+
+/**
+ * {@link encryptToCiphertext} for an AES-256-GCM key that never leaves an
+ * HSM: the same header, the same 96-bit random nonce (NIST SP 800-38D
+ * §8.2.2), the same associated data (header ‖ canonical context), so the
+ * result is byte-for-byte the format of docs/formats.md and decrypts like
+ * any other. `encrypt` does the AEAD (e.g. `CKM_AES_GCM` in the token).
+ *
+ * @example
+ * const ct = encryptToCiphertextWith({ keyId, keyVersion: 1, algorithm: 'aes-256-gcm' }, plaintext, {}, (n, p, a) => token.encrypt(n, p, a));
+ * @throws CryptoError `invalid_input` (bad header or context, or `encrypt` returned the wrong length).
+ */
+export function encryptToCiphertextWith(
+  header: CiphertextHeader,
+  plaintext: Uint8Array,
+  context: Record<string, string>,
+  encrypt: ExternalAeadEncrypt,
+): string {
+  if (header.algorithm !== 'aes-256-gcm') throw new CryptoError('invalid_input', 'only aes-256-gcm can be computed externally');
+  const headerBytes = encodeHeader(header);
+  const nonce = randomNonce();
+  const sealed = encrypt(nonce, plaintext, associatedData(headerBytes, context));
+  if (sealed.length !== plaintext.length + AEAD_TAG_BYTES)
+    throw new CryptoError('invalid_input', 'the external AEAD returned a body of the wrong length');
+  return toText(headerBytes, nonce, sealed);
+}
+
+/**
+ * {@link decryptCiphertext} with the AEAD done elsewhere (an HSM). The header
+ * is re-encoded from the parsed fields, as there. A body that does not
+ * authenticate (`decrypt` returned null) throws the one opaque
+ * `CryptoError('decrypt_failed')`; anything `decrypt` throws (the token is
+ * unavailable) propagates unchanged.
+ *
+ * @example
+ * const plaintext = decryptCiphertextWith(parseCiphertext(text), {}, (n, b, a) => token.decrypt(n, b, a));
+ */
+export function decryptCiphertextWith(parsed: ParsedCiphertext, context: Record<string, string>, decrypt: ExternalAeadDecrypt): Uint8Array {
+  encodeContext(context);
+  if (parsed.algorithm !== 'aes-256-gcm') throw malformed();
+  const headerBytes = encodeHeader({ keyId: parsed.keyId, keyVersion: parsed.keyVersion, algorithm: parsed.algorithm });
+  const plaintext = decrypt(parsed.nonce, parsed.body, associatedData(headerBytes, context));
+  if (plaintext === null) throw malformed();
+  return plaintext;
 }

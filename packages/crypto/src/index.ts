@@ -17,8 +17,8 @@ export {
   verifyAuditCheckpoint,
   verifyAuditLines,
 } from './audit-chain.js';
-export type { CiphertextAlgorithm, CiphertextHeader, ParsedCiphertext } from './ciphertext.js';
-export { decryptCiphertext, encryptToCiphertext, parseCiphertext } from './ciphertext.js';
+export type { CiphertextAlgorithm, CiphertextHeader, ExternalAeadDecrypt, ExternalAeadEncrypt, ParsedCiphertext } from './ciphertext.js';
+export { decryptCiphertext, decryptCiphertextWith, encryptToCiphertext, encryptToCiphertextWith, parseCiphertext } from './ciphertext.js';
 export { encodeContext } from './encode-context.js';
 export type { CryptoErrorCode } from './errors.js';
 export { CryptoError } from './errors.js';
@@ -30,3 +30,4 @@ export type { AlgorithmSpec, GeneratedKey } from './registry.js';
 export { getAlgorithm, isAlgorithmName } from './registry.js';
 export type { SignInput } from './sign.js';
 export { sign, verify, verifyWithPublicKey } from './sign.js';
+export { ecdsaCompactToDer } from './signature-schemes.js';

@@ -104,3 +104,21 @@ export function verifyDigestEcdsa(alg: SignatureAlgorithm, key: KeyObject, diges
     return false;
   }
 }
+
+/**
+ * An ECDSA signature made elsewhere (an HSM's `CKM_ECDSA` answers `r ‖ s`,
+ * PKCS#11 v2.40 curr. §2.3.1) in the DER encoding Keyward returns everywhere
+ * (RFC 3279 §2.2.3 Ecdsa-Sig-Value). Re-encoding only, no key involved.
+ *
+ * @example
+ * const der = ecdsaCompactToDer('ecdsa-p256', tokenSignature);
+ * @throws CryptoError `invalid_input` when `compact` is not `r ‖ s` of the curve's size with r, s in range.
+ */
+export function ecdsaCompactToDer(alg: 'ecdsa-p256' | 'ecdsa-p384', compact: Uint8Array): Uint8Array {
+  const curve = DIGEST_CURVES[alg].curve;
+  try {
+    return curve.Signature.fromBytes(compact, 'compact').toBytes('der');
+  } catch {
+    throw new CryptoError('invalid_input', `not an ${alg} signature in r ‖ s form`);
+  }
+}

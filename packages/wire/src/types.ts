@@ -1,5 +1,7 @@
 /** Request and response shapes of shared/API.md, shared by server, SDK and CLI. */
 
+import type { KeyProtection } from './classes.js';
+
 export const ALGORITHMS = [
   'aes-256-gcm',
   'chacha20-poly1305',
@@ -66,6 +68,8 @@ export interface KeyView {
   nextRotationAt: string | null;
   primaryVersion: number;
   exportable: boolean;
+  /** Where the key's versions live: `software` (wrapped in the store) or `hsm` (non-extractable objects in the PKCS#11 token). Fixed at creation. */
+  protection: KeyProtection;
   deletionWindowDays: number;
   deletionDate: string | null;
   createdAt: string;
@@ -91,6 +95,8 @@ export interface CreateKeyRequest {
   rotationPeriod?: string;
   maxUsesPerVersion?: number;
   exportable?: boolean;
+  /** `hsm`: every version is generated and used inside the PKCS#11 token. Default: `hsm` when the class requires it, else `software`. */
+  protection?: KeyProtection;
   deletionWindowDays?: number;
   /** Publish the next version `pre_active` this long before it becomes primary (JWKS overlap). */
   prepublishPeriod?: string;

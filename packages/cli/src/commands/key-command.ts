@@ -3,6 +3,7 @@ import {
   type CreateKeyRequest,
   ENVIRONMENTS,
   KEY_CLASSES,
+  KEY_PROTECTIONS,
   KEY_STATES,
   type KeyList,
   type KeyListQuery,
@@ -27,6 +28,7 @@ interface CreateOptions {
   rotationPeriod?: string;
   maxUses?: number;
   exportable?: boolean;
+  protection?: CreateKeyRequest['protection'];
   deletionWindowDays?: number;
   prepublishPeriod?: string;
   originatorPeriod?: string;
@@ -71,6 +73,12 @@ export function registerKeyCommand(program: Command, ctx: CommandContext): void 
     .option('--rotation-period <duration>', 'rotate automatically after e.g. 90d', parseDuration)
     .option('--max-uses <n>', 'rotate after this many uses of a version', version)
     .option('--exportable', 'allow the material to be exported (under policy)')
+    .addOption(
+      new Option(
+        '--protection <protection>',
+        'hsm: versions generated and used inside the PKCS#11 token (default: what the class requires)',
+      ).choices(KEY_PROTECTIONS),
+    )
     .option('--deletion-window-days <days>', 'days between scheduling deletion and destruction', integerBetween(7, 30))
     .option('--prepublish-period <duration>', 'publish the next version pre_active this long before it becomes primary', parseDuration)
     .option('--originator-period <duration>', 'a version stops encrypting and signing this long after activation', parseDuration)
@@ -83,6 +91,7 @@ export function registerKeyCommand(program: Command, ctx: CommandContext): void 
       if (options.rotationPeriod !== undefined) request.rotationPeriod = options.rotationPeriod;
       if (options.maxUses !== undefined) request.maxUsesPerVersion = options.maxUses;
       if (options.exportable === true) request.exportable = true;
+      if (options.protection !== undefined) request.protection = options.protection;
       if (options.deletionWindowDays !== undefined) request.deletionWindowDays = options.deletionWindowDays;
       if (options.prepublishPeriod !== undefined) request.prepublishPeriod = options.prepublishPeriod;
       if (options.originatorPeriod !== undefined) request.originatorPeriod = options.originatorPeriod;

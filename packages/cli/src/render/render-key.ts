@@ -33,6 +33,7 @@ export function renderKey(key: KeyView): string {
     ['Originator period', key.originatorPeriod ?? '-'],
     ['Min decrypt version', String(key.minDecryptionVersion)],
     ['Exportable', key.exportable ? 'yes' : 'no'],
+    ['Protection', key.protection],
     ['Deletion window', `${key.deletionWindowDays} days`],
     ['Deletion date', key.deletionDate ?? '-'],
     ['Last reviewed', key.lastReviewedAt ?? 'never'],

@@ -19,6 +19,7 @@ export function keyView(overrides: Partial<KeyView> = {}): KeyView {
     nextRotationAt: '2026-01-01T00:00:00Z',
     primaryVersion: 1,
     exportable: false,
+    protection: 'software',
     deletionWindowDays: 30,
     deletionDate: null,
     createdAt: '2025-01-01T00:00:00Z',

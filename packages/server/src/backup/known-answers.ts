@@ -41,7 +41,7 @@ export interface VersionAnswer {
  */
 export class KnownAnswers {
   readonly #keks = new Map<string, Uint8Array>();
-  readonly #keys = new Map<string, { namespace: string; name: string; algorithm: AlgorithmName }>();
+  readonly #keys = new Map<string, { namespace: string; name: string; algorithm: AlgorithmName; hsm: boolean }>();
 
   /** Keeps a copy of an unwrapped KEK (the caller zeroes its own). */
   kek(namespace: string, version: number, secret: Uint8Array): void {
@@ -55,7 +55,14 @@ export class KnownAnswers {
       namespace: String(row.namespace),
       name: String(row.name),
       algorithm: String(row.algorithm) as AlgorithmName,
+      // HSM-resident versions hold a reference to a token object, not wrapped material.
+      hsm: row.protection === 'hsm',
     });
+  }
+
+  /** Whether the key is HSM-resident: its versions reference token objects and have no known-answer value. */
+  inToken(keyId: string): boolean {
+    return this.#keys.get(keyId)?.hsm === true;
   }
 
   /** The key's name for reports, or its id. */
@@ -65,7 +72,9 @@ export class KnownAnswers {
 
   /**
    * The known-answer value of a `key_versions` row, or null when it holds no
-   * material (destroyed). Throws {@link KnownAnswerError} when its key or
+   * material (destroyed) or only a reference to a token object (an
+   * HSM-resident key: its material never leaves the token, so a backup
+   * cannot carry or prove it; docs/formats.md §9.4). Throws {@link KnownAnswerError} when its key or
    * KEK is unknown or the material does not authenticate under its binding.
    */
   answer(row: TableRow): VersionAnswer | null {
@@ -75,6 +84,7 @@ export class KnownAnswers {
     const key = this.#keys.get(keyId);
     const name = key?.name ?? keyId;
     if (key === undefined) throw new KnownAnswerError(`key ${keyId} version ${version}: its key row is missing`);
+    if (key.hsm) return null;
     const kek = this.#keks.get(`${key.namespace}\0${Number(row.kek_version)}`);
     if (kek === undefined) {
       throw new KnownAnswerError(

@@ -39,7 +39,7 @@ function render(report: VerifyReport): string {
   const { header, versions, audit, failures } = report;
   const lines = [
     `Backup of ${header.source.node} (${header.source.dialect}) made ${header.createdAt}, archive format ${header.version}, schema ${header.schemaVersion}: restored ${report.rows} rows into a scratch store.`,
-    `Key versions: ${versions.checked} with material, ${versions.passed} match their ${versions.expected === 'known-answers' ? 'known-answer values' : 'stored fingerprints (a version 1 archive records no known-answer values)'}, ${versions.failed} failed; ${versions.withoutMaterial} without material.`,
+    `Key versions: ${versions.checked} with material, ${versions.passed} match their ${versions.expected === 'known-answers' ? 'known-answer values' : 'stored fingerprints (a version 1 archive records no known-answer values)'}, ${versions.failed} failed; ${versions.withoutMaterial} without material; ${versions.inToken} HSM-resident (in the token, not in the archive).`,
     audit.valid
       ? `Audit: ${audit.chains} chain(s), ${audit.records} records and ${audit.checkpoints} checkpoint(s) verify to the recorded heads.`
       : `Audit: FAILED: ${audit.problem?.message ?? 'unknown problem'}`,

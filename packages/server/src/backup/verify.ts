@@ -39,6 +39,8 @@ export interface VerifyReport {
     failed: number;
     /** Versions without material (destroyed): nothing to prove. */
     withoutMaterial: number;
+    /** Versions of HSM-resident keys: their material stays in the token, the archive holds only a reference. */
+    inToken: number;
     /** Where the expected values came from: the archive's known-answer lines (version 2) or, for a version 1 archive, the stored fingerprints. */
     expected: 'known-answers' | 'stored-fingerprints';
   };
@@ -121,7 +123,7 @@ async function checkVersions(
 ): Promise<{ counts: Omit<VerifyReport['versions'], 'expected'>; failures: VersionFailure[] }> {
   const answers = new KnownAnswers();
   const failures: VersionFailure[] = [];
-  const counts = { checked: 0, passed: 0, failed: 0, withoutMaterial: 0 };
+  const counts = { checked: 0, passed: 0, failed: 0, withoutMaterial: 0, inToken: 0 };
   const seen = new Set<string>();
   try {
     await store.readSnapshot(async (reader) => {
@@ -140,6 +142,10 @@ async function checkVersions(
         };
         if (row.material === null || row.material === undefined) {
           counts.withoutMaterial += 1;
+          continue;
+        }
+        if (answers.inToken(keyId)) {
+          counts.inToken += 1;
           continue;
         }
         counts.checked += 1;

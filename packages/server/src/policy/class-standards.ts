@@ -6,7 +6,7 @@ import type { Policy } from './policy.js';
 /** The fields of a key that its class standard judges. */
 export type JudgedKey = Pick<
   KeyRecord,
-  'class' | 'algorithm' | 'rotationPeriod' | 'maxUsesPerVersion' | 'exportable' | 'deletionWindowDays'
+  'class' | 'algorithm' | 'rotationPeriod' | 'maxUsesPerVersion' | 'exportable' | 'deletionWindowDays' | 'protection'
 >;
 
 /** A broken rule: the key field at fault, the rule's name in the policy file, and a message naming both and the class. */
@@ -26,14 +26,13 @@ const violation = (key: JudgedKey, field: string, rule: keyof ClassStandard, say
 
 /**
  * Every rule of a class standard (docs/governance.md), in the order they are
- * reported. Protection first: no setting of the key can meet it, only
- * another class can.
+ * reported. Protection first: it is fixed at creation, so no patch of the
+ * key can meet it, only another class can.
  */
 const CHECKS: readonly Check[] = [
   (standard, key) =>
-    // Issue 6 brings HSM-backed keys; until then every key is held in software.
-    standard.protection === 'hsm'
-      ? violation(key, 'class', 'protection', 'requires HSM protection and this server has no HSM-backed keys yet')
+    standard.protection === 'hsm' && key.protection !== 'hsm'
+      ? violation(key, 'protection', 'protection', 'requires HSM-protected keys (protection: hsm)')
       : null,
   (standard, key) =>
     standard.algorithms === null || standard.algorithms.includes(key.algorithm)

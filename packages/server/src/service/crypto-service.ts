@@ -9,11 +9,13 @@ import {
   type ParsedCiphertext,
   parseCiphertext,
   publicJwk,
+  publicJwkFromPem,
   randomBytes,
   type SignInput,
   sign,
   verify,
   verifyMac,
+  verifyWithPublicKey,
 } from '@keyward/crypto';
 import {
   type EncryptionContext,
@@ -28,6 +30,7 @@ import type { KeyRecord, VersionRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import type { CallContext } from './context.js';
 import type { Gate, Scope } from './gate.js';
+import type { HsmKeys } from './hsm-keys.js';
 import { findVersion, type KeyDirectory, type LoadedKey } from './key-directory.js';
 import type { Keyring } from './keyring.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -83,6 +86,7 @@ export class CryptoService {
   readonly #gate: Gate;
   readonly #store: Store;
   readonly #keyring: Keyring;
+  readonly #hsm: HsmKeys;
   readonly #directory: KeyDirectory;
   readonly #limits: CryptoLimits;
   readonly #uses: UseLimiter;
@@ -94,6 +98,7 @@ export class CryptoService {
     gate: Gate;
     store: Store;
     keyring: Keyring;
+    hsm: HsmKeys;
     directory: KeyDirectory;
     limits: CryptoLimits;
     uses: UseLimiter;
@@ -106,6 +111,7 @@ export class CryptoService {
     this.#gate = deps.gate;
     this.#store = deps.store;
     this.#keyring = deps.keyring;
+    this.#hsm = deps.hsm;
     this.#directory = deps.directory;
     this.#limits = Object.freeze({ ...deps.limits });
   }
@@ -176,6 +182,13 @@ export class CryptoService {
     return this.#run(ctx, 'sign', name, async (key, scope) => {
       if ('message' in input) this.#checkSize('message', input.message, key.record);
       const version = await this.#primary(key, 'sign', scope, ctx);
+      if (key.record.protection === 'hsm') {
+        try {
+          return { signature: this.#hsm.sign(key.record, version, input), keyVersion: version.version };
+        } catch (error) {
+          throw inputError(error, 'digest');
+        }
+      }
       const secret = await this.#keyring.secret(this.#store, key.record, version);
       try {
         return { signature: sign(key.record.algorithm, secret, input), keyVersion: version.version };
@@ -195,10 +208,13 @@ export class CryptoService {
     return this.#run(ctx, 'verify', name, async (key, scope) => {
       if ('message' in input) this.#checkSize('message', input.message, key.record);
       for (const version of this.#candidates(key, 'verify', keyVersion, scope)) {
-        const secret = await this.#keyring.secret(this.#store, key.record, version);
         let valid: boolean;
         try {
-          valid = verify(key.record.algorithm, secret, input, signature);
+          // An hsm version verifies with its public key in Node: only the private key is in the token.
+          valid =
+            key.record.protection === 'hsm' && version.publicKey !== null
+              ? verifyWithPublicKey(key.record.algorithm, version.publicKey, input, signature)
+              : verify(key.record.algorithm, await this.#keyring.secret(this.#store, key.record, version), input, signature);
         } catch (error) {
           throw inputError(error, 'message' in input ? 'message' : 'digest');
         }
@@ -245,6 +261,13 @@ export class CryptoService {
       assertVersionAllows(key.record, version, 'public-key');
       if (version.publicKey === null)
         throw new KeywardError('invalid_request', `key '${key.record.name}' is symmetric and has no public key`);
+      if (key.record.protection === 'hsm') {
+        return {
+          publicKey: version.publicKey,
+          jwk: publicJwkFromPem(key.record.algorithm, version.publicKey) ?? {},
+          keyVersion: version.version,
+        };
+      }
       const secret = await this.#keyring.secret(this.#store, key.record, version);
       return { publicKey: version.publicKey, jwk: publicJwk(key.record.algorithm, secret) ?? {}, keyVersion: version.version };
     });
@@ -368,6 +391,9 @@ export class CryptoService {
     context: EncryptionContext,
   ): Promise<{ ciphertext: string; keyVersion: number }> {
     const { key: current, version } = await this.#originate(key, 'encrypt', scope, ctx);
+    if (current.record.protection === 'hsm') {
+      return { ciphertext: this.#hsm.encrypt(current.record, version, plaintext, context), keyVersion: version.version };
+    }
     const secret = await this.#keyring.secret(this.#store, current.record, version);
     const header = { keyId: current.record.id, keyVersion: version.version, algorithm: current.record.algorithm as CiphertextAlgorithm };
     return { ciphertext: encryptToCiphertext(header, secret, plaintext, context), keyVersion: version.version };
@@ -391,6 +417,15 @@ export class CryptoService {
     if (parsed.keyId !== key.record.id || parsed.algorithm !== key.record.algorithm || version === undefined) throw invalidCiphertext();
     scope.keyVersion = version.version;
     assertVersionAllows(key.record, version, operation, version.state === 'compromised' && this.#recovery(key, scope));
+    if (key.record.protection === 'hsm') {
+      try {
+        return this.#hsm.decrypt(key.record, version, parsed, context);
+      } catch (error) {
+        // The same opaque answer as the software path; a token that is away (sealed, internal) is not the ciphertext's fault.
+        if (error instanceof CryptoError) throw invalidCiphertext();
+        throw error;
+      }
+    }
     const secret = await this.#keyring.secret(this.#store, key.record, version);
     try {
       return decryptCiphertext(parsed, secret, context);

@@ -20,6 +20,7 @@ import { type Store, StoreConflictError, type StoreOps } from '../store/store.js
 import { type Held, holdForApproval, isDowngrade, isPending } from './approvals.js';
 import type { CallContext } from './context.js';
 import type { Gate, Scope } from './gate.js';
+import type { HsmKeys } from './hsm-keys.js';
 import { findVersion, type KeyDirectory } from './key-directory.js';
 import type { Keyring } from './keyring.js';
 import { event, type Lifecycle, nextRotation, type Outcome, writeOutcome } from './lifecycle.js';
@@ -76,6 +77,7 @@ export class KeyService {
   readonly #gate: Gate;
   readonly #store: Store;
   readonly #keyring: Keyring;
+  readonly #hsm: HsmKeys;
   readonly #directory: KeyDirectory;
   readonly #lifecycle: Lifecycle;
   readonly #uses: UseLimiter;
@@ -86,6 +88,8 @@ export class KeyService {
     gate: Gate;
     store: Store;
     keyring: Keyring;
+    /** Which protections this server can give (`hsm` only on the PKCS#11 seal). */
+    hsm: HsmKeys;
     directory: KeyDirectory;
     lifecycle: Lifecycle;
     uses: UseLimiter;
@@ -100,6 +104,7 @@ export class KeyService {
     this.#gate = deps.gate;
     this.#store = deps.store;
     this.#keyring = deps.keyring;
+    this.#hsm = deps.hsm;
     this.#directory = deps.directory;
     this.#lifecycle = deps.lifecycle;
   }
@@ -118,6 +123,13 @@ export class KeyService {
       const deletionWindowDays = req.deletionWindowDays ?? defaults.deletionWindowDays;
       checkMaxDeletionWindow(deletionWindowDays);
       const spec = getAlgorithm(req.algorithm);
+      // A class that requires hsm makes it the default; asking for software there is then a class violation below.
+      const protection = req.protection ?? (defaults.protection === 'hsm' ? 'hsm' : 'software');
+      this.#hsm.assertCanProtect(
+        { algorithm: req.algorithm, exportable: req.exportable ?? false, class: keyClass },
+        protection,
+        req.protection === undefined,
+      );
       const now = scope.now;
       const record: KeyRecord = {
         id: randomUUID(),
@@ -136,6 +148,7 @@ export class KeyService {
         nextRotationAt: nextRotation(rotationPeriod, now),
         primaryVersion: 1,
         exportable: req.exportable ?? false,
+        protection,
         deletionWindowDays,
         deletionDate: null,
         createdAt: now.toISOString(),
@@ -153,6 +166,7 @@ export class KeyService {
       // After the class defaults: the key as it would be stored must meet its class.
       assertMeetsClass(policy, record);
       scope.details.algorithm = req.algorithm;
+      scope.details.protection = protection;
       scope.keyVersion = 1;
       const version = await this.#inTransaction(async (tx) => {
         await tx.insertKey(record);

@@ -17,6 +17,7 @@ import { BuiltinCedarPolicies, type CedarPolicyStatusSource } from '../policy/ce
 import { FixedPolicy, type PolicySource } from '../policy/policy-file.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import type { Seal } from '../seal/seal.js';
+import { tokenKeysOf } from '../seal/token-keys.js';
 import type { Store } from '../store/store.js';
 import { ApprovalService, runApproved } from './approvals.js';
 import { AuditService } from './audit-service.js';
@@ -26,6 +27,7 @@ import { type Clock, systemClock } from './clock.js';
 import { CompromisePlaybook } from './compromise-playbook.js';
 import { type CryptoLimits, CryptoService } from './crypto-service.js';
 import { Gate } from './gate.js';
+import { HsmKeys } from './hsm-keys.js';
 import { IncidentJobs } from './incident-jobs.js';
 import { IncidentJournal } from './incident-journal.js';
 import { DEFAULT_INCIDENT_OPTIONS, type IncidentOptions, IncidentService } from './incident-service.js';
@@ -195,7 +197,8 @@ export function createKeyward(options: KeywardOptions): Keyward {
   const oidc = new OidcVerifier({ policy, clock, ...(options.onOidcError ? { onError: options.onOidcError } : {}) });
   const authenticator = new Authenticator(store, clock, oidc);
   const directory = new KeyDirectory(store);
-  const lifecycle = new Lifecycle(keyring);
+  const hsm = new HsmKeys(tokenKeysOf(seal), seal.kind);
+  const lifecycle = new Lifecycle(keyring, hsm);
   const uses = new UseLimiter(store);
   const system = new SystemActions({ store, audit, clock, directory, keyring, onCommitted });
   const scheduledBackups = new ScheduledBackups({
@@ -252,7 +255,7 @@ export function createKeyward(options: KeywardOptions): Keyward {
   alertEngine.onRaised((alert) => metrics.alertRaised(alert.type));
   const alertService = new AlertService({ gate, store, engine: alertEngine });
   metrics.setOpenAlertsSource(() => alertService.openCounts());
-  const crypto = new CryptoService({ gate, store, keyring, directory, limits, uses, system, lifecycle });
+  const crypto = new CryptoService({ gate, store, keyring, hsm, directory, limits, uses, system, lifecycle });
   const incidentOptions: IncidentOptions = Object.freeze({ ...DEFAULT_INCIDENT_OPTIONS, ...options.incidents });
   const presence = new NodePresence(store, clock, incidentOptions.nodeTtlMs);
   const journal = new IncidentJournal({ store, audit });
@@ -296,7 +299,7 @@ export function createKeyward(options: KeywardOptions): Keyward {
         break;
     }
   });
-  const keys = new KeyService({ gate, store, keyring, directory, lifecycle, uses, policy, onCommitted });
+  const keys = new KeyService({ gate, store, keyring, hsm, directory, lifecycle, uses, policy, onCommitted });
   const principals = new PrincipalService({ gate, store, authenticator, directory, policy });
   return Object.freeze({
     sys: new SysService({

@@ -6,6 +6,7 @@ import { assertKeyTransition, assertVersionTransition } from '../keys/transition
 import { zero } from '../seal/zero.js';
 import type { EventType, KeyEvent, KeyRecord, RotationTrigger, VersionRecord } from '../store/records.js';
 import type { StoreOps } from '../store/store.js';
+import type { HsmKeys } from './hsm-keys.js';
 import type { Keyring } from './keyring.js';
 
 /** What a life-cycle step changed, to be written in one transaction by {@link writeOutcome}. */
@@ -16,6 +17,12 @@ export interface Outcome {
   /** Versions created (already inserted, with their material). */
   created: VersionRecord[];
   events: KeyEvent[];
+  /**
+   * Destroys what lives outside the store (token objects of hsm versions);
+   * run by {@link writeOutcome} only, so an outcome computed and then held
+   * for approval destroys nothing.
+   */
+  shred?: () => void;
 }
 
 type EventData = KeyEvent['data'];
@@ -38,9 +45,11 @@ const latest = (versions: readonly VersionRecord[]): number => Math.max(0, ...ve
  */
 export class Lifecycle {
   readonly #keyring: Keyring;
+  readonly #hsm: HsmKeys;
 
-  constructor(keyring: Keyring) {
+  constructor(keyring: Keyring, hsm: HsmKeys) {
     this.#keyring = keyring;
+    this.#hsm = hsm;
   }
 
   /** Generates, wraps and inserts version `n`: active at once, or `pre_active` until `activateAt`. */
@@ -52,6 +61,7 @@ export class Lifecycle {
     now: Date,
     activateAt: Date | null,
   ): Promise<VersionRecord> {
+    if (key.protection === 'hsm') return this.#newTokenVersion(tx, key, n, trigger, now, activateAt);
     const generated = getAlgorithm(key.algorithm).generate();
     try {
       const { material, kekVersion } = await this.#keyring.wrapMaterial(tx, key, n, generated.secret, now);
@@ -79,6 +89,46 @@ export class Lifecycle {
     } finally {
       zero(generated.secret);
     }
+  }
+
+  /** Version `n` of an hsm key: generated in the token; the record holds the object's reference. */
+  async #newTokenVersion(
+    tx: StoreOps,
+    key: KeyRecord,
+    n: number,
+    trigger: RotationTrigger,
+    now: Date,
+    activateAt: Date | null,
+  ): Promise<VersionRecord> {
+    const { material, fingerprint: objectFingerprint, publicKey } = this.#hsm.generate(key, n);
+    const pending = activateAt !== null && activateAt.getTime() > now.getTime();
+    const version: VersionRecord = {
+      keyId: key.id,
+      version: n,
+      state: pending ? 'pre_active' : 'active',
+      createdAt: now.toISOString(),
+      activatedAt: pending ? null : now.toISOString(),
+      deactivatedAt: null,
+      compromisedAt: null,
+      destroyedAt: null,
+      uses: 0,
+      fingerprint: objectFingerprint,
+      publicKey,
+      material,
+      // Not wrapped under a KEK: 0 names none.
+      kekVersion: 0,
+      trigger,
+      reserved: 0,
+      activateAt: pending ? activateAt.toISOString() : null,
+    };
+    try {
+      await tx.insertVersion(version);
+    } catch (error) {
+      // The version was not stored (e.g. another node took the number): its object must not linger in the token.
+      this.#hsm.destroy(key, [version]);
+      throw error;
+    }
+    return version;
   }
 
   /**
@@ -192,6 +242,7 @@ export class Lifecycle {
       key,
       changed: [destroyed],
       created: [],
+      shred: () => this.#hsm.destroy(key, [version]),
       events: [event('version.state_changed', key, version.version, now, { state: target })],
     };
   }
@@ -244,7 +295,17 @@ export class Lifecycle {
         };
       });
     const next: KeyRecord = { ...key, state: 'destroyed', nextRotationAt: null };
-    return { key: next, changed, created: [], events: [event('key.destroyed', next, null, now, { versions: changed.length })] };
+    return {
+      key: next,
+      changed,
+      created: [],
+      events: [event('key.destroyed', next, null, now, { versions: changed.length })],
+      shred: () =>
+        this.#hsm.destroy(
+          key,
+          versions.filter((v) => v.material !== null),
+        ),
+    };
   }
 }
 
@@ -253,6 +314,8 @@ export class Lifecycle {
  * look at it next) and events, inside the caller's transaction.
  */
 export async function writeOutcome(tx: StoreOps, outcome: Outcome, now: Date): Promise<KeyRecord> {
+  // Before the commit: a crash after it leaves a version that cannot be used, never one thought shredded that still exists.
+  outcome.shred?.();
   for (const version of outcome.changed) await tx.updateVersion(version);
   const versions = await tx.getVersions(outcome.key.id);
   const key: KeyRecord = { ...outcome.key, updatedAt: now.toISOString(), nextCheckAt: nextCheckAt(outcome.key, versions) };

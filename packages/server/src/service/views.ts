@@ -39,6 +39,7 @@ export function keyView(key: KeyRecord, policy: Policy, versions?: readonly Vers
     nextRotationAt: key.nextRotationAt,
     primaryVersion: key.primaryVersion,
     exportable: key.exportable,
+    protection: key.protection,
     deletionWindowDays: key.deletionWindowDays,
     deletionDate: key.deletionDate,
     createdAt: key.createdAt,

@@ -5,6 +5,7 @@ import { v8Incidents } from './migrations/v8-incidents.js';
 import { v9Governance } from './migrations/v9-governance.js';
 import { v10Totp } from './migrations/v10-totp.js';
 import { v11TlsIdentities } from './migrations/v11-tls-identities.js';
+import { v12KeyProtection } from './migrations/v12-key-protection.js';
 import type { Database } from './schema.js';
 import { StoreVersionError } from './store.js';
 
@@ -236,6 +237,8 @@ export const MIGRATIONS: readonly Migration[] = [
   v10Totp,
   // 11 is taken by a change merged in parallel; numbers need only increase.
   v11TlsIdentities,
+  // 12 and 13 are taken by changes merged in parallel (seal rekey, backups); numbers need only increase.
+  v12KeyProtection,
 ];
 
 /** The newest schema this Keyward writes: the last migration's number. Numbers strictly increase. */

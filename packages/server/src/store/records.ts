@@ -7,6 +7,7 @@ import type {
   Environment,
   KeyClass,
   KeyOperation,
+  KeyProtection,
   KeyState,
   KeyUsage,
   PrincipalKind,
@@ -32,6 +33,8 @@ export interface KeyRecord {
   nextRotationAt: string | null;
   primaryVersion: number;
   exportable: boolean;
+  /** `hsm`: each version is a non-extractable object in the PKCS#11 token and `material` holds its reference (CKA_ID), not wrapped bytes. */
+  protection: KeyProtection;
   deletionWindowDays: number;
   deletionDate: string | null;
   createdAt: string;
@@ -68,7 +71,11 @@ export interface VersionRecord {
   uses: number;
   fingerprint: string;
   publicKey: string | null;
-  /** Material wrapped under the namespace KEK of `kekVersion`; null once destroyed. */
+  /**
+   * Material wrapped under the namespace KEK of `kekVersion`; for a key with
+   * `protection: hsm`, the CKA_ID of the version's object in the token (not a
+   * secret). Null once destroyed.
+   */
   material: Uint8Array | null;
   kekVersion: number;
   trigger: RotationTrigger;

@@ -32,6 +32,7 @@ export interface KeyTable {
   next_rotation_at: string | null;
   primary_version: number;
   exportable: number;
+  protection: string;
   deletion_window_days: number;
   deletion_date: string | null;
   created_at: string;

@@ -133,8 +133,13 @@ describe.each(STORE_KINDS)('class standards (%s)', (store) => {
         'deletionWindowDays: class critical requires a deletion window of at least 30 days (classes.critical.minDeletionWindowDays)',
       ],
       [
+        // The class makes hsm the default, and this server (file seal) cannot hold hsm keys.
         { name: 'c-hsm', class: 'high' },
-        'class: class high requires HSM protection and this server has no HSM-backed keys yet (classes.high.protection)',
+        'protection: class high requires hsm (classes.high.protection), but hsm keys need the server on the pkcs11 seal (--seal pkcs11); this server runs the file seal',
+      ],
+      [
+        { name: 'c-hsm-software', class: 'high', protection: 'software' },
+        'protection: class high requires HSM-protected keys (protection: hsm) (classes.high.protection)',
       ],
     ];
     for (const [body, message] of cases) {
@@ -221,11 +226,7 @@ describe.each(STORE_KINDS)('class standards (%s)', (store) => {
         { class: 'critical', rotationPeriod: '90d', maxUsesPerVersion: 10 },
         'deletionWindowDays: class critical requires a deletion window of at least 30 days (classes.critical.minDeletionWindowDays)',
       ],
-      [
-        'p-plain',
-        { class: 'high' },
-        'class: class high requires HSM protection and this server has no HSM-backed keys yet (classes.high.protection)',
-      ],
+      ['p-plain', { class: 'high' }, 'protection: class high requires HSM-protected keys (protection: hsm) (classes.high.protection)'],
     ];
     for (const [name, body, message] of cases) {
       const before = await key(name);
@@ -274,7 +275,7 @@ describe.each(STORE_KINDS)('class standards (%s)', (store) => {
         name: 'r-hsm',
         create: {},
         standard: 'protection: hsm',
-        message: 'class: class standard requires HSM protection and this server has no HSM-backed keys yet (classes.standard.protection)',
+        message: 'protection: class standard requires HSM-protected keys (protection: hsm) (classes.standard.protection)',
         fix: { class: 'low' },
       },
       {

@@ -140,7 +140,14 @@ for (const kind of STORE_KINDS) {
       await exec('mkdir', ['-p', scratchParent]);
       const report = await verifyArchive({ archive: path, identities: [identity], scratchParent });
       expect(report.ok).toBe(true);
-      expect(report.versions).toEqual({ checked: 4, passed: 4, failed: 0, withoutMaterial: 0, expected: 'stored-fingerprints' });
+      expect(report.versions).toEqual({
+        checked: 4,
+        passed: 4,
+        failed: 0,
+        withoutMaterial: 0,
+        inToken: 0,
+        expected: 'stored-fingerprints',
+      });
       expect(report.audit.valid).toBe(true);
       expect(await readdir(scratchParent)).toEqual([]);
     });

@@ -24,7 +24,7 @@ const text = (s: string) => new TextEncoder().encode(s);
 interface VerifyJson {
   ok: boolean;
   formatVersion: number;
-  versions: { checked: number; passed: number; failed: number; withoutMaterial: number; expected: string };
+  versions: { checked: number; passed: number; failed: number; withoutMaterial: number; inToken: number; expected: string };
   failures: Array<{ keyId: string; name: string; version: number; problem: string }>;
   audit: { valid: boolean; chains: number; records: number; checkpoints: number; problem: unknown };
 }
@@ -336,7 +336,7 @@ describe('backup and restore', () => {
     expect(code).toBe(0);
     expect(report.ok).toBe(true);
     expect(report.formatVersion).toBe(2);
-    expect(report.versions).toEqual({ checked: 14, passed: 14, failed: 0, withoutMaterial: 0, expected: 'known-answers' });
+    expect(report.versions).toEqual({ checked: 14, passed: 14, failed: 0, withoutMaterial: 0, inToken: 0, expected: 'known-answers' });
     expect(report.failures).toEqual([]);
     expect(report.audit.valid).toBe(true);
     expect(report.audit.chains).toBe(1);

@@ -36,6 +36,7 @@ function key(overrides: Partial<KeyRecord> = {}): KeyRecord {
     nextCheckAt: null,
     lastReviewedAt: null,
     reviewDueAt: null,
+    protection: 'software',
     ...overrides,
   };
 }

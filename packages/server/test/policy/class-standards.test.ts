@@ -19,6 +19,7 @@ const criticalKey = (overrides: Partial<JudgedKey> = {}): JudgedKey => ({
   maxUsesPerVersion: null,
   exportable: false,
   deletionWindowDays: 30,
+  protection: 'software',
   ...overrides,
 });
 
@@ -32,6 +33,7 @@ describe('classViolation', () => {
         maxUsesPerVersion: standard.maxUsesPerVersion,
         exportable: false,
         deletionWindowDays: standard.deletionWindowDays,
+        protection: standard.protection,
       };
       expect(classViolation(DEFAULT_POLICY, key), keyClass).toBeNull();
     }
@@ -43,7 +45,7 @@ describe('classViolation', () => {
         withClass('critical', { protection: 'hsm' }),
         {},
         'protection',
-        'class: class critical requires HSM protection and this server has no HSM-backed keys yet (classes.critical.protection)',
+        'protection: class critical requires HSM-protected keys (protection: hsm) (classes.critical.protection)',
       ],
       [
         withClass('critical', { algorithms: ['ed25519', 'ecdsa-p256'] }),
@@ -103,11 +105,23 @@ describe('classViolation', () => {
     expect(classViolation(policy, criticalKey({ rotationPeriod: '129601m', maxUsesPerVersion: 1 }))?.rule).toBe('maxRotationPeriod');
   });
 
-  it('reports protection first: no setting of the key can meet it, only another class', () => {
+  it('reports protection first: it is fixed at creation, so only another class can meet it', () => {
     const policy = withClass('critical', { protection: 'hsm', algorithms: ['ed25519'] });
     expect(classViolation(policy, criticalKey({ algorithm: 'aes-256-gcm', exportable: true, rotationPeriod: null }))?.rule).toBe(
       'protection',
     );
+  });
+
+  it('a class requiring hsm accepts an hsm-protected key and refuses a software one', () => {
+    const policy = withClass('critical', { protection: 'hsm' });
+    expect(classViolation(policy, criticalKey({ protection: 'hsm' }))).toBeNull();
+    expect(classViolation(policy, criticalKey({ protection: 'software' }))).toEqual({
+      field: 'protection',
+      rule: 'protection',
+      message: 'protection: class critical requires HSM-protected keys (protection: hsm) (classes.critical.protection)',
+    });
+    // A class that does not require hsm takes either.
+    expect(classViolation(DEFAULT_POLICY, criticalKey({ protection: 'hsm' }))).toBeNull();
   });
 
   it('null limits allow anything', () => {
@@ -118,6 +132,7 @@ describe('classViolation', () => {
       maxUsesPerVersion: null,
       exportable: true,
       deletionWindowDays: 7,
+      protection: 'software',
     };
     expect(classViolation(DEFAULT_POLICY, key)).toBeNull();
     expect(classViolation(DEFAULT_POLICY, { ...key, rotationPeriod: '999999d', maxUsesPerVersion: 2 ** 48 })).toBeNull();
@@ -176,6 +191,7 @@ describe('parse-time checks and enforcement agree', () => {
           maxUsesPerVersion: merged.maxUsesPerVersion,
           exportable: false,
           deletionWindowDays: merged.deletionWindowDays,
+          protection: merged.protection,
         };
         expect(classViolation(policy, key)).toBeNull();
       }),

@@ -85,6 +85,7 @@ export function keyRecord(overrides: Partial<KeyRecord> = {}): KeyRecord {
     nextCheckAt: null,
     lastReviewedAt: null,
     reviewDueAt: null,
+    protection: 'software',
     ...overrides,
   };
 }

@@ -8,6 +8,7 @@ import { openSeal } from '../../src/bootstrap.js';
 import { buildRestApp } from '../../src/frontends/rest/app.js';
 import { errorFields } from '../../src/log-fields.js';
 import type { Seal } from '../../src/seal/seal.js';
+import type { Pkcs11Options } from '../../src/server-options.js';
 import { ManualClock } from '../../src/service/clock.js';
 import { createKeyward, type Keyward, type KeywardOptions } from '../../src/service/keyward.js';
 import type { Store } from '../../src/store/store.js';
@@ -22,7 +23,9 @@ export interface Response {
 }
 
 export interface HarnessOptions {
-  seal?: 'file' | 'shamir';
+  seal?: 'file' | 'shamir' | 'pkcs11';
+  /** The token of the pkcs11 seal (a SoftHSM token, test/support/softhsm.ts) and its PIN, given as KEYWARD_PKCS11_PIN. */
+  pkcs11?: { options: Pkcs11Options; pin: string };
   store?: StoreKind;
   rates?: KeywardOptions['rates'];
   limits?: KeywardOptions['limits'];
@@ -78,6 +81,7 @@ export class Harness {
     const h = new Harness(options);
     h.testStore = await freshStore(options.store);
     h.secrets.add(h.adminToken);
+    if (options.pkcs11) h.secrets.add(options.pkcs11.pin);
     await h.#boot();
     return h;
   }
@@ -91,8 +95,9 @@ export class Harness {
       this.options.seal ?? 'file',
       raw,
       this.testStore.dataDir,
-      { KEYWARD_INIT_ADMIN_TOKEN: this.adminToken },
+      { KEYWARD_INIT_ADMIN_TOKEN: this.adminToken, ...(this.options.pkcs11 ? { KEYWARD_PKCS11_PIN: this.options.pkcs11.pin } : {}) },
       logger,
+      this.options.pkcs11?.options ?? null,
     );
     const options: KeywardOptions = {
       store: this.store,
@@ -125,6 +130,7 @@ export class Harness {
     h.testStore = { ...first.testStore, destroy: async () => {} };
     h.adminToken = first.adminToken;
     h.secrets.add(h.adminToken);
+    if (first.options.pkcs11) h.secrets.add(first.options.pkcs11.pin);
     await h.#boot();
     return h;
   }

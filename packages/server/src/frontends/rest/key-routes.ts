@@ -1,4 +1,11 @@
-import type { CreateKeyRequest, KeyListQuery, PatchKeyRequest, ReviewKeyRequest, RotateKeyRequest } from '@keyward/wire';
+import {
+  type CreateKeyRequest,
+  KEY_PROTECTIONS,
+  type KeyListQuery,
+  type PatchKeyRequest,
+  type ReviewKeyRequest,
+  type RotateKeyRequest,
+} from '@keyward/wire';
 import type { FastifyInstance } from 'fastify';
 import type { Keyward } from '../../service/keyward.js';
 import { callContext } from './call-context.js';
@@ -40,6 +47,7 @@ const createBody = {
     originatorPeriod: duration,
     maxUsesPerVersion: maxUses,
     exportable: { type: 'boolean' },
+    protection: { type: 'string', enum: [...KEY_PROTECTIONS] },
     deletionWindowDays,
   },
 } as const;

@@ -3,6 +3,7 @@ import { KeywardError } from '@keyward/wire';
 import { callerAad } from '../root-key.js';
 import type { Seal, SealStatus } from '../seal.js';
 import { sealedError } from '../sealed-error.js';
+import type { TokenKeys } from '../token-keys.js';
 import { loadPkcs11Library } from './pkcs11-library.js';
 import { isLost, Pkcs11Failure, Pkcs11Session, type Pkcs11Target } from './pkcs11-session.js';
 
@@ -126,6 +127,43 @@ export class Pkcs11Seal implements Seal {
     // One opaque answer for every blob that does not authenticate (docs/seals.md).
     if (plain === null) throw new CryptoError('decrypt_failed', 'decryption failed');
     return plain;
+  }
+
+  /**
+   * Key versions held in this seal's token, over the seal's own session (one
+   * per process): see {@link TokenKeys}. Sealed, they answer `sealed`.
+   */
+  tokenKeys(): TokenKeys {
+    const object = (session: Pkcs11Session, id: Uint8Array, label: string, objectClass?: number) => {
+      const found = session.findById(id, objectClass);
+      if (found === null) {
+        throw new KeywardError(
+          'internal',
+          `the token '${this.#config.token}' holds no key object '${label}'; it was destroyed outside Keyward`,
+        );
+      }
+      // The stored reference must name this version's object: a row edited to point at another key's object is refused.
+      if (found.label !== label) {
+        throw new KeywardError(
+          'internal',
+          `the token object referenced for '${label}' belongs to another key; the database may have been altered`,
+        );
+      }
+      return found.handle;
+    };
+    return Object.freeze({
+      generateAesKey: (id: Uint8Array, label: string) => this.#withSession((s) => s.generateVersionKey(id, label)),
+      aesGcmEncrypt: (id: Uint8Array, label: string, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array) =>
+        this.#withSession((s) => s.encryptWith(object(s, id, label), iv, plaintext, aad)),
+      aesGcmDecrypt: (id: Uint8Array, label: string, iv: Uint8Array, body: Uint8Array, aad: Uint8Array) =>
+        this.#withSession((s) => s.decryptWith(object(s, id, label), iv, body, aad)),
+      generateEcKeyPair: (id: Uint8Array, label: string) => this.#withSession((s) => s.generateVersionKeyPair(id, label)),
+      ecdsaSignDigest: (id: Uint8Array, label: string, digest: Uint8Array) =>
+        this.#withSession((s) =>
+          s.signDigestWith(object(s, id, label, loadPkcs11Library(this.#config.library).ck.CKO_PRIVATE_KEY), digest),
+        ),
+      destroyKey: (id: Uint8Array) => this.#withSession((s) => s.destroyById(id)),
+    });
   }
 
   seal(): void {

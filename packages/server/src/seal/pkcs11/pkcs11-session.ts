@@ -59,6 +59,8 @@ export class Pkcs11Session {
   readonly #target: Pkcs11Target;
   readonly #session: Handle;
   #key: Handle | null = null;
+  /** Handles of key-version objects found or created in this session, by hex CKA_ID. */
+  readonly #objects = new Map<string, Handle>();
 
   /**
    * Opens a session on the token labelled `target.token` and logs in with
@@ -153,18 +155,24 @@ export class Pkcs11Session {
 
   /** AES-256-GCM in the token: returns `iv ‖ ciphertext ‖ tag`, with a fresh random IV. */
   encrypt(iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+    const out = this.encryptWith(this.#requireKey(), iv, plaintext, aad);
+    const blob = new Uint8Array(IV_BYTES + out.length);
+    blob.set(iv, 0);
+    blob.set(out, IV_BYTES);
+    return blob;
+  }
+
+  /** AES-GCM in the token under `key` (any AES key object): returns `ciphertext ‖ tag`. */
+  encryptWith(key: Handle, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
     const { module } = this.#lib;
-    const key = this.#requireKey();
     const input = nonNull(plaintext);
     try {
-      const out = call('encrypt in the token', () => {
-        module.C_EncryptInit(this.#session, this.#gcm(iv, aad), key);
-        return module.C_Encrypt(this.#session, input, Buffer.alloc(plaintext.length + TAG_BYTES));
-      });
-      const blob = new Uint8Array(IV_BYTES + out.length);
-      blob.set(iv, 0);
-      blob.set(out, IV_BYTES);
-      return blob;
+      return new Uint8Array(
+        call('encrypt in the token', () => {
+          module.C_EncryptInit(this.#session, this.#gcm(iv, aad), key);
+          return module.C_Encrypt(this.#session, input, Buffer.alloc(plaintext.length + TAG_BYTES));
+        }),
+      );
     } finally {
       zero(input);
     }
@@ -177,10 +185,14 @@ export class Pkcs11Session {
    */
   decrypt(blob: Uint8Array, aad: Uint8Array): Uint8Array | null {
     if (blob.length < IV_BYTES + TAG_BYTES) return null;
+    return this.decryptWith(this.#requireKey(), blob.subarray(0, IV_BYTES), blob.subarray(IV_BYTES), aad);
+  }
+
+  /** Inverse of {@link encryptWith}: `body` is `ciphertext ‖ tag`; null when it does not authenticate. */
+  decryptWith(key: Handle, iv: Uint8Array, body: Uint8Array, aad: Uint8Array): Uint8Array | null {
+    if (iv.length !== IV_BYTES || body.length < TAG_BYTES) return null;
     const { module } = this.#lib;
-    const key = this.#requireKey();
-    const body = blob.subarray(IV_BYTES);
-    call('start decrypting in the token', () => module.C_DecryptInit(this.#session, this.#gcm(blob.subarray(0, IV_BYTES), aad), key));
+    call('start decrypting in the token', () => module.C_DecryptInit(this.#session, this.#gcm(iv, aad), key));
     const out = Buffer.alloc(body.length);
     try {
       return new Uint8Array(module.C_Decrypt(this.#session, Buffer.from(body), out));
@@ -193,9 +205,139 @@ export class Pkcs11Session {
     }
   }
 
-  /** Closes the session; never throws (a vanished token has closed it already). Creates no objects, so has none to destroy. */
+  /**
+   * Generates a key version's AES-256 key in the token (a token object that
+   * outlives the session): sensitive and never extractable, so its value can
+   * never be read out (PKCS#11 v2.40 §4.10 table 10), encrypt/decrypt only.
+   */
+  generateVersionKey(id: Uint8Array, label: string): void {
+    const { ck, module } = this.#lib;
+    const handle = call('generate a key in the token', () =>
+      module.C_GenerateKey(this.#session, { mechanism: ck.CKM_AES_KEY_GEN }, [
+        { type: ck.CKA_CLASS, value: ck.CKO_SECRET_KEY },
+        { type: ck.CKA_KEY_TYPE, value: ck.CKK_AES },
+        { type: ck.CKA_VALUE_LEN, value: ROOT_KEY_BITS / 8 },
+        { type: ck.CKA_ID, value: Buffer.from(id) },
+        { type: ck.CKA_LABEL, value: label },
+        { type: ck.CKA_TOKEN, value: true },
+        { type: ck.CKA_PRIVATE, value: true },
+        { type: ck.CKA_SENSITIVE, value: true },
+        { type: ck.CKA_EXTRACTABLE, value: false },
+        { type: ck.CKA_MODIFIABLE, value: false },
+        { type: ck.CKA_ENCRYPT, value: true },
+        { type: ck.CKA_DECRYPT, value: true },
+        { type: ck.CKA_WRAP, value: false },
+        { type: ck.CKA_UNWRAP, value: false },
+        { type: ck.CKA_SIGN, value: false },
+        { type: ck.CKA_VERIFY, value: false },
+        { type: ck.CKA_DERIVE, value: false },
+      ]),
+    );
+    this.#objects.set(`${ck.CKO_SECRET_KEY}:${hex(id)}`, handle);
+  }
+
+  /**
+   * Generates a key version's ECDSA P-256 key pair in the token (token
+   * objects): the private key sensitive, never extractable, sign only; the
+   * public key verify only. Returns the public point, uncompressed
+   * (SEC 1 §2.3.3: `04 ‖ X ‖ Y`, 65 bytes).
+   */
+  generateVersionKeyPair(id: Uint8Array, label: string): Uint8Array {
+    const { ck, module } = this.#lib;
+    const common = [
+      { type: ck.CKA_ID, value: Buffer.from(id) },
+      { type: ck.CKA_LABEL, value: label },
+      { type: ck.CKA_TOKEN, value: true },
+      { type: ck.CKA_MODIFIABLE, value: false },
+    ];
+    const pair = call('generate a key pair in the token', () =>
+      module.C_GenerateKeyPair(
+        this.#session,
+        { mechanism: ck.CKM_EC_KEY_PAIR_GEN },
+        [
+          ...common,
+          { type: ck.CKA_EC_PARAMS, value: P256_OID },
+          { type: ck.CKA_VERIFY, value: true },
+          { type: ck.CKA_ENCRYPT, value: false },
+          { type: ck.CKA_WRAP, value: false },
+          { type: ck.CKA_DERIVE, value: false },
+        ],
+        [
+          ...common,
+          { type: ck.CKA_PRIVATE, value: true },
+          { type: ck.CKA_SENSITIVE, value: true },
+          { type: ck.CKA_EXTRACTABLE, value: false },
+          { type: ck.CKA_SIGN, value: true },
+          { type: ck.CKA_DECRYPT, value: false },
+          { type: ck.CKA_UNWRAP, value: false },
+          { type: ck.CKA_DERIVE, value: false },
+        ],
+      ),
+    );
+    this.#objects.set(`${ck.CKO_PRIVATE_KEY}:${hex(id)}`, pair.privateKey);
+    const point = call('read the public key', () =>
+      module.C_GetAttributeValue(this.#session, pair.publicKey, [{ type: ck.CKA_EC_POINT }]),
+    )[0]?.value;
+    return ecPoint(point);
+  }
+
+  /** ECDSA (`CKM_ECDSA`) in the token over a digest computed by the caller; returns `r ‖ s` (PKCS#11 v2.40 curr. §2.3.1). */
+  signDigestWith(key: Handle, digest: Uint8Array): Uint8Array {
+    const { ck, module } = this.#lib;
+    return new Uint8Array(
+      call('sign in the token', () => {
+        module.C_SignInit(this.#session, { mechanism: ck.CKM_ECDSA }, key);
+        return module.C_Sign(this.#session, Buffer.from(digest), Buffer.alloc(2 * 66));
+      }),
+    );
+  }
+
+  /**
+   * The object of class `objectClass` (default: secret key) whose CKA_ID is
+   * `id`, and its CKA_LABEL; null when the token holds none. Handles are
+   * remembered for the session's life.
+   */
+  findById(id: Uint8Array, objectClass: number = this.#lib.ck.CKO_SECRET_KEY): { handle: Handle; label: string } | null {
+    const { ck, module } = this.#lib;
+    const slot = `${objectClass}:${hex(id)}`;
+    const cached = this.#objects.get(slot);
+    const handle =
+      cached ??
+      call('search the token', () => {
+        module.C_FindObjectsInit(this.#session, [
+          { type: ck.CKA_CLASS, value: objectClass },
+          { type: ck.CKA_ID, value: Buffer.from(id) },
+        ]);
+        try {
+          return module.C_FindObjects(this.#session, 1)[0];
+        } finally {
+          module.C_FindObjectsFinal(this.#session);
+        }
+      });
+    if (handle === undefined) return null;
+    const label = call('read a key label', () => module.C_GetAttributeValue(this.#session, handle, [{ type: ck.CKA_LABEL }]))[0]?.value;
+    this.#objects.set(slot, handle);
+    return { handle, label: label === undefined ? '' : label.toString('utf8') };
+  }
+
+  /** Destroys every key object (secret, private, public) with CKA_ID `id`; false when there is none. */
+  destroyById(id: Uint8Array): boolean {
+    const { ck } = this.#lib;
+    let destroyed = false;
+    for (const objectClass of [ck.CKO_SECRET_KEY, ck.CKO_PRIVATE_KEY, ck.CKO_PUBLIC_KEY]) {
+      const found = this.findById(id, objectClass);
+      if (found === null) continue;
+      call('destroy a key in the token', () => this.#lib.module.C_DestroyObject(this.#session, found.handle));
+      this.#objects.delete(`${objectClass}:${hex(id)}`);
+      destroyed = true;
+    }
+    return destroyed;
+  }
+
+  /** Closes the session; never throws (a vanished token has closed it already). Token objects it created outlive it. */
   close(): void {
     this.#key = null;
+    this.#objects.clear();
     try {
       this.#lib.module.C_CloseSession(this.#session);
     } catch {}
@@ -251,6 +393,25 @@ function findSlot(lib: Pkcs11Library, label: string): Handle {
   }
   const present = labels.length === 0 ? 'no token is present' : `tokens present: ${labels.join(', ')}`;
   throw new Pkcs11Failure(`no PKCS#11 token labelled '${label}' (${present})`, 'CKR_TOKEN_NOT_PRESENT');
+}
+
+/** DER of the OID of NIST P-256, prime256v1 (RFC 5480 §2.1.1.1), for CKA_EC_PARAMS. */
+const P256_OID = Buffer.from('06082a8648ce3d030107', 'hex');
+
+/**
+ * The uncompressed point from CKA_EC_POINT, which PKCS#11 v2.40 gives as a
+ * DER OCTET STRING (`04 41 04 ‖ X ‖ Y`); some tokens give the bare point.
+ */
+function ecPoint(value: Buffer | undefined): Uint8Array {
+  if (value !== undefined && value.length === 67 && value[0] === 0x04 && value[1] === 65 && value[2] === 0x04) {
+    return new Uint8Array(value.subarray(2));
+  }
+  if (value !== undefined && value.length === 65 && value[0] === 0x04) return new Uint8Array(value);
+  throw new Pkcs11Failure('the token returned an EC public key that is not an uncompressed P-256 point', null);
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('hex');
 }
 
 /** Runs a PKCS#11 call, turning its error into a one-line {@link Pkcs11Failure} that says what was being done. */

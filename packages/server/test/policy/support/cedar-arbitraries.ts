@@ -48,6 +48,7 @@ export function keyRecord(fields: Pick<KeyRecord, 'name' | 'owner' | 'environmen
     nextCheckAt: null,
     lastReviewedAt: null,
     reviewDueAt: null,
+    protection: 'software',
     ...fields,
   };
 }
