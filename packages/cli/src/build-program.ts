@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import type { CommandContext } from './command-context.js';
 import { registerAlertCommands } from './commands/alert-command.js';
 import { registerApprovalCommand } from './commands/approval-command.js';
+import { registerAttestCommands } from './commands/attest-command.js';
 import { registerAuditCommands } from './commands/audit-command.js';
 import { registerAuthCommand } from './commands/auth-command.js';
 import { registerBackupCommand } from './commands/backup-command.js';
@@ -70,6 +71,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerEventCommands(program, ctx);
   registerAlertCommands(program, ctx);
   registerAuditCommands(program, ctx);
+  registerAttestCommands(program, ctx);
   registerBackupCommand(program, ctx);
   registerIncidentCommand(program, ctx);
   registerReportCommand(program, ctx);

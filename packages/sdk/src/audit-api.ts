@@ -1,4 +1,6 @@
 import {
+  type AttestationPublicKey,
+  type AttestationResponse,
   type AuditCheckpointView,
   type AuditEventsQuery as AuditEventsWireQuery,
   type AuditRecordView,
@@ -120,6 +122,31 @@ export class AuditApi extends AlertsApi {
    */
   auditPublicKey(): Promise<AuditPublicKey> {
     return this.transport.request<AuditPublicKey>('GET', '/audit/public-key');
+  }
+
+  /**
+   * A fresh attestation of the namespace (docs/operations.md "Reading an
+   * attestation"): a compact JWS (`alg` EdDSA) signed with the attestation
+   * key; verify it with the public key from {@link attestationPublicKey},
+   * obtained out of band, before trusting its claims (docs/formats.md).
+   *
+   * @example
+   * const { jws } = await client.attestation();
+   * const { payload } = await compactVerify(jws, await importJWK(jwk, 'EdDSA'), { algorithms: ['EdDSA'] });
+   */
+  attestation(): Promise<AttestationResponse> {
+    return this.transport.request<AttestationResponse>('GET', '/attestations/current');
+  }
+
+  /**
+   * The Ed25519 public key attestations are signed with: PEM, JWK, and its
+   * RFC 7638 thumbprint (the `kid` of every attestation).
+   *
+   * @example
+   * const { jwk, kid } = await client.attestationPublicKey();
+   */
+  attestationPublicKey(): Promise<AttestationPublicKey> {
+    return this.transport.request<AttestationPublicKey>('GET', '/attestations/public-key');
   }
 
   /**

@@ -1,5 +1,6 @@
 export type * from './alerts.js';
 export { ALERT_SEVERITIES, ALERT_STATES, ALERT_TYPES } from './alerts.js';
+export type * from './attestations.js';
 export type * from './audit.js';
 export type * from './classes.js';
 export { KEY_PROTECTIONS, SENSITIVE_OPERATIONS } from './classes.js';

@@ -1,6 +1,7 @@
 import { WRAPPED_AUDIT_META } from '../audit/audit-secrets.js';
 import { webhookSecretAad } from '../events/signature.js';
 import { kekAad } from '../keys/material-aad.js';
+import { WRAPPED_ATTESTATION_META } from '../service/attestation-key.js';
 import { totpSecretAad } from '../service/totp.js';
 import type { TableName, TableRow } from '../store/table-copy.js';
 
@@ -22,7 +23,8 @@ export interface RootWrapped {
  * under the root key must be added here, or a restored server cannot read it.
  *
  * - `keks.wrapped`: namespace KEKs, AAD `kekAad(namespace, version)`;
- * - `meta.value` of `audit.salt` and `audit.signing-key` (base64);
+ * - `meta.value` of `audit.salt`, `audit.signing-key` and
+ *   `attestation.signing-key` (base64);
  * - `webhooks.secret`: webhook signing secrets, AAD `webhookSecretAad(id)`;
  * - `principal_totp.secret`: TOTP secrets, AAD `totpSecretAad(principal_id)`.
  */
@@ -31,7 +33,7 @@ export function rootWrapped(table: TableName, row: TableRow): RootWrapped | null
     case 'keks':
       return { column: 'wrapped', encoding: 'bytes', aad: kekAad(String(row.namespace), Number(row.version)) };
     case 'meta': {
-      const aad = WRAPPED_AUDIT_META.get(String(row.name));
+      const aad = WRAPPED_AUDIT_META.get(String(row.name)) ?? WRAPPED_ATTESTATION_META.get(String(row.name));
       return aad === undefined ? null : { column: 'value', encoding: 'base64', aad };
     }
     case 'webhooks':

@@ -170,7 +170,7 @@ export class ScheduledBackups {
 }
 
 /** Archives in `directory`, oldest first; a missing directory holds none. */
-async function archives(directory: string): Promise<Array<{ name: string; time: Date }>> {
+export async function archives(directory: string): Promise<Array<{ name: string; time: Date }>> {
   const names = await readdir(directory).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return [] as string[];
     throw error;

@@ -61,6 +61,7 @@ export const MANAGEMENT_ACTIONS = [
   'approval.read',
   'approval.vote',
   'report.read',
+  'attestation.read',
 ] as const;
 
 export type ManagementAction = (typeof MANAGEMENT_ACTIONS)[number];

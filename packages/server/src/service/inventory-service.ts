@@ -1,9 +1,12 @@
 import {
+  type AttestationStatement,
   type ComplianceReport,
   ENVIRONMENTS,
   FINDING_KINDS,
   type FindingKind,
   type InventoryReport,
+  KEY_CLASSES,
+  KEY_STATES,
   type OwnerSummary,
   type ReportKey,
   type ReportQuery,
@@ -87,6 +90,28 @@ export class InventoryService {
         owners: [...owners.values()].sort((a, b) => byText(a.owner, b.owner)),
       };
     });
+  }
+
+  /**
+   * Counts for an attestation whose request `scope` is already in the gate
+   * (action `attestation.read`): keys by class and state, and findings by
+   * kind, over the same keys the compliance report examines (the caller's
+   * namespace and environments), judged against the policy in force.
+   */
+  async summary(
+    ctx: CallContext,
+    scope: Scope,
+  ): Promise<AttestationStatement['keys'] & { compliance: AttestationStatement['compliance'] }> {
+    const { keys, digest } = await this.#keys(ctx, scope, {});
+    const byClassAndState = Object.fromEntries(
+      KEY_CLASSES.map((c) => [c, Object.fromEntries(KEY_STATES.map((s) => [s, 0]))]),
+    ) as AttestationStatement['keys']['byClassAndState'];
+    const counts = Object.fromEntries(FINDING_KINDS.map((kind) => [kind, 0])) as Record<FindingKind, number>;
+    for (const key of keys) {
+      byClassAndState[key.class][key.state] += 1;
+      for (const finding of key.findings) counts[finding.kind] += 1;
+    }
+    return { total: keys.length, byClassAndState, compliance: { policyDigest: digest, keysExamined: keys.length, counts } };
   }
 
   /** Authorizes the request and reads every key in scope with what its findings are judged from. */

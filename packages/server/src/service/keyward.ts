@@ -20,6 +20,8 @@ import type { Seal } from '../seal/seal.js';
 import { tokenKeysOf } from '../seal/token-keys.js';
 import type { Store } from '../store/store.js';
 import { ApprovalService, runApproved } from './approvals.js';
+import { AttestationKey } from './attestation-key.js';
+import { AttestationService } from './attestation-service.js';
 import { AuditService } from './audit-service.js';
 import { Authenticator } from './authenticator.js';
 import { BackupService } from './backup-service.js';
@@ -138,6 +140,8 @@ export interface Keyward {
   /** Inventory and compliance reports (`GET /v1/reports/*`). */
   readonly inventory: InventoryService;
   readonly audit: AuditService;
+  /** Signed attestations (`GET /v1/attestations/*`, docs/operations.md "Reading an attestation"). */
+  readonly attestations: AttestationService;
   readonly limits: CryptoLimits;
   /** Life-cycle jobs; `main.ts` starts it on an interval, tests call `runOnce()` after moving the clock. */
   readonly scheduler: Scheduler;
@@ -301,6 +305,16 @@ export function createKeyward(options: KeywardOptions): Keyward {
   });
   const keys = new KeyService({ gate, store, keyring, hsm, directory, lifecycle, uses, policy, onCommitted });
   const principals = new PrincipalService({ gate, store, authenticator, directory, policy });
+  const inventory = new InventoryService({ gate, store, policy });
+  const attestations = new AttestationService({
+    gate,
+    store,
+    key: new AttestationKey({ store, keyring, isSealed }),
+    audit: auditService,
+    inventory,
+    policy,
+    issuer: `urn:keyward:${options.audit?.node ?? hostname()}`,
+  });
   return Object.freeze({
     sys: new SysService({
       gate,
@@ -338,8 +352,9 @@ export function createKeyward(options: KeywardOptions): Keyward {
     }),
     totp: new TotpService({ gate, store, keyring }),
     reports: new ReportService({ gate, store, directory }),
-    inventory: new InventoryService({ gate, store, policy }),
+    inventory,
     audit: auditService,
+    attestations,
     async ready() {
       await auditSecrets.load();
     },

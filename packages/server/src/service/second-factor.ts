@@ -34,6 +34,7 @@ export const READ_ACTIONS: ReadonlySet<Action> = new Set<Action>([
   'incident.read',
   'approval.read',
   'report.read',
+  'attestation.read',
   'crypto.public-key',
 ]);
 

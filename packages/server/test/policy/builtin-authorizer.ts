@@ -54,6 +54,7 @@ const ROLE_ACTIONS: Readonly<Record<Role, readonly ManagementAction[]>> = Object
     'policy.read',
     'approval.read',
     'report.read',
+    'attestation.read',
   ],
   approver: ['approval.read', 'approval.vote', 'key.list', 'key.read'],
 });

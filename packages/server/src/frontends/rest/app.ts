@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Keyward } from '../../service/keyward.js';
 import { alertRoutes } from './alert-routes.js';
 import { approvalRoutes } from './approval-routes.js';
+import { attestationRoutes } from './attestation-routes.js';
 import { auditRoutes } from './audit-routes.js';
 import { cryptoRoutes } from './crypto-routes.js';
 import { toWireError } from './error-table.js';
@@ -129,6 +130,7 @@ export async function buildRestApp(keyward: Keyward, options: RestOptions): Prom
 
   sysRoutes(app, keyward);
   auditRoutes(app, keyward);
+  attestationRoutes(app, keyward);
   keyRoutes(app, keyward);
   cryptoRoutes(app, keyward);
   principalRoutes(app, keyward);

@@ -82,7 +82,7 @@ permit (
   resource
 ) when { principal.roles.contains("key-admin") };
 
-// auditor reads metadata, the audit trail, approvals and reports.
+// auditor reads metadata, the audit trail, approvals, reports and attestations.
 @id("keyward-auditor")
 permit (
   principal,
@@ -104,6 +104,7 @@ permit (
     'policy.read',
     'approval.read',
     'report.read',
+    'attestation.read',
   ])},
   resource
 ) when { principal.roles.contains("auditor") };
