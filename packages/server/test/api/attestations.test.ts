@@ -108,7 +108,7 @@ describe.each(STORE_KINDS)('attestations (%s)', (store) => {
     expect(k.namespace).toBe('default');
 
     // Keys by class and state.
-    const expected = Object.fromEntries(KEY_CLASSES.map((c) => [c, Object.fromEntries(KEY_STATES.map((s) => [s, 0]))]));
+    const expected: Json = Object.fromEntries(KEY_CLASSES.map((c) => [c, Object.fromEntries(KEY_STATES.map((s) => [s, 0]))]));
     expected.standard.enabled = 1;
     expected.standard.disabled = 1;
     expected.low.enabled = 1;
