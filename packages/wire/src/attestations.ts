@@ -66,7 +66,8 @@ export interface AttestedBackups {
 export interface AttestedAudit {
   /** Every chain verifies from its first record to its stored head, against the signed checkpoints. */
   valid: boolean;
-  chains: Array<{ chain: string; records: number; seq: number; hash: string }>;
+  /** Each chain's head as stored (null only for a chain the store has records of but no head: `valid` is then false). */
+  chains: Array<{ chain: string; records: number; seq: number | null; hash: string | null }>;
   checkpoints: number;
   problem: { kind: AuditProblemKind; chain: string | null; seq: number | null } | null;
 }

@@ -66,7 +66,12 @@ export class AttestationService {
           backups,
           audit: {
             valid: report.valid,
-            chains: report.chains.map((c) => ({ chain: c.chain, records: c.records, seq: c.head?.seq ?? 0, hash: c.head?.hash ?? '' })),
+            chains: report.chains.map((c) => ({
+              chain: c.chain,
+              records: c.records,
+              seq: c.head?.seq ?? null,
+              hash: c.head?.hash ?? null,
+            })),
             checkpoints: report.checkpoints,
             problem: report.problem === null ? null : { kind: report.problem.kind, chain: report.problem.chain, seq: report.problem.seq },
           },

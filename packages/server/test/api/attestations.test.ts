@@ -134,7 +134,7 @@ describe.each(STORE_KINDS)('attestations (%s)', (store) => {
       expect(head.head.seq).toBeGreaterThanOrEqual(chain.seq);
       expect(heads.find((x) => x.chain === chain.chain)?.seq).toBeGreaterThanOrEqual(chain.seq);
     }
-    const recorded = (await h.store.listAuditChain('node-a', chain(k).seq - 1, 1))[0];
+    const recorded = (await h.store.listAuditChain('node-a', (chain(k).seq as number) - 1, 1))[0];
     expect(recorded?.hash).toBe(chain(k).hash);
 
     // Backups: the newest, what the server verified of it, and the retention directory against the current recipients.
@@ -232,6 +232,6 @@ describe.each(STORE_KINDS)('attestations (%s)', (store) => {
   });
 });
 
-function chain(k: Json): { chain: string; seq: number; hash: string } {
+function chain(k: Json): { chain: string; seq: number | null; hash: string | null } {
   return k.audit.chains.find((c: Json) => c.chain === 'node-a');
 }
