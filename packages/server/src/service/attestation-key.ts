@@ -58,6 +58,11 @@ export class AttestationKey {
     return this.#loaded;
   }
 
+  /** Drops the key pair; called when Keyward seals. */
+  forget(): void {
+    this.#loaded = null;
+  }
+
   async #read(): Promise<AttestationSigner> {
     let stored = await this.#store.getMeta(ATTESTATION_KEY_META);
     if (stored === null) {

@@ -306,10 +306,11 @@ export function createKeyward(options: KeywardOptions): Keyward {
   const keys = new KeyService({ gate, store, keyring, hsm, directory, lifecycle, uses, policy, onCommitted });
   const principals = new PrincipalService({ gate, store, authenticator, directory, policy });
   const inventory = new InventoryService({ gate, store, policy });
+  const attestationKey = new AttestationKey({ store, keyring, isSealed });
   const attestations = new AttestationService({
     gate,
     store,
-    key: new AttestationKey({ store, keyring, isSealed }),
+    key: attestationKey,
     audit: auditService,
     inventory,
     policy,
@@ -324,6 +325,7 @@ export function createKeyward(options: KeywardOptions): Keyward {
       directory,
       authenticator,
       auditSecrets,
+      attestationKey,
       version: options.version,
       peers: options.sealPeers ?? null,
     }),

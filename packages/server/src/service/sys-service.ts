@@ -3,6 +3,7 @@ import { KeywardError } from '@keyward/wire';
 import type { AuditSecrets } from '../audit/audit-secrets.js';
 import { isShareSeal, type Seal, type SealStatus } from '../seal/seal.js';
 import type { Store } from '../store/store.js';
+import type { AttestationKey } from './attestation-key.js';
 import { type Authenticator, newToken } from './authenticator.js';
 import type { CallContext } from './context.js';
 import type { Gate } from './gate.js';
@@ -38,6 +39,7 @@ export class SysService {
   readonly #directory: KeyDirectory;
   readonly #authenticator: Authenticator;
   readonly #auditSecrets: AuditSecrets;
+  readonly #attestationKey: AttestationKey;
   readonly #version: string;
   readonly #peers: SealPeers | null;
 
@@ -49,10 +51,12 @@ export class SysService {
     directory: KeyDirectory;
     authenticator: Authenticator;
     auditSecrets: AuditSecrets;
+    attestationKey: AttestationKey;
     version: string;
     peers?: SealPeers | null;
   }) {
     this.#auditSecrets = deps.auditSecrets;
+    this.#attestationKey = deps.attestationKey;
     this.#gate = deps.gate;
     this.#seal = deps.seal;
     this.#store = deps.store;
@@ -146,6 +150,7 @@ export class SysService {
     this.#seal.seal();
     this.#keyring.clear();
     this.#auditSecrets.forget();
+    this.#attestationKey.forget();
     this.#directory.clear();
     this.#authenticator.clear();
   }

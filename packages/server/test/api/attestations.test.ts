@@ -222,8 +222,13 @@ describe.each(STORE_KINDS)('attestations (%s)', (store) => {
     expect(records.filter((r) => r.actor === 'attest-user').map((r) => r.outcome)).toEqual(['denied', 'denied']);
   });
 
-  it('keeps the same key across a restart, and signs with it', async () => {
+  it('signs nothing while sealed, and keeps the same key across a restart', async () => {
     const before = await publicKey();
+    expect((await h.call('POST', '/v1/sys/seal')).status).toBe(204);
+    const sealed = await h.call('GET', '/v1/attestations/current');
+    expect(sealed.status).toBe(503);
+    expect(sealed.body.error.code).toBe('sealed');
+    // The file seal opens its root key again at start.
     await h.restart();
     const after = await publicKey();
     expect(after).toEqual(before);
