@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { FileSeal } from '../seal/file/file-seal.js';
 import { PKCS11_LABEL_META } from '../seal/rekey/rekey.js';
 import type { Seal } from '../seal/seal.js';
-import { ShamirSeal } from '../seal/shamir/shamir-seal.js';
+import { newDetachedShamirSeal } from '../seal/shamir/detached-shamir.js';
 import type { TableRow } from '../store/table-copy.js';
 
 /** Which new seal a restored store gets. */
@@ -62,21 +62,14 @@ export async function newRestoreSeal(options: RestoreSealOptions): Promise<Resto
       };
     }
     case 'shamir': {
-      let state: string | null = null;
-      const seal = new ShamirSeal({
-        state: {
-          read: async () => state,
-          write: async (value) => {
-            state = value;
-          },
-        },
-      });
-      await seal.open();
-      const shares = await seal.init({ shares: options.shares, threshold: options.threshold });
+      const { seal, shares, state } = await newDetachedShamirSeal(options.shares, options.threshold);
       return {
         seal,
         shares,
-        metaRows: () => (state === null ? [] : [{ name: 'seal.shamir', value: state }]),
+        metaRows: () => {
+          const value = state();
+          return value === null ? [] : [{ name: 'seal.shamir', value }];
+        },
         commit: async () => seal.seal(),
         abort: async () => seal.seal(),
       };

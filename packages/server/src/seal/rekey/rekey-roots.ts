@@ -7,6 +7,7 @@ import { Keyring } from '../../service/keyring.js';
 import type { Store } from '../../store/store.js';
 import { FileSeal } from '../file/file-seal.js';
 import type { Seal, SealKind } from '../seal.js';
+import { newDetachedShamirSeal } from '../shamir/detached-shamir.js';
 import { ShamirSeal } from '../shamir/shamir-seal.js';
 import { zero } from '../zero.js';
 import {
@@ -102,22 +103,15 @@ export async function makeNewRoot(spec: NewRootSpec, places: RekeyPlaces): Promi
       };
     }
     case 'shamir': {
-      let state: string | null = null;
-      const seal = new ShamirSeal({
-        state: {
-          read: async () => state,
-          write: async (value) => {
-            state = value;
-          },
-        },
-      });
-      await seal.open();
-      const shares = await seal.init({ shares: spec.shares, threshold: spec.threshold });
+      const { seal, shares, state } = await newDetachedShamirSeal(spec.shares, spec.threshold);
       return {
         seal,
         name: { kind: 'shamir' },
         shares,
-        metaRows: () => (state === null ? [] : [['seal.shamir', state]]),
+        metaRows: () => {
+          const value = state();
+          return value === null ? [] : [['seal.shamir', value]];
+        },
         abort: async () => seal.seal(),
       };
     }
