@@ -71,12 +71,14 @@ async function ready(url: string, exit: Promise<number | null>): Promise<void> {
 }
 
 describe('keyward server (the process)', () => {
-  it('initializes a new data dir, serves, logs one JSON line per request without secrets, exits 0 on SIGTERM, and keeps keys across restarts', async () => {
+  it('initializes a new data dir, serves, logs one JSON line per request at debug without secrets, exits 0 on SIGTERM, and keeps keys across restarts', async () => {
     const dir = tempDir();
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const token = `kw_${'a1'.repeat(20)}`;
-    const first = run(['--data-dir', dir, '--listen', `127.0.0.1:${port}`], { KEYWARD_INIT_ADMIN_TOKEN: token });
+    const first = run(['--data-dir', dir, '--listen', `127.0.0.1:${port}`, '--log-level', 'debug'], {
+      KEYWARD_INIT_ADMIN_TOKEN: token,
+    });
     await ready(url, first.exit);
     expect(statSync(join(dir, 'root.key')).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'admin-token')).mode & 0o777).toBe(0o600);
@@ -110,8 +112,29 @@ describe('keyward server (the process)', () => {
       body: JSON.stringify({ ciphertext: enc.ciphertext }),
     });
     expect(((await dec.json()) as { plaintext: string }).plaintext).toBe(plaintext);
+    const refused = await fetch(`${url}/v1/keys/survivor/decrypt`, {
+      method: 'POST',
+      headers: { ...headers, authorization: 'Bearer kw_not-a-token' },
+      body: JSON.stringify({ ciphertext: enc.ciphertext }),
+    });
+    expect(refused.status).toBe(401);
     second.child.kill('SIGTERM');
     expect(await second.exit).toBe(0);
+    // At the default level (info) a successful request leaves no line; a refused one does, with its request id.
+    const logged = second
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.msg === 'request');
+    expect(logged).toEqual([
+      expect.objectContaining({
+        level: 30,
+        requestId: refused.headers.get('x-request-id'),
+        route: '/v1/keys/:name/decrypt',
+        status: 401,
+      }),
+    ]);
   });
 
   it('refuses a bad flag with exit 2 and one line', async () => {

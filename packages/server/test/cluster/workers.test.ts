@@ -14,7 +14,7 @@ describe.each(STORE_KINDS)('two workers on %s', (kind) => {
 
   beforeAll(async () => {
     store = await freshStore(kind);
-    run = await startCluster(store, ['--node-id', 'kwc', '--scheduler-interval', '1s']);
+    run = await startCluster(store, ['--node-id', 'kwc', '--scheduler-interval', '1s', '--log-level', 'debug']);
     await run.serving();
   });
   afterAll(async () => {

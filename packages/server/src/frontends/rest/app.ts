@@ -18,6 +18,7 @@ import { keyRoutes } from './key-routes.js';
 import { countUnrouted, metricsRoutes } from './metrics-routes.js';
 import { principalRoutes } from './principal-routes.js';
 import { reportRoutes } from './report-routes.js';
+import { logRequest } from './request-log.js';
 import { sysRoutes } from './sys-routes.js';
 import { totpRoutes } from './totp-routes.js';
 import { compileValidator } from './validation.js';
@@ -44,6 +45,8 @@ export async function buildRestApp(keyward: Keyward, options: RestOptions): Prom
     loggerInstance: options.logger,
     // Fastify's own two lines per request are replaced by one of ours (onResponse below).
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    // No child logger per request (pino builds one per call): every line the front end logs names its requestId itself.
+    childLoggerFactory: (logger) => logger,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
@@ -77,21 +80,21 @@ export async function buildRestApp(keyward: Keyward, options: RestOptions): Prom
     }
   });
 
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
-  app.addHook('onResponse', async (request, reply) => {
-    // One line per request. The URL carries no secrets by design (API.md); headers are not logged.
-    request.log.info(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? null,
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 100) / 100,
-        source: request.ip,
-      },
-      'request',
-    );
+  app.addHook('onResponse', (request, reply, done) => {
+    // The URL carries no secrets by design (API.md); headers are not logged.
+    logRequest(request.log, {
+      requestId: request.id,
+      method: request.method,
+      route: request.routeOptions.url ?? null,
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 100) / 100,
+      source: request.ip,
+    });
+    done();
   });
 
   app.setErrorHandler(async (error, request, reply) => {

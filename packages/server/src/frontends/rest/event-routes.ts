@@ -6,6 +6,7 @@ import { eventView } from '../../events/views.js';
 import type { Keyward } from '../../service/keyward.js';
 import { EVENT_TYPES } from '../../store/records.js';
 import { callContext } from './call-context.js';
+import { logRequest } from './request-log.js';
 import { DEFAULT_PAGE, paging } from './schemas.js';
 
 const EVENT_ID = /^(0|[1-9][0-9]{0,14})$/;
@@ -64,10 +65,15 @@ export function eventRoutes(app: FastifyInstance, keyward: Keyward): void {
       clearInterval(heartbeat);
       stream.close();
       if (!res.writableEnded) res.end();
-      req.log.info(
-        { method: req.method, route: '/v1/events', status: 200, ms: Math.round(performance.now() - started), source: req.ip, events: sent },
-        'request',
-      );
+      logRequest(req.log, {
+        requestId: req.id,
+        method: req.method,
+        route: '/v1/events',
+        status: 200,
+        ms: Math.round(performance.now() - started),
+        source: req.ip,
+        events: sent,
+      });
     };
     const started = performance.now();
     open.add(end);

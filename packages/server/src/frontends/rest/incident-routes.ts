@@ -11,6 +11,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Keyward } from '../../service/keyward.js';
 import { callContext } from './call-context.js';
 import { toWireError } from './error-table.js';
+import { logRequest } from './request-log.js';
 import { context, DEFAULT_PAGE, duration, name, ownerId, paging, reason } from './schemas.js';
 import { MAX_BATCH_ITEMS } from './validation.js';
 
@@ -216,9 +217,13 @@ async function declareStreaming(
   }
   reply.raw.end();
   // The hijacked answer skips the onResponse hook: log its one line here.
-  req.log.info(
-    { method: req.method, route: '/v1/incidents', status, ms: Math.round((performance.now() - started) * 100) / 100, source: req.ip },
-    'request',
-  );
+  logRequest(req.log, {
+    requestId: req.id,
+    method: req.method,
+    route: '/v1/incidents',
+    status,
+    ms: Math.round((performance.now() - started) * 100) / 100,
+    source: req.ip,
+  });
   return reply;
 }
