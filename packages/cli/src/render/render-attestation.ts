@@ -1,4 +1,5 @@
-import type { AttestationClaims, AttestedBackup } from '@keyward/wire';
+import type { AttestationClaims } from '@keyward/wire';
+import { renderBackupVerification } from './render-backup-verification.js';
 
 /**
  * The claims of a verified attestation, for people.
@@ -25,7 +26,7 @@ export function renderAttestation(claims: AttestationClaims, kid: string): strin
       `  last backup: ${last.action} at ${last.time} (audit seq ${last.auditSeq}), ${last.outcome}` +
         `${last.file === null ? '' : `, ${last.file}`}${last.bytes === null ? '' : `, ${last.bytes} bytes`}`,
       `    recipients: ${last.recipients.join(', ') || '(none recorded)'}`,
-      `    verified by the server: ${verificationLine(last.verification)}`,
+      `    verified by the server: ${renderBackupVerification(last.verification)}`,
     );
   }
   const retention = k.backups.retention;
@@ -51,19 +52,4 @@ export function renderAttestation(claims: AttestationClaims, kid: string): strin
   if (findings.length === 0) lines.push('  no findings');
   for (const [kind, n] of findings) lines.push(`  ${kind}: ${n}`);
   return `${lines.join('\n')}\n`;
-}
-
-/** What the server verified of the last backup, in one line. */
-function verificationLine(verification: AttestedBackup['verification']): string {
-  if (verification.method !== 'restore-drill') {
-    return verification.method === 'none' ? 'no (streamed to the client)' : `read-back check ${verification.result}`;
-  }
-  const answers = verification.knownAnswers;
-  const chains = verification.auditChains;
-  const detail =
-    answers === null || chains === null
-      ? 'the drill could not run (see the server log)'
-      : `${answers.passed}/${answers.checked} key versions matched their known answers, ${answers.inToken} in the HSM; ` +
-        `${chains.chains} audit chains ${chains.valid ? 'verify to their recorded heads' : 'DO NOT verify'}`;
-  return `restore drill ${verification.result === 'passed' ? 'passed' : 'FAILED'} (${detail}; audit seq ${verification.auditSeq})`;
 }

@@ -55,8 +55,9 @@ export interface ScheduledBackupsDeps {
  * is at least `interval` old, the leader writes a new one (the same archive
  * as `POST /v1/sys/backup`, age-encrypted to the policy's recipients) under a
  * temporary name, fsyncs it, reads it back and checks it holds exactly the
- * bytes written (the server holds no identity, so it cannot decrypt: the
- * restore drill is `keyward backup verify` with a custodian's identity),
+ * bytes written (without `backups.verify` the server holds no identity, so
+ * it cannot decrypt: the restore drill is `keyward backup verify` with a
+ * custodian's identity),
  * renames it into place and deletes all but the newest `retention`
  * archives. Each pass that was due is audited as `backup.scheduled`.
  *
