@@ -166,6 +166,10 @@ describe.each(STORE_KINDS)('hsm-protected RSA-PSS keys (pkcs11 seal, SoftHSM2, %
     expect(published.status, JSON.stringify(published.body)).toBe(200);
     expect(published.body.publicKey).toBe(pem);
     expect(published.body.jwk).toMatchObject({ kty: 'RSA', e: 'AQAB', n: modulus?.toString('base64url') });
+    const jwks = await h.call('GET', '/v1/keys/rsa-signer/jwks');
+    expect(jwks.status, JSON.stringify(jwks.body)).toBe(200);
+    expect(jwks.body.keys).toHaveLength(1);
+    expect(jwks.body.keys[0]).toMatchObject({ kty: 'RSA', e: 'AQAB', n: modulus?.toString('base64url') });
   });
 
   it('rsa-pss-3072: signs in the token; Keyward, node:crypto, the software verify path and openssl verify it; a changed message fails', async () => {
