@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { constants, createHash, createPublicKey, verify as nodeVerify, randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyWithPublicKey } from '@keyward/crypto';
+import { generateIdentity, identityToRecipient } from 'age-encryption';
 import type { Handle } from 'pkcs11js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePolicy } from '../../src/policy/parse-policy.js';
@@ -325,5 +326,41 @@ describe('hsm-protected RSA keys on a file-seal server', () => {
         'protection: class high requires hsm (classes.high.protection), but hsm keys need the server on the pkcs11 seal (--seal pkcs11); this server runs the file seal',
     });
     expect((await h.call('GET', '/v1/keys/r')).status).toBe(404);
+  });
+});
+
+describe('a scheduled backup with its restore drill on the pkcs11 seal', () => {
+  let h: Harness;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kw-hsmrsa-drill-'));
+    const identity = await generateIdentity();
+    const identityFile = join(dir, 'verify.key');
+    await writeFile(identityFile, `${identity}\n`, { mode: 0o600 });
+    const policy = parsePolicy(
+      `backups:\n  directory: ${join(dir, 'archives')}\n  recipients: [${await identityToRecipient(identity)}]\n  verify:\n    identityFile: ${identityFile}\n`,
+    );
+    h = await Harness.start({
+      seal: 'pkcs11',
+      pkcs11: { options: { library: hsm.library, token: TOKEN, keyLabel: 'keyward-root-drill', pinFile: null }, pin: PIN },
+      policy: new FixedPolicy(policy),
+    });
+  });
+
+  afterAll(async () => {
+    await h.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('proves the software versions by known answer and counts the RSA version as a token reference', async () => {
+    await h.createKey('drill-soft', 'aes-256-gcm');
+    await h.createKey('drill-rsa', 'rsa-pss-3072', { protection: 'hsm' });
+    const run = await h.keyward.scheduledBackups.runOnce();
+    expect(run).toMatchObject({
+      ran: true,
+      drill: { ok: true, details: { versionsChecked: 1, versionsPassed: 1, versionsFailed: 0, versionsInToken: 1, auditValid: true } },
+    });
+    expect(await readdir(join(dir, 'archives'))).toHaveLength(1);
   });
 });
