@@ -34,10 +34,29 @@ export interface AttestedBackup {
    * What the server verified: a scheduled backup reads the file back and
    * checks its SHA-256 equals that of the bytes written (`read-back`); a
    * backup streamed to a client (`backup.create`) is not verified by the
-   * server (`none`). Neither decrypts the archive: the restore drill
-   * (`keyward backup verify`) needs a custodian's identity.
+   * server (`none`). Neither decrypts the archive. With the policy's
+   * `backups.verify.identityFile`, a scheduled backup is also restored into a
+   * scratch store and proved (`restore-drill`, {@link AttestedDrill}).
    */
-  verification: { method: 'read-back' | 'none'; result: 'passed' | 'failed' | 'not-performed' };
+  verification: { method: 'read-back' | 'none'; result: 'passed' | 'failed' | 'not-performed' } | AttestedDrill;
+}
+
+/**
+ * The restore drill the server ran on a scheduled backup (its `backup.verify`
+ * audit record): the archive restored into a scratch store with the
+ * verification identity, every key version with material compared with the
+ * known-answer value recorded at backup time, every audit chain verified to
+ * the head the archive recorded. `passed` only when all of that held.
+ */
+export interface AttestedDrill {
+  method: 'restore-drill';
+  result: 'passed' | 'failed';
+  /** The `backup.verify` record's sequence number. */
+  auditSeq: number;
+  /** Key versions checked against known answers, those that matched, those that did not, and HSM versions (a reference only); null when the drill could not run. */
+  knownAnswers: { checked: number; passed: number; failed: number; inToken: number } | null;
+  /** Whether the restored audit chains verified to the recorded heads, and how many; null when the drill could not run. */
+  auditChains: { valid: boolean; chains: number } | null;
 }
 
 /** One archive in the scheduled-backup directory, with the recipients its audit record names. */

@@ -1,4 +1,5 @@
 import type { AttestationClaims } from '@keyward/wire';
+import { renderBackupVerification } from './render-backup-verification.js';
 
 /**
  * The claims of a verified attestation, for people.
@@ -25,7 +26,7 @@ export function renderAttestation(claims: AttestationClaims, kid: string): strin
       `  last backup: ${last.action} at ${last.time} (audit seq ${last.auditSeq}), ${last.outcome}` +
         `${last.file === null ? '' : `, ${last.file}`}${last.bytes === null ? '' : `, ${last.bytes} bytes`}`,
       `    recipients: ${last.recipients.join(', ') || '(none recorded)'}`,
-      `    verified by the server: ${last.verification.method === 'none' ? 'no (streamed to the client)' : `read-back check ${last.verification.result}`}`,
+      `    verified by the server: ${renderBackupVerification(last.verification)}`,
     );
   }
   const retention = k.backups.retention;

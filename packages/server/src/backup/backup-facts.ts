@@ -1,4 +1,4 @@
-import type { AttestedArchive, AttestedBackup, AttestedBackups } from '@keyward/wire';
+import type { AttestedArchive, AttestedBackup, AttestedBackups, AttestedDrill } from '@keyward/wire';
 import type { BackupsPolicy } from '../policy/policy.js';
 import type { StoredAuditRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
@@ -12,7 +12,8 @@ const PAGE = 1000;
  * attestation: the newest `backup.create` or `backup.scheduled` record, and
  * for each archive still in the policy's backup directory whether the
  * recipients its `backup.scheduled` record names are the policy's current
- * recipients. Nothing is decrypted (the server holds no identity).
+ * recipients, and the restore drill of the last pass when the policy's
+ * `backups.verify` ran one. Nothing is decrypted here.
  *
  * @example
  * const facts = await backupFacts(store, policy.current().backups);
@@ -23,7 +24,7 @@ export async function backupFacts(store: Store, policy: BackupsPolicy | null): P
   // A backup whose request was denied never produced an archive; it is not a backup.
   const candidates = [...created, ...scheduled].filter((r) => r.outcome !== 'denied').sort((a, b) => a.seq - b.seq);
   const newest = candidates.at(-1);
-  const last = newest === undefined ? null : attestedBackup(newest);
+  const last = newest === undefined ? null : attestedBackup(newest, await drillOf(store, newest));
   if (policy === null) return { last, currentRecipients: null, retention: null };
 
   const current = sortedFingerprints(policy.recipients);
@@ -45,12 +46,44 @@ export async function backupFacts(store: Store, policy: BackupsPolicy | null): P
   };
 }
 
-function attestedBackup(record: StoredAuditRecord): AttestedBackup {
+/**
+ * The restore drill of a successful scheduled pass: the `backup.verify`
+ * record of the same pass (same request id and file), written after it;
+ * null when the policy asked for no drill.
+ */
+async function drillOf(store: Store, record: StoredAuditRecord): Promise<AttestedDrill | null> {
+  if (record.action !== 'backup.scheduled' || record.outcome !== 'success') return null;
+  const drills = await store.queryAudit({ action: 'backup.verify' }, record.seq, PAGE);
+  const drill = drills.find((r) => r.requestId === record.requestId && r.details.file === record.details.file);
+  if (drill === undefined) return null;
+  const d = drill.details;
+  const count = (value: unknown) => (typeof value === 'number' ? value : 0);
+  const ran = typeof d.versionsChecked === 'number';
+  return {
+    method: 'restore-drill',
+    result: drill.outcome === 'success' ? 'passed' : 'failed',
+    auditSeq: drill.seq,
+    knownAnswers: ran
+      ? {
+          checked: count(d.versionsChecked),
+          passed: count(d.versionsPassed),
+          failed: count(d.versionsFailed),
+          inToken: count(d.versionsInToken),
+        }
+      : null,
+    auditChains: ran ? { valid: d.auditValid === true, chains: count(d.auditChains) } : null,
+  };
+}
+
+function attestedBackup(record: StoredAuditRecord, drill: AttestedDrill | null): AttestedBackup {
   const { details } = record;
   const action = record.action === 'backup.scheduled' ? 'backup.scheduled' : 'backup.create';
   const outcome = record.outcome === 'success' ? 'success' : 'error';
   let verification: AttestedBackup['verification'];
-  if (action === 'backup.create') {
+  if (drill !== null) {
+    // The pass was restored and proved with the verification identity: that, not the read-back, is what was verified.
+    verification = drill;
+  } else if (action === 'backup.create') {
     // Streamed to the client: the server never sees the stored copy, so it verifies nothing.
     verification = { method: 'none', result: 'not-performed' };
   } else if (outcome === 'success') {

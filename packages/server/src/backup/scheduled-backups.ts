@@ -14,16 +14,24 @@ import type { AuditRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { encryptArchive, writeArchive } from './archive-writer.js';
 import { parseRecipients } from './recipients.js';
+import { verifyArchive } from './verify.js';
+import { readVerifyIdentity, VerifyIdentityError } from './verify-identity.js';
 
 /** `keyward-backup-20260601T000000Z.age`: names sort by time. */
 const ARCHIVE_NAME = /^keyward-backup-(\d{8}T\d{6}Z)\.age$/;
 /** A temporary file a run writes before renaming it; one left by a crash is deleted by the next due run. */
 const PARTIAL_NAME = /^keyward-backup-\d{8}T\d{6}Z\.age\.[0-9a-f-]{36}\.partial$/;
 
-/** What one pass did. */
+/** The restore drill after a pass (policy `backups.verify`): whether the new archive proved out, and the counts audited. */
+export interface ScheduledDrill {
+  ok: boolean;
+  details: AuditRecord['details'];
+}
+
+/** What one pass did; `drill` is null when the policy asks for the read-back check only. */
 export type ScheduledRun =
   | { ran: false; reason: 'off' | 'standby' | 'sealed' | 'not-due' }
-  | { ran: true; file: string; bytes: number; deleted: string[] };
+  | { ran: true; file: string; bytes: number; deleted: string[]; drill: ScheduledDrill | null };
 
 export interface ScheduledBackupsDeps {
   store: Store;
@@ -36,6 +44,8 @@ export interface ScheduledBackupsDeps {
   audit: (record: AuditRecord) => Promise<void>;
   /** Told of every pass that was due: the outcome, the archive's size and the pass's time. */
   onRun?: (outcome: 'success' | 'error', bytes: number, at: Date) => void;
+  /** Told of every restore drill after a pass (policy `backups.verify`): its outcome and time. */
+  onVerify?: (outcome: 'success' | 'error', at: Date) => void;
   onError?: (error: unknown) => void;
 }
 
@@ -45,10 +55,20 @@ export interface ScheduledBackupsDeps {
  * is at least `interval` old, the leader writes a new one (the same archive
  * as `POST /v1/sys/backup`, age-encrypted to the policy's recipients) under a
  * temporary name, fsyncs it, reads it back and checks it holds exactly the
- * bytes written (the server holds no identity, so it cannot decrypt: the
- * restore drill is `keyward backup verify` with a custodian's identity),
+ * bytes written (without `backups.verify` the server holds no identity, so
+ * it cannot decrypt: the restore drill is `keyward backup verify` with a
+ * custodian's identity),
  * renames it into place and deletes all but the newest `retention`
  * archives. Each pass that was due is audited as `backup.scheduled`.
+ *
+ * With `backups.verify.identityFile` the server holds a verification
+ * identity (one of the recipients), and after the read-back it runs the
+ * restore drill of `keyward backup verify` on the new archive
+ * ({@link verifyArchive}: a scratch store in a temporary directory, removed
+ * afterwards; the live store is only read by the backup): every key
+ * version against its known-answer value, the audit chains against their
+ * recorded heads. The drill is audited as `backup.verify`; a failed drill
+ * keeps every older archive (the new one is not known to restore).
  */
 export class ScheduledBackups {
   readonly #deps: ScheduledBackupsDeps;
@@ -94,14 +114,23 @@ export class ScheduledBackups {
       for (const name of await readdir(policy.directory)) {
         if (PARTIAL_NAME.test(name)) await rm(join(policy.directory, name), { force: true });
       }
-      const bytes = await this.#write(join(policy.directory, file), policy.recipients, now);
-      const kept = new Set([...existing.map((a) => a.name), file].slice(-policy.retention));
+      const path = join(policy.directory, file);
+      const bytes = await this.#write(path, policy.recipients, now);
+      const drill = policy.verify === null ? null : await this.#drill(path, file);
+      // A failed drill prunes nothing: the older archives may be the only ones that restore.
+      const names = [...existing.map((a) => a.name), file];
+      const kept = new Set(drill === null || drill.ok ? names.slice(-policy.retention) : names);
       const deleted = existing.map((a) => a.name).filter((name) => !kept.has(name));
       for (const name of deleted) await rm(join(policy.directory, name), { force: true });
       Object.assign(details, { bytes, verified: true, deleted: deleted.length, kept: kept.size });
       await this.#audit(now, requestId, 'success', details);
       this.#deps.onRun?.('success', bytes, now);
-      return { ran: true, file, bytes, deleted };
+      if (drill !== null) {
+        const outcome = drill.ok ? 'success' : 'error';
+        await this.#audit(now, requestId, outcome, drill.details, 'backup.verify');
+        this.#deps.onVerify?.(outcome, now);
+      }
+      return { ran: true, file, bytes, deleted, drill };
     } catch (error) {
       // The reason goes to the server log (onError); the audit record says only that it failed.
       await this.#audit(now, requestId, 'error', details).catch(() => {});
@@ -152,11 +181,56 @@ export class ScheduledBackups {
     return bytes;
   }
 
-  #audit(now: Date, requestId: string, outcome: 'success' | 'error', details: AuditRecord['details']): Promise<void> {
+  /**
+   * The restore drill on the archive just written, with the policy's
+   * verification identity (read and checked again now). Never throws: a
+   * drill that cannot run (identity file gone or loosened, archive
+   * unreadable) is a failed drill, its reason for the server log.
+   */
+  async #drill(path: string, file: string): Promise<ScheduledDrill> {
+    const details: AuditRecord['details'] = { file, method: 'restore-drill' };
+    try {
+      const identities = await readVerifyIdentity(this.#deps.policy.current().backups);
+      if (identities === null) throw new Error('backups.verify was removed from the policy during the run');
+      const report = await verifyArchive({ archive: path, identities });
+      Object.assign(details, {
+        expected: report.versions.expected,
+        versionsChecked: report.versions.checked,
+        versionsPassed: report.versions.passed,
+        versionsFailed: report.versions.failed,
+        versionsInToken: report.versions.inToken,
+        auditValid: report.audit.valid,
+        auditChains: report.audit.chains,
+        auditRecords: report.audit.records,
+      });
+      if (!report.ok) {
+        const first = report.failures[0];
+        const why =
+          first !== undefined
+            ? `key ${first.name} version ${first.version}: ${first.problem}`
+            : `audit: ${report.audit.problem?.message ?? 'the chains do not verify'}`;
+        this.#deps.onError?.(new Error(`the scheduled backup ${file} failed its restore drill (${why})`));
+      }
+      return { ok: report.ok, details };
+    } catch (error) {
+      // The cause goes to the server log; the record says only which step could not be done.
+      details.stage = error instanceof VerifyIdentityError ? 'identity' : 'restore';
+      this.#deps.onError?.(error);
+      return { ok: false, details };
+    }
+  }
+
+  #audit(
+    now: Date,
+    requestId: string,
+    outcome: 'success' | 'error',
+    details: AuditRecord['details'],
+    action: 'backup.scheduled' | 'backup.verify' = 'backup.scheduled',
+  ): Promise<void> {
     return this.#deps.audit({
       time: now.toISOString(),
       actor: 'keyward',
-      action: 'backup.scheduled',
+      action,
       namespace: null,
       key: null,
       keyVersion: null,

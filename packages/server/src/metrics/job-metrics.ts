@@ -24,6 +24,8 @@ export class JobMetrics {
   readonly #backupRuns: Counter;
   readonly #backupLastSuccess: Gauge;
   readonly #backupBytes: Gauge;
+  readonly #backupVerifyRuns: Counter;
+  readonly #backupLastVerified: Gauge;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -69,6 +71,18 @@ export class JobMetrics {
       help: 'Size in bytes of the last successful scheduled backup written by this node.',
       registers,
     });
+    this.#backupVerifyRuns = new Counter({
+      name: 'keyward_backup_verify_runs_total',
+      help: 'Restore drills after scheduled backups (policy backups.verify), by outcome: success (every key version matched its known answer, the audit chains their heads) or error.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    for (const outcome of ['success', 'error']) this.#backupVerifyRuns.inc({ outcome }, 0);
+    this.#backupLastVerified = new Gauge({
+      name: 'keyward_backup_last_verified_timestamp_seconds',
+      help: 'Unix time of the last scheduled backup whose restore drill passed on this node (0: never).',
+      registers,
+    });
     this.#lastSuccess = new Gauge({
       name: 'keyward_scheduler_last_success_timestamp_seconds',
       help: 'Unix time at which this node last completed a scheduler pass as leader (0: never).',
@@ -106,6 +120,12 @@ export class JobMetrics {
     if (outcome !== 'success') return;
     this.#backupLastSuccess.set(at.getTime() / 1000);
     this.#backupBytes.set(bytes);
+  }
+
+  /** The restore drill after a scheduled backup: its outcome and the pass's time. */
+  backupVerify(outcome: 'success' | 'error', at: Date): void {
+    this.#backupVerifyRuns.inc({ outcome });
+    if (outcome === 'success') this.#backupLastVerified.set(at.getTime() / 1000);
   }
 
   schedulerRun(run: SchedulerRun | null, seconds: number): void {

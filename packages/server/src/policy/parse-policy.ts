@@ -112,6 +112,7 @@ const PATTERN_MESSAGES: Readonly<Record<string, string>> = {
   principalPrefix: 'must be lower-case letters, digits, dots, dashes or underscores, starting with a letter or digit (or empty)',
   principalClaim: 'must be a claim name (letters, digits, _ : . / -)',
   groupsClaim: 'must be a claim name (letters, digits, _ : . / -)',
+  identityFile: 'must be an absolute path',
 };
 
 function describe(issue: ErrorObject, path: Path): string {

@@ -3,6 +3,7 @@ import { type Stats, unwatchFile, watchFile } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { PolicyStatusView } from '@keyward/wire';
+import { readVerifyIdentity, VerifyIdentityError } from '../backup/verify-identity.js';
 import { type Clock, systemClock } from '../service/clock.js';
 import { PolicyError, parsePolicy } from './parse-policy.js';
 import { DEFAULT_POLICY, type Policy } from './policy.js';
@@ -133,8 +134,10 @@ export class PolicyFile implements PolicySource {
     let policy: Policy;
     try {
       policy = parsePolicy(text.toString('utf8'));
+      // The verification identity must be usable now, not at the first scheduled backup (its content is not kept).
+      await readVerifyIdentity(policy.backups);
     } catch (error) {
-      if (error instanceof PolicyError) return this.#refuse(error.message);
+      if (error instanceof PolicyError || error instanceof VerifyIdentityError) return this.#refuse(error.message);
       throw error;
     }
     return this.#accept(policy, 'file', digest);

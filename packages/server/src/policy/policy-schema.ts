@@ -110,6 +110,13 @@ const backups = {
     interval: duration,
     retention: { type: 'integer', minimum: 1, maximum: 1000 },
     recipients: { type: 'array', minItems: 1, maxItems: 16, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 4096 } },
+    // The identity file is checked further when the policy file is loaded (backup/verify-identity.ts).
+    verify: {
+      type: ['object', 'null'],
+      additionalProperties: false,
+      required: ['identityFile'],
+      properties: { identityFile: { type: 'string', pattern: '^/', minLength: 2, maxLength: 4096 } },
+    },
   },
 } as const;
 

@@ -96,10 +96,21 @@ export interface BackupsPolicy {
   retention: number;
   /** The custodians' age recipients, as `keyward backup create --recipient` takes them. */
   recipients: string[];
+  /**
+   * Full verification after each scheduled backup (docs/operations.md,
+   * "Scheduled backups"): the restore drill of `keyward backup verify` with
+   * the age identity in `identityFile` (absolute, mode 0600, one of
+   * `recipients`); null (the default): the read-back check only.
+   */
+  verify: { identityFile: string } | null;
 }
 
 /** The defaults of a `backups:` section's optional settings. */
-export const BACKUPS_DEFAULTS: Pick<BackupsPolicy, 'interval' | 'retention'> = deepFreeze({ interval: '1d', retention: 7 });
+export const BACKUPS_DEFAULTS: Pick<BackupsPolicy, 'interval' | 'retention' | 'verify'> = deepFreeze({
+  interval: '1d',
+  retention: 7,
+  verify: null,
+});
 
 /** The policy file (docs/alerts.md, "The policy file"; docs/governance.md for `classes:`, `oidc:` and `mfa:`). */
 export interface Policy {

@@ -1,5 +1,11 @@
 import type { Seal } from './seal.js';
 
+/** The public half of an RSA key pair generated in a token: big-endian unsigned integers, as PKCS#11 stores them. */
+export interface RsaPublicNumbers {
+  readonly modulus: Uint8Array;
+  readonly publicExponent: Uint8Array;
+}
+
 /**
  * Key versions that live inside the seal's token (an HSM over PKCS#11) as
  * non-extractable objects: generated there, used there, destroyed there.
@@ -21,6 +27,10 @@ export interface TokenKeys {
   generateEcKeyPair(id: Uint8Array, label: string): Uint8Array;
   /** ECDSA in the token with the private key `id` over `digest`; returns `r ‖ s`. */
   ecdsaSignDigest(id: Uint8Array, label: string, digest: Uint8Array): Uint8Array;
+  /** Generates an RSA key pair of `modulusBits` (e = 65537) in the token (the private key sensitive, never extractable, sign only); returns the public numbers. */
+  generateRsaKeyPair(id: Uint8Array, label: string, modulusBits: number): RsaPublicNumbers;
+  /** RSASSA-PSS in the token with the private key `id` over `message` (hashed in the token), MGF1 with `hash`, salt of `saltLength` bytes. */
+  rsaPssSign(id: Uint8Array, label: string, hash: 'sha256' | 'sha512', saltLength: number, message: Uint8Array): Uint8Array;
   /** Destroys the objects with CKA_ID `id` (`C_DestroyObject`); false when the token holds none. */
   destroyKey(id: Uint8Array): boolean;
 }

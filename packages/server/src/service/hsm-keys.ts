@@ -1,4 +1,4 @@
-import { createHash, createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import {
   type CiphertextAlgorithm,
   CryptoError,
@@ -15,12 +15,35 @@ import type { TokenKeys } from '../seal/token-keys.js';
 import type { KeyRecord, VersionRecord } from '../store/records.js';
 
 /** Algorithms whose versions can live in the token so far (docs/keys.md, "Protection"). */
-export const HSM_ALGORITHMS: readonly AlgorithmName[] = Object.freeze(['aes-256-gcm', 'ecdsa-p256']);
+export const HSM_ALGORITHMS: readonly AlgorithmName[] = Object.freeze(['aes-256-gcm', 'ecdsa-p256', 'rsa-pss-3072', 'rsa-pss-4096']);
+
+/**
+ * RSA-PSS in the token with the software path's parameters (crypto
+ * signature-schemes.ts, API.md): modulus size, the message hash (also MGF1's)
+ * and salt length = hash length (RFC 8017 §9.1 note 4), so a signature from
+ * the token verifies with the software verify path, node:crypto and openssl.
+ */
+const RSA_PSS: Readonly<Partial<Record<AlgorithmName, { bits: number; hash: 'sha256' | 'sha512'; saltLength: number }>>> = Object.freeze({
+  'rsa-pss-3072': { bits: 3072, hash: 'sha256', saltLength: 32 },
+  'rsa-pss-4096': { bits: 4096, hash: 'sha512', saltLength: 64 },
+});
 
 /** CKA_ID of a version object: 16 random bytes, so two nodes generating the same version number never collide. */
 const OBJECT_ID_BYTES = 16;
 
 const toB64url = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url');
+
+/**
+ * The public key as SPKI PEM and its fingerprint, as the software path
+ * (crypto fingerprint()): SHA-256 of the SubjectPublicKeyInfo DER.
+ */
+function spkiOf(publicKey: KeyObject): { fingerprint: string; publicKey: string } {
+  const spki = publicKey.export({ format: 'der', type: 'spki' });
+  return {
+    fingerprint: `sha256:${createHash('sha256').update(spki).digest('hex')}`,
+    publicKey: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+  };
+}
 
 /** CKA_LABEL of a version object: binds it to one key version (checked on every use). */
 export function versionLabel(keyId: string, version: number): string {
@@ -66,22 +89,29 @@ export class HsmKeys {
 
   /**
    * Generates version `n` of `key` in the token; returns the reference to
-   * store as `material`, the version's fingerprint and (ECDSA) its public key
-   * as SPKI PEM, built by node:crypto from the point the token returned.
+   * store as `material`, the version's fingerprint and (ECDSA, RSA) its
+   * public key as SPKI PEM, built by node:crypto from the point or the
+   * modulus and exponent the token returned.
    */
   generate(key: Pick<KeyRecord, 'id' | 'algorithm'>, n: number): { material: Uint8Array; fingerprint: string; publicKey: string | null } {
     const token = this.#require();
     const id = randomBytes(OBJECT_ID_BYTES);
+    const pss = RSA_PSS[key.algorithm];
+    if (pss !== undefined) {
+      const numbers = token.generateRsaKeyPair(id, versionLabel(key.id, n), pss.bits);
+      const publicKey = createPublicKey({
+        key: { kty: 'RSA', n: toB64url(numbers.modulus), e: toB64url(numbers.publicExponent) },
+        format: 'jwk',
+      });
+      return { material: id, ...spkiOf(publicKey) };
+    }
     if (key.algorithm === 'ecdsa-p256') {
       const point = token.generateEcKeyPair(id, versionLabel(key.id, n));
       const publicKey = createPublicKey({
         key: { kty: 'EC', crv: 'P-256', x: toB64url(point.subarray(1, 33)), y: toB64url(point.subarray(33, 65)) },
         format: 'jwk',
       });
-      const spki = publicKey.export({ format: 'der', type: 'spki' });
-      // As the software path (crypto fingerprint()): SHA-256 of the SubjectPublicKeyInfo DER.
-      const fingerprint = `sha256:${createHash('sha256').update(spki).digest('hex')}`;
-      return { material: id, fingerprint, publicKey: publicKey.export({ format: 'pem', type: 'spki' }).toString() };
+      return { material: id, ...spkiOf(publicKey) };
     }
     token.generateAesKey(id, versionLabel(key.id, n));
     // The key value cannot be read, so the fingerprint names the object (not a secret), not an HMAC of the key.
@@ -89,12 +119,26 @@ export class HsmKeys {
   }
 
   /**
-   * Signs in the token (ECDSA P-256): the SHA-256 digest of the message is
+   * Signs in the token. ECDSA P-256: the SHA-256 digest of the message is
    * computed here (FIPS 186-5 §6.4.1 step 1) or given by the caller, the
-   * token signs it with `CKM_ECDSA`, the result is DER like the software path.
+   * token signs it with `CKM_ECDSA`, the result is DER like the software
+   * path. RSA-PSS: the token hashes the message and signs it with
+   * `CKM_SHA256_RSA_PKCS_PSS` / `CKM_SHA512_RSA_PKCS_PSS` ({@link RSA_PSS});
+   * a digest is refused as on the software path (RSA signs messages).
    */
   sign(key: KeyRecord, version: VersionRecord, input: SignInput): Uint8Array {
     const token = this.#require();
+    const pss = RSA_PSS[key.algorithm];
+    if (pss !== undefined) {
+      if ('digest' in input) throw new CryptoError('unsupported', `${key.algorithm} signs messages, not digests`);
+      return token.rsaPssSign(
+        this.#reference(key, version),
+        versionLabel(key.id, version.version),
+        pss.hash,
+        pss.saltLength,
+        input.message,
+      );
+    }
     const digest = 'digest' in input ? input.digest : createHash('sha256').update(input.message).digest();
     if (digest.length !== 32) throw new CryptoError('invalid_input', 'digest must be 32 bytes for ecdsa-p256');
     const compact = token.ecdsaSignDigest(this.#reference(key, version), versionLabel(key.id, version.version), digest);

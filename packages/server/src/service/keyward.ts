@@ -214,6 +214,7 @@ export function createKeyward(options: KeywardOptions): Keyward {
     version: options.version,
     audit: (record) => audit.record(record),
     onRun: (outcome, bytes, at) => metrics.jobs.backupRun(outcome, bytes, at),
+    onVerify: (outcome, at) => metrics.jobs.backupVerify(outcome, at),
     onError: options.onScheduledBackupError ?? (() => {}),
   });
   const scheduler = new Scheduler({

@@ -347,8 +347,14 @@ describe.each(STORE_KINDS)('hsm-protected keys (pkcs11 seal, SoftHSM2, %s)', (st
 
   it('refuses what the token cannot hold yet, with a precise invalid_request, writing nothing', async () => {
     const cases: Array<[Json, string]> = [
-      [{ algorithm: 'ecdsa-p384' }, 'protection: hsm supports only aes-256-gcm, ecdsa-p256 so far, not ecdsa-p384'],
-      [{ algorithm: 'hmac-sha256' }, 'protection: hsm supports only aes-256-gcm, ecdsa-p256 so far, not hmac-sha256'],
+      [
+        { algorithm: 'ecdsa-p384' },
+        'protection: hsm supports only aes-256-gcm, ecdsa-p256, rsa-pss-3072, rsa-pss-4096 so far, not ecdsa-p384',
+      ],
+      [
+        { algorithm: 'hmac-sha256' },
+        'protection: hsm supports only aes-256-gcm, ecdsa-p256, rsa-pss-3072, rsa-pss-4096 so far, not hmac-sha256',
+      ],
       [{ algorithm: 'aes-256-gcm', exportable: true }, 'exportable: an hsm key never leaves the token and cannot be exportable'],
     ];
     for (const [body, message] of cases) {

@@ -25,6 +25,7 @@ describe('parsePolicy: backups', () => {
       interval: '1d',
       retention: 7,
       recipients: [X25519],
+      verify: null,
     });
     expect(parsePolicy([...BACKUPS, '  interval: 6h', '  retention: 30'].join('\n')).backups).toMatchObject({
       interval: '6h',
@@ -43,6 +44,11 @@ describe('parsePolicy: backups', () => {
       /^backups\.recipients\[0\]: not an age X25519 .* \(line 3\)$/,
     );
     expect(refusal(['backups:', '  directory: /b', '  recipients: []'].join('\n'))).toMatch(/^backups\.recipients: /);
+    // The identity file itself is checked when the policy file loads (test/backup/scheduled-backup-verify.test.ts).
+    expect(refusal([...BACKUPS, '  verify:', '    identityFile: verify.key'].join('\n'))).toBe(
+      'backups.verify.identityFile: must be an absolute path (line 5)',
+    );
+    expect(refusal([...BACKUPS, '  verify:', '    identity: /v.key'].join('\n'))).toMatch(/^backups\.verify/);
   });
 
   it('the commented example section of docs/policy.example.yaml is valid as written', () => {
@@ -56,6 +62,7 @@ describe('parsePolicy: backups', () => {
       interval: '1d',
       retention: 7,
       recipients: [X25519],
+      verify: null,
     });
   });
 });

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { type CiphertextHeader, decryptCiphertext, decryptCiphertextWith, encryptToCiphertextWith, parseCiphertext } from '@keyward/crypto';
 import type { Handle } from 'pkcs11js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { hex, loadWycheproof } from '../../../crypto/test/wycheproof.js';
+import { check, emptyTally, hex, loadWycheproof, total, type WycheproofTest } from '../../../crypto/test/wycheproof.js';
 import { loadPkcs11Library } from '../../src/seal/pkcs11/pkcs11-library.js';
-import { Pkcs11Session } from '../../src/seal/pkcs11/pkcs11-session.js';
+import { Pkcs11Session, pssMechanism } from '../../src/seal/pkcs11/pkcs11-session.js';
 import { inProcessSoftHsm } from '../support/softhsm.js';
 
 const TOKEN = 'keyward-kat';
@@ -110,4 +110,71 @@ describe('crypto known answers in the token (CKM_AES_GCM on SoftHSM2)', () => {
     expect(valid).toBeGreaterThan(0);
     expect(invalid).toBeGreaterThan(0);
   });
+});
+
+interface PssGroup {
+  keySize: number;
+  sLen: number;
+  publicKey: { modulus: string; publicExponent: string };
+  tests: Array<WycheproofTest & { msg: string; sig: string }>;
+}
+
+/** Hex as a Buffer whose data pointer is never NULL, even when empty (pkcs11js passes an empty Buffer as NULL). */
+function nonNull(text: string): Buffer {
+  return text.length === 0 ? Buffer.alloc(1).subarray(0, 0) : Buffer.from(text, 'hex');
+}
+
+/** A session object holding a vector's RSA public key, to verify in the token (Keyward never imports keys into the token). */
+function importRsaPublicKey(modulus: string, exponent: string): Handle {
+  const { ck, module } = lib;
+  // Wycheproof writes the modulus as a signed big-endian integer (a leading 00); PKCS#11 wants the unsigned bytes.
+  const n = Buffer.from(modulus.replace(/^(00)+/, ''), 'hex');
+  return module.C_CreateObject(raw, [
+    { type: ck.CKA_CLASS, value: ck.CKO_PUBLIC_KEY },
+    { type: ck.CKA_KEY_TYPE, value: ck.CKK_RSA },
+    { type: ck.CKA_TOKEN, value: false },
+    { type: ck.CKA_MODULUS, value: n },
+    { type: ck.CKA_PUBLIC_EXPONENT, value: Buffer.from(exponent, 'hex') },
+    { type: ck.CKA_VERIFY, value: true },
+  ]);
+}
+
+describe('RSA-PSS known answers in the token (the mechanism hsm RSA keys sign with, on SoftHSM2)', () => {
+  const files = [
+    ['rsa_pss_3072_sha256_mgf1_32_test.json', 'sha256', 32],
+    ['rsa_pss_4096_sha512_mgf1_64_test.json', 'sha512', 64],
+  ] as const;
+  for (const [file, hash, saltLength] of files) {
+    it(`Wycheproof ${file}: pssMechanism(${hash}, salt ${saltLength}) verifies every valid case and rejects every invalid one`, () => {
+      const { testGroups } = loadWycheproof<PssGroup>(file);
+      const { module } = lib;
+      const tally = emptyTally();
+      for (const group of testGroups) {
+        // The vectors are for exactly the parameters of the production path (service/hsm-keys.ts).
+        expect(group.sLen).toBe(saltLength);
+        const key = importRsaPublicKey(group.publicKey.modulus, group.publicKey.publicExponent);
+        check(
+          group.tests,
+          (t) => {
+            // One session per case: SoftHSM leaves a verify operation active after some refusals (a NULL
+            // signature), and a case must not decide the next one's outcome.
+            const verifier = module.C_OpenSession(slot, lib.ck.CKF_SERIAL_SESSION);
+            try {
+              module.C_VerifyInit(verifier, pssMechanism(lib.ck, hash, saltLength), key);
+              return module.C_Verify(verifier, nonNull(t.msg), nonNull(t.sig));
+            } catch {
+              // CKR_SIGNATURE_INVALID, CKR_SIGNATURE_LEN_RANGE, …: rejected.
+              return false;
+            } finally {
+              module.C_CloseSession(verifier);
+            }
+          },
+          tally,
+        );
+      }
+      expect(tally.valid).toBeGreaterThan(0);
+      expect(tally.invalid).toBeGreaterThan(0);
+      expect(total(tally)).toBe(testGroups.reduce((n, g) => n + g.tests.length, 0));
+    });
+  }
 });

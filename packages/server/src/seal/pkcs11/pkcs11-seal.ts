@@ -162,6 +162,12 @@ export class Pkcs11Seal implements Seal {
         this.#withSession((s) =>
           s.signDigestWith(object(s, id, label, loadPkcs11Library(this.#config.library).ck.CKO_PRIVATE_KEY), digest),
         ),
+      generateRsaKeyPair: (id: Uint8Array, label: string, modulusBits: number) =>
+        this.#withSession((s) => s.generateVersionRsaKeyPair(id, label, modulusBits)),
+      rsaPssSign: (id: Uint8Array, label: string, hash: 'sha256' | 'sha512', saltLength: number, message: Uint8Array) =>
+        this.#withSession((s) =>
+          s.signPssWith(object(s, id, label, loadPkcs11Library(this.#config.library).ck.CKO_PRIVATE_KEY), hash, saltLength, message),
+        ),
       destroyKey: (id: Uint8Array) => this.#withSession((s) => s.destroyById(id)),
     });
   }

@@ -1,6 +1,7 @@
-import type { Handle } from 'pkcs11js';
+import type { Handle, Mechanism, RsaPSS } from 'pkcs11js';
+import type { RsaPublicNumbers } from '../token-keys.js';
 import { zero } from '../zero.js';
-import { ckrName, type Pkcs11Library } from './pkcs11-library.js';
+import { ckrName, type Pkcs11Js, type Pkcs11Library } from './pkcs11-library.js';
 
 /** What to open: the library, the token (by label: slot numbers change) and the root key's label. */
 export interface Pkcs11Target {
@@ -281,6 +282,71 @@ export class Pkcs11Session {
     return ecPoint(point);
   }
 
+  /**
+   * Generates a key version's RSA key pair in the token (`CKM_RSA_PKCS_KEY_PAIR_GEN`,
+   * public exponent 65537, token objects): the private key sensitive, never
+   * extractable, sign only; the public key verify only. Returns the public
+   * key's modulus and exponent (big-endian, as PKCS#11 stores them).
+   */
+  generateVersionRsaKeyPair(id: Uint8Array, label: string, modulusBits: number): RsaPublicNumbers {
+    const { ck, module } = this.#lib;
+    const common = [
+      { type: ck.CKA_ID, value: Buffer.from(id) },
+      { type: ck.CKA_LABEL, value: label },
+      { type: ck.CKA_TOKEN, value: true },
+      { type: ck.CKA_MODIFIABLE, value: false },
+    ];
+    const pair = call('generate an RSA key pair in the token', () =>
+      module.C_GenerateKeyPair(
+        this.#session,
+        { mechanism: ck.CKM_RSA_PKCS_KEY_PAIR_GEN },
+        [
+          ...common,
+          { type: ck.CKA_MODULUS_BITS, value: modulusBits },
+          { type: ck.CKA_PUBLIC_EXPONENT, value: RSA_PUBLIC_EXPONENT },
+          { type: ck.CKA_VERIFY, value: true },
+          { type: ck.CKA_ENCRYPT, value: false },
+          { type: ck.CKA_WRAP, value: false },
+        ],
+        [
+          ...common,
+          { type: ck.CKA_PRIVATE, value: true },
+          { type: ck.CKA_SENSITIVE, value: true },
+          { type: ck.CKA_EXTRACTABLE, value: false },
+          { type: ck.CKA_SIGN, value: true },
+          { type: ck.CKA_DECRYPT, value: false },
+          { type: ck.CKA_UNWRAP, value: false },
+          { type: ck.CKA_DERIVE, value: false },
+        ],
+      ),
+    );
+    this.#objects.set(`${ck.CKO_PRIVATE_KEY}:${hex(id)}`, pair.privateKey);
+    const [modulus, exponent] = call('read the public key', () =>
+      module.C_GetAttributeValue(this.#session, pair.publicKey, [{ type: ck.CKA_MODULUS }, { type: ck.CKA_PUBLIC_EXPONENT }]),
+    );
+    if (modulus?.value === undefined || exponent?.value === undefined || modulus.value.length * 8 !== modulusBits) {
+      throw new Pkcs11Failure(`the token returned an RSA public key that is not ${modulusBits} bits`, null);
+    }
+    return { modulus: new Uint8Array(modulus.value), publicExponent: new Uint8Array(exponent.value) };
+  }
+
+  /**
+   * RSASSA-PSS (RFC 8017 §8.1) in the token with the private key `key` over
+   * `message`, hashed by the token: `CKM_SHA256_RSA_PKCS_PSS` or
+   * `CKM_SHA512_RSA_PKCS_PSS` with MGF1 over the same hash and a salt of
+   * `saltLength` bytes (PKCS#11 v2.40 curr. §2.1.14). Returns the signature,
+   * as long as the modulus.
+   */
+  signPssWith(key: Handle, hash: 'sha256' | 'sha512', saltLength: number, message: Uint8Array): Uint8Array {
+    const { ck, module } = this.#lib;
+    return new Uint8Array(
+      call('sign in the token', () => {
+        module.C_SignInit(this.#session, pssMechanism(ck, hash, saltLength), key);
+        return module.C_Sign(this.#session, nonNull(message), Buffer.alloc(RSA_MAX_SIGNATURE_BYTES));
+      }),
+    );
+  }
+
   /** ECDSA (`CKM_ECDSA`) in the token over a digest computed by the caller; returns `r ‖ s` (PKCS#11 v2.40 curr. §2.3.1). */
   signDigestWith(key: Handle, digest: Uint8Array): Uint8Array {
     const { ck, module } = this.#lib;
@@ -394,6 +460,26 @@ function findSlot(lib: Pkcs11Library, label: string): Handle {
   const present = labels.length === 0 ? 'no token is present' : `tokens present: ${labels.join(', ')}`;
   throw new Pkcs11Failure(`no PKCS#11 token labelled '${label}' (${present})`, 'CKR_TOKEN_NOT_PRESENT');
 }
+
+/** e = 65537 (F4), big-endian, for CKA_PUBLIC_EXPONENT: what node:crypto uses for software RSA keys (crypto registry). */
+const RSA_PUBLIC_EXPONENT = Buffer.from([0x01, 0x00, 0x01]);
+
+/**
+ * The RSASSA-PSS mechanism that hashes in the token: `CKM_SHA256_RSA_PKCS_PSS`
+ * or `CKM_SHA512_RSA_PKCS_PSS`, with CK_RSA_PKCS_PSS_PARAMS naming the same
+ * hash for the message and MGF1 and the salt length (PKCS#11 v2.40 curr. §2.1.14).
+ */
+export function pssMechanism(ck: Pkcs11Js, hash: 'sha256' | 'sha512', saltLength: number): Mechanism {
+  const [mechanism, hashAlg, mgf] =
+    hash === 'sha256'
+      ? [ck.CKM_SHA256_RSA_PKCS_PSS, ck.CKM_SHA256, ck.CKG_MGF1_SHA256]
+      : [ck.CKM_SHA512_RSA_PKCS_PSS, ck.CKM_SHA512, ck.CKG_MGF1_SHA512];
+  const parameter: RsaPSS = { type: ck.CK_PARAMS_RSA_PSS, hashAlg, mgf, saltLen: saltLength };
+  return { mechanism, parameter };
+}
+
+/** Room for the longest RSA signature Keyward makes (4096-bit modulus). */
+const RSA_MAX_SIGNATURE_BYTES = 4096 / 8;
 
 /** DER of the OID of NIST P-256, prime256v1 (RFC 5480 §2.1.1.1), for CKA_EC_PARAMS. */
 const P256_OID = Buffer.from('06082a8648ce3d030107', 'hex');
