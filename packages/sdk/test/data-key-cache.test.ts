@@ -14,7 +14,7 @@ function source() {
 }
 
 const bounds: DataKeyCacheOptions = { maxAgeMs: 1000, maxMessages: 3, maxBytes: 100, maxEntries: 2 };
-const zeroed = (key: CachedDataKey | undefined) => key !== undefined && key.plaintext.every((b) => b === 0);
+const zeroed = (key: CachedDataKey | undefined) => key?.plaintext.every((b) => b === 0) === true;
 
 describe('DataKeyCache', () => {
   it('reuses a data key for the same id, not for another id', async () => {
