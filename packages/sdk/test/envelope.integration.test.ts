@@ -146,8 +146,10 @@ describe('envelope encryption against the real server', () => {
     const wrappedEnd = 26 + 1 + key.length + 2 + header.wrappedKey.length;
     const last = sealed[wrappedEnd - 1] ?? 0;
     expect(await reasonOf(ctx.admin.envelope.decrypt(edit(wrappedEnd - 1, last === 0x41 ? 0x42 : 0x41)))).toBe('header_tampered');
-    // 'env-data' → 'env-dbta': no such key.
+    // 'env-data' → 'env-dbta': no such key; once it exists, it cannot open a data key wrapped under another key.
     expect(await reasonOf(ctx.admin.envelope.decrypt(edit(26 + 1 + 5, 0x62)))).toBe('api:not_found');
+    await ctx.admin.createKey({ name: 'env-dbta', algorithm: 'aes-256-gcm', owner: 'team-sdk' });
+    expect(await reasonOf(ctx.admin.envelope.decrypt(edit(26 + 1 + 5, 0x62)))).toBe('header_tampered');
   });
 
   it('the caller can demand a context: another one → context_mismatch, before any call', async () => {
