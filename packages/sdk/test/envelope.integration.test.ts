@@ -152,6 +152,24 @@ describe('envelope encryption against the real server', () => {
     expect(await reasonOf(ctx.admin.envelope.decrypt(edit(26 + 1 + 5, 0x62)))).toBe('header_tampered');
   });
 
+  it('message ids come from the injected source (the OS CSPRNG by default), and onHeader sees the header before any plaintext', async () => {
+    await ensureKey();
+    const fixed = new Envelope(ctx.admin, { randomBytes: (length) => Buffer.alloc(length, 0xab) });
+    const sealed = await fixed.encrypt(randomBytes(10), { key });
+    expect(Buffer.from(parseEnvelopeHeader(Buffer.from(sealed))?.messageId ?? []).toString('hex')).toBe('ab'.repeat(16));
+    const random = await ctx.admin.envelope.encrypt(randomBytes(10), { key });
+    expect(Buffer.from(parseEnvelopeHeader(Buffer.from(random))?.messageId ?? []).toString('hex')).not.toBe('ab'.repeat(16));
+    const seen: string[] = [];
+    const plaintext = randomBytes(3 * FRAME);
+    const stream = ctx.admin.envelope.decryptStream({
+      onHeader: (info) => seen.push(`header ${info.keyName} v${info.keyVersion} ${info.frameSize}`),
+    });
+    stream.on('data', () => seen.push('data'));
+    await throughNode(Buffer.from(await ctx.admin.envelope.encrypt(plaintext, { key, frameSize: FRAME })), stream);
+    expect(seen[0]).toBe(`header ${key} v1 ${FRAME}`);
+    expect(seen.slice(1).every((event) => event === 'data')).toBe(true);
+  });
+
   it('the caller can demand a context: another one → context_mismatch, before any call', async () => {
     await ensureKey();
     const sealed = await ctx.admin.envelope.encrypt(randomBytes(10), { key, context });
