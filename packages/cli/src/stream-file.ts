@@ -78,6 +78,10 @@ async function openInput(input: string, io: CliIo): Promise<AsyncIterable<string
   const handle = await open(input, 'r').catch((error: unknown) => {
     throw new UsageError(`cannot read ${input}: ${errnoCode(error)}`);
   });
+  if ((await handle.stat()).isDirectory()) {
+    await handle.close();
+    throw new UsageError(`cannot read ${input}: EISDIR`);
+  }
   return handle.createReadStream({ highWaterMark: 1024 * 1024 });
 }
 

@@ -113,6 +113,7 @@ describe('keyward encrypt|decrypt --envelope against the real server', () => {
   });
 
   it('bad command lines exit 2 naming the problem, and ask nothing of the server', async () => {
+    await writeFile(file('c.bin'), 'input');
     const cases: Array<[string[], string]> = [
       [['encrypt', '--key', 'cli-env', '--envelope', file('c.bin')], 'error: --envelope needs IN and OUT ("-" for stdin or stdout)\n'],
       [
@@ -126,6 +127,11 @@ describe('keyward encrypt|decrypt --envelope against the real server', () => {
       ],
       [['encrypt', '--envelope', file('c.bin'), file('x')], "error: required option '--key <name>' not specified\n"],
       [['decrypt', '--envelope', file('missing.kwe'), file('x')], `error: cannot read ${file('missing.kwe')}: ENOENT\n`],
+      [['encrypt', '--key', 'cli-env', '--envelope', dir, file('x')], `error: cannot read ${dir}: EISDIR\n`],
+      [
+        ['encrypt', '--key', 'cli-env', '--envelope', file('c.bin'), join(dir, 'no-such-dir', 'x')],
+        `error: cannot write ${join(dir, 'no-such-dir', 'x')}: ENOENT\n`,
+      ],
     ];
     for (const [args, stderr] of cases) expect(await run(args), args.join(' ')).toMatchObject({ code: 2, stderr });
     const frame = await run(['encrypt', '--key', 'cli-env', '--frame-size', '0', '--envelope', file('c.bin'), file('x')]);

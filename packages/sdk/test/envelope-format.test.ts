@@ -303,6 +303,24 @@ describe('envelope format: every tampering is detected with its own reason', () 
     );
   });
 
+  it('no error message carries key or plaintext bytes', () => {
+    const secrets = [
+      dataKey.toString('hex'),
+      dataKey.toString('base64'),
+      plaintext.subarray(0, 8).toString('hex'),
+      plaintext.subarray(0, 8).toString('base64'),
+    ];
+    for (let at = 0; at < envelope.length; at += 7) {
+      try {
+        open(flip(at), dataKey);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        for (const secret of secrets) expect(message).not.toContain(secret);
+        expect(message).toMatch(/^envelope|^not a Keyward envelope/);
+      }
+    }
+  });
+
   it('no plaintext of a frame is released before its tag verified', () => {
     const [first] = frames(envelope);
     if (first === undefined) throw new Error('expected frames');
