@@ -198,6 +198,21 @@ describe('envelope encryption against the real server', () => {
   });
 
   it('bad input is refused naming the field, before any call to Keyward', async () => {
+    // With a key that does not exist, any call would answer not_found: these fail first.
+    for (const [options, message] of [
+      [{ key: 'no-such-key', frameSize: 0 }, 'frameSize: must be an integer from 1 to 16777216'],
+      [{ key: 'no-such-key', frameSize: 2.5 }, 'frameSize: must be an integer from 1 to 16777216'],
+      [{ key: 'Not A Name' }, 'key: not a valid key name'],
+      [{ key: 'no-such-key', context: { bad: '\ud800' } }, 'context: a key or value holds a lone UTF-16 surrogate'],
+    ] as const) {
+      await expect(ctx.admin.envelope.encrypt(randomBytes(1), options), message).rejects.toMatchObject({
+        code: 'invalid_request',
+        message,
+      });
+      // The stream constructors check their options at once.
+      expect(() => ctx.admin.envelope.encryptStream(options)).toThrow(message);
+      expect(() => ctx.admin.envelope.encryptWebStream(options)).toThrow(message);
+    }
     await expect(ctx.admin.envelope.encrypt(randomBytes(1), { key, frameSize: 0 })).rejects.toMatchObject({
       code: 'invalid_request',
       message: 'frameSize: must be an integer from 1 to 16777216',

@@ -87,8 +87,7 @@ export function wipeMessageKeys(keys: MessageKeys): void {
  * field the way a reader will.
  */
 export function encodeHeaderBody(fields: EnvelopeHeaderFields): Buffer {
-  if (!KEY_NAME.test(fields.keyName)) throw new KeywardError('invalid_request', 'key: not a valid key name');
-  checkFrameSize(fields.frameSize, (message) => new KeywardError('invalid_request', `frameSize: ${message}`));
+  checkSealOptions(fields.keyName, fields.frameSize);
   if (fields.messageId.length !== MESSAGE_ID_BYTES) throw new KeywardError('internal', 'the message id is not 16 bytes');
   if (!WRAPPED_KEY.test(fields.wrappedKey) || fields.wrappedKey.length > MAX_WRAPPED_KEY_BYTES) {
     throw new KeywardError('internal', 'the server answered a data key ciphertext that is not a kw1: ciphertext');
@@ -105,6 +104,12 @@ export function encodeHeaderBody(fields: EnvelopeHeaderFields): Buffer {
   const name = Buffer.from(fields.keyName, 'ascii');
   const wrapped = Buffer.from(fields.wrappedKey, 'ascii');
   return Buffer.concat([fixed, u8(name.length), name, u16(wrapped.length), wrapped, u32(context.length), context]);
+}
+
+/** Refuses a key name or frame size a header cannot hold (`invalid_request`, naming the field). */
+export function checkSealOptions(keyName: string, frameSize: number): void {
+  if (typeof keyName !== 'string' || !KEY_NAME.test(keyName)) throw new KeywardError('invalid_request', 'key: not a valid key name');
+  checkFrameSize(frameSize, (message) => new KeywardError('invalid_request', `frameSize: ${message}`));
 }
 
 /** HMAC-SHA-256 of the header body under the message's header key. */

@@ -2,7 +2,7 @@ import { randomBytes as osRandomBytes } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { DataKeyCache, type DataKeyCacheOptions, type DataKeyLease } from './data-key-cache.js';
 import { encodeEnvelopeContext } from './envelope-context.js';
-import { DEFAULT_FRAME_SIZE, MESSAGE_ID_BYTES } from './envelope-format.js';
+import { checkSealOptions, DEFAULT_FRAME_SIZE, MESSAGE_ID_BYTES } from './envelope-format.js';
 import { EnvelopeSealer } from './envelope-sealer.js';
 import { type EnvelopeHeaderInfo, type EnvelopeKeyService, fetchDataKey, OpenSession, SealSession } from './envelope-sessions.js';
 
@@ -150,7 +150,8 @@ export class Envelope {
   #sealSession(options: EnvelopeEncryptOptions): SealSession {
     const context = options.context ?? {};
     const frameSize = options.frameSize ?? DEFAULT_FRAME_SIZE;
-    // Validate the context now, so a bad one fails before any call to Keyward.
+    // Validate everything now, so bad input fails before any call to Keyward.
+    checkSealOptions(options.key, frameSize);
     const contextId = encodeEnvelopeContext(context).toString('hex');
     return new SealSession(async () => {
       const lease = await this.#lease(options.key, context, contextId);
