@@ -1,4 +1,4 @@
-import { KeywardApiError, KeywardConnectionError } from '@keyward/sdk';
+import { EnvelopeError, KeywardApiError, KeywardConnectionError } from '@keyward/sdk';
 import { KeywardError } from '@keyward/wire';
 import { CommanderError } from 'commander';
 import type { OutputSink } from './cli-io.js';
@@ -35,6 +35,11 @@ function classify(error: unknown): { code: ExitCode; message?: string } {
     return { code, message: `${error.code}: ${error.message}${request}` };
   }
   if (error instanceof KeywardConnectionError) return { code: ExitCode.Unavailable, message: `${error.code}: ${error.message}` };
+  if (error instanceof EnvelopeError) {
+    // A damaged or tampered envelope is refused like a bad ciphertext; only an oversized message is the caller's mistake.
+    const code = error.reason === 'too_large' ? ExitCode.Usage : ExitCode.Refused;
+    return { code, message: `${error.code} (${error.reason}): ${error.message}` };
+  }
   if (error instanceof KeywardError) {
     // Raised by the SDK before sending anything: the input was wrong, or an answer was malformed.
     const code = error.code === 'internal' ? ExitCode.Unexpected : ExitCode.Usage;

@@ -1,4 +1,4 @@
-import { KeywardApiError, KeywardConnectionError } from '@keyward/sdk';
+import { EnvelopeError, KeywardApiError, KeywardConnectionError } from '@keyward/sdk';
 import { KeywardError } from '@keyward/wire';
 import { CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
@@ -30,6 +30,14 @@ describe('handleError', () => {
 
   it('omits the request id when there is none', () => {
     expect(handled(new KeywardApiError('not_found', 'gone', 404, null)).stderr).toBe('error: not_found: gone\n');
+  });
+
+  it('maps a damaged envelope to 3 with its reason, an oversized message to 2', () => {
+    expect(handled(new EnvelopeError('truncated', 'envelope: the input ended before the final frame'))).toEqual({
+      code: 3,
+      stderr: 'error: invalid_ciphertext (truncated): envelope: the input ended before the final frame\n',
+    });
+    expect(handled(new EnvelopeError('too_large', 'too many frames')).code).toBe(2);
   });
 
   it('maps an unreachable server to 4', () => {

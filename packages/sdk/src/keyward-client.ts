@@ -1,3 +1,4 @@
+import { Envelope } from './envelope/envelope.js';
 import { TotpApi } from './totp-api.js';
 
 /**
@@ -17,4 +18,19 @@ import { TotpApi } from './totp-api.js';
  * const { ciphertext } = await client.encrypt('payments-db', new TextEncoder().encode('4111…'));
  * const { plaintext } = await client.decrypt('payments-db', ciphertext);
  */
-export class KeywardClient extends TotpApi {}
+export class KeywardClient extends TotpApi {
+  #envelope: Envelope | undefined;
+
+  /**
+   * Envelope encryption of messages of any size with this client's keys
+   * (docs/transit.md): streams and buffer helpers, a fresh data key per
+   * message. For a data-key cache, make one: `new Envelope(client, { cache })`.
+   *
+   * @example
+   * await pipeline(input, client.envelope.encryptStream({ key: 'backups' }), output);
+   */
+  get envelope(): Envelope {
+    this.#envelope ??= new Envelope(this);
+    return this.#envelope;
+  }
+}
