@@ -21,6 +21,8 @@ export interface RequestOptions {
    * always are; a POST, PATCH or DELETE only when its call site says so.
    */
   idempotent?: boolean;
+  /** The path is from the server's root, not under `/v1` (`/metrics`). */
+  root?: boolean;
 }
 
 /** Connection failures that happen before any byte of the request left: retrying them repeats nothing. */
@@ -100,7 +102,7 @@ export class HttpTransport {
   }
 
   async #attempt<T>(method: HttpMethod, path: string, options: RequestOptions): Promise<T> {
-    const url = new URL(`${this.#base.pathname.replace(/\/$/, '')}/v1${path}`, this.#base);
+    const url = new URL(`${this.#base.pathname.replace(/\/$/, '')}${options.root === true ? '' : '/v1'}${path}`, this.#base);
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
