@@ -108,6 +108,8 @@ export class JwksCache {
   #lastUnknownRefresh = Number.NEGATIVE_INFINITY;
   #running: Promise<void> | undefined;
   #connections = 0;
+  /** Set once every set was fetched: a key missing at start is a mistake to report, one gone later publishes nothing. */
+  #loaded = false;
 
   constructor(client: KeywardClient, options: JwksCacheOptions) {
     if (options.keys.length === 0) throw new KeywardError('invalid_request', 'keys: name at least one key');
@@ -234,7 +236,10 @@ export class JwksCache {
             const refreshed = this.refresh();
             if (!started) {
               started = true;
-              refreshed.then(opened, failed);
+              refreshed.then(() => {
+                this.#loaded = true;
+                opened();
+              }, failed);
             } else {
               refreshed.catch((error: unknown) => this.#options.onError?.(error));
             }
@@ -288,7 +293,7 @@ export class JwksCache {
       set = await this.#client.jwks(name);
     } catch (error) {
       // A key that is gone publishes nothing; any other failure keeps what was held (the caller hears of it).
-      if (error instanceof KeywardApiError && error.code === 'not_found') {
+      if (this.#loaded && error instanceof KeywardApiError && error.code === 'not_found') {
         this.#store(name, []);
         return;
       }
