@@ -13,7 +13,7 @@ export type { EventStreamOptions, WebhookDeliveryList, WebhookList } from './eve
 export { isPendingApproval } from './governance-api.js';
 export type { DeclareIncidentOptions, IncidentFilter } from './incidents-api.js';
 export { isBatchItemError } from './is-batch-item-error.js';
-export type { CachedJwk, JwksCacheOptions, JwksChange, VerifiedJws } from './jwks-cache.js';
+export type { CachedJwk, JwksCacheOptions, JwksChange, LocalVerifyResult, VerifiedJws } from './jwks-cache.js';
 export { JwksCache } from './jwks-cache.js';
 export type { JwsVerificationCode } from './jws-verification-error.js';
 export { JwsVerificationError } from './jws-verification-error.js';

@@ -4,6 +4,7 @@ import { compactVerify, decodeProtectedHeader, importJWK, type JWK } from 'jose'
 import { JwsVerificationError } from './jws-verification-error.js';
 import { KeywardApiError } from './keyward-api-error.js';
 import type { KeywardClient } from './keyward-client.js';
+import { verifyWithJwk } from './verify-with-jwk.js';
 
 /** One published public key of the cache: the JWK as `GET /v1/keys/{name}/jwks` answers it. */
 export type CachedJwk = JwkSet['keys'][number];
@@ -39,6 +40,12 @@ export interface VerifiedJws {
   key: string;
   version: number;
   kid: string;
+}
+
+/** The result of {@link JwksCache.verifySignature}: `keyVersion` is the version that verified, or null. */
+export interface LocalVerifyResult {
+  valid: boolean;
+  keyVersion: number | null;
 }
 
 /** Events after which a key's published set may differ. */
@@ -216,8 +223,39 @@ export class JwksCache {
     } catch {
       throw new JwsVerificationError('invalid_signature', 'the JWS signature does not verify');
     }
-    const version = Number(kid.slice(kid.lastIndexOf(':') + 1));
-    return { payload, key: this.#byKid.get(kid) as string, version, kid };
+    return { payload, key: this.#byKid.get(kid) as string, version: versionOf(kid), kid };
+  }
+
+  /**
+   * Checks a signature that `client.sign(key, { message })` made, locally
+   * with the cached public keys, as `POST …/verify` would: with `version`,
+   * against that version only (fetching the set once, rate-limited, when it
+   * is not held); without, against every version held, newest first. A
+   * compromised, destroyed or retired version is not held, so its
+   * signatures no longer verify. Signatures over a caller's digest are not
+   * checked here (use `client.verify`).
+   *
+   * @example
+   * const { signature } = await client.sign('release-signing', { message });
+   * const { valid } = await cache.verifySignature('release-signing', { message, signature });
+   */
+  async verifySignature(name: string, input: { message: Uint8Array; signature: Uint8Array; version?: number }): Promise<LocalVerifyResult> {
+    if (!this.#names.includes(name)) throw new KeywardError('invalid_request', `key '${name}' is not one of the cache's keys`);
+    if (input.version !== undefined && (!Number.isInteger(input.version) || input.version < 1)) {
+      throw new KeywardError('invalid_request', 'version must be a positive integer');
+    }
+    const held = (version: number | undefined) =>
+      (this.#sets.get(name) ?? []).filter((jwk) => jwk.use === 'sig' && (version === undefined || versionOf(jwk.kid) === version));
+    let candidates = held(input.version);
+    if (candidates.length === 0 && input.version !== undefined && this.#now() - this.#lastUnknownRefresh >= this.#minUnknownRefreshMs) {
+      this.#lastUnknownRefresh = this.#now();
+      await this.refresh(name).catch((error: unknown) => this.#options.onError?.(error));
+      candidates = held(input.version);
+    }
+    for (const jwk of candidates) {
+      if (verifyWithJwk(jwk, input.message, input.signature)) return { valid: true, keyVersion: versionOf(jwk.kid) };
+    }
+    return { valid: false, keyVersion: null };
   }
 
   async #run(opened: () => void, failed: (error: unknown) => void): Promise<void> {
@@ -311,4 +349,9 @@ export class JwksCache {
     const kids = kept.map((jwk) => jwk.kid);
     if (kids.length !== before.length || kids.some((kid, i) => kid !== before[i])) this.#options.onChange?.({ key: name, kids });
   }
+}
+
+/** The version a kid (`<key id>:<version>`) names. */
+function versionOf(kid: string): number {
+  return Number(kid.slice(kid.lastIndexOf(':') + 1));
 }

@@ -200,6 +200,52 @@ describe('JwksCache against the real server', () => {
     await expect(cache.verifyJws(forged)).rejects.toMatchObject({ code: 'invalid_signature' });
   });
 
+  it.each(['ed25519', 'ecdsa-p256', 'ecdsa-p384', 'rsa-pss-3072', 'ml-dsa-65'] as const)(
+    'verifySignature checks a %s signature of the server locally; a tampered one and a compromised version fail',
+    async (algorithm) => {
+      const name = `jc-local-${algorithm}`;
+      await ctx.admin.createKey({ name, algorithm, owner: 'team-jc' });
+      const cache = new JwksCache(ctx.admin, { keys: [name] });
+      caches.push(cache);
+      await cache.start();
+      const message = new TextEncoder().encode(`release ${algorithm}`);
+      const { signature } = await ctx.admin.sign(name, { message });
+      await expect(cache.verifySignature(name, { message, signature })).resolves.toEqual({ valid: true, keyVersion: 1 });
+      await expect(cache.verifySignature(name, { message, signature, version: 1 })).resolves.toEqual({ valid: true, keyVersion: 1 });
+      // The server agrees (the same encodings).
+      await expect(ctx.admin.verify(name, { message, signature })).resolves.toMatchObject({ valid: true });
+      const tampered = Uint8Array.from(signature);
+      tampered[tampered.length - 1] = (tampered[tampered.length - 1] as number) ^ 1;
+      await expect(cache.verifySignature(name, { message, signature: tampered })).resolves.toEqual({ valid: false, keyVersion: null });
+      await expect(cache.verifySignature(name, { message: new Uint8Array([1]), signature })).resolves.toEqual({
+        valid: false,
+        keyVersion: null,
+      });
+      await expect(cache.verifySignature(name, { message, signature: new Uint8Array(3) })).resolves.toEqual({
+        valid: false,
+        keyVersion: null,
+      });
+
+      const seen = changes();
+      const watched = new JwksCache(ctx.admin, { keys: [name], onChange: seen.onChange });
+      caches.push(watched);
+      await watched.start();
+      const key = await ctx.admin.compromiseVersion(name, 1, { reason: 'test' });
+      await seen.next('version 1 dropped', (c) => !c.kids.includes(`${key.id}:1`));
+      await expect(watched.verifySignature(name, { message, signature })).resolves.toEqual({ valid: false, keyVersion: null });
+    },
+  );
+
+  it('verifySignature refuses a key the cache does not hold and a bad version, naming the field', async () => {
+    await ctx.admin.createKey({ name: 'jc-fields', algorithm: 'ed25519', owner: 'team-jc' });
+    const cache = new JwksCache(ctx.admin, { keys: ['jc-fields'] });
+    caches.push(cache);
+    await cache.start();
+    const input = { message: new Uint8Array([1]), signature: new Uint8Array(64) };
+    await expect(cache.verifySignature('jc-other-key', input)).rejects.toThrow("key 'jc-other-key' is not one of the cache's keys");
+    await expect(cache.verifySignature('jc-fields', { ...input, version: 0 })).rejects.toThrow('version must be a positive integer');
+  });
+
   it('does not start on a key it cannot read, and names bad options', async () => {
     await expect(new JwksCache(ctx.admin, { keys: ['jc-missing'] }).start()).rejects.toMatchObject({ code: 'not_found' });
     expect(() => new JwksCache(ctx.admin, { keys: [] })).toThrow('keys');
