@@ -163,7 +163,8 @@ export class AuditApi extends AlertsApi {
       throw new KeywardError('invalid_request', 'give exactly one of value and context');
     }
     const body = input.value !== undefined ? { value: input.value } : { context: input.context };
-    return this.transport.request<{ hmac: string }>('POST', '/audit/hash', { body });
+    // A pure function of the value and the audit key: repeating it changes nothing but the audit trail.
+    return this.transport.request<{ hmac: string }>('POST', '/audit/hash', { body, idempotent: true });
   }
 
   /**

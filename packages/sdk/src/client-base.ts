@@ -8,8 +8,11 @@ import type { KeywardClientOptions } from './keyward-client-options.js';
  */
 export class ClientBase {
   protected readonly transport: HttpTransport;
+  /** The namespace the client's calls act in (`X-Keyward-Namespace`; `default` without it). */
+  readonly namespace: string;
 
   constructor(options: KeywardClientOptions) {
     this.transport = new HttpTransport(options);
+    this.namespace = options.namespace ?? 'default';
   }
 }

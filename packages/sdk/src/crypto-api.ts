@@ -54,6 +54,8 @@ export class CryptoApi extends KeysApi {
   async decrypt(key: string, ciphertext: string, options: ContextOptions = {}): Promise<DecryptResult> {
     const answer = await this.transport.request<DecryptResponse>('POST', apiPath`/keys/${key}/decrypt`, {
       body: { ciphertext, ...pickDefined(options, ['context']) },
+      // Read-only on key state: a repeat answers the same plaintext (it adds a use count and an audit record).
+      idempotent: true,
     });
     return { plaintext: decodeAnswerField(answer.plaintext, 'plaintext'), keyVersion: answer.keyVersion };
   }
@@ -107,6 +109,7 @@ export class CryptoApi extends KeysApi {
   verify(key: string, input: VerifyInput): Promise<VerifyResponse> {
     return this.transport.request<VerifyResponse>('POST', apiPath`/keys/${key}/verify`, {
       body: { ...signedBody(input), signature: toBase64(input.signature), ...pickDefined(input, ['keyVersion']) },
+      idempotent: true,
     });
   }
 
@@ -130,6 +133,7 @@ export class CryptoApi extends KeysApi {
   verifyMac(key: string, message: Uint8Array, mac: Uint8Array): Promise<VerifyMacResponse> {
     return this.transport.request<VerifyMacResponse>('POST', apiPath`/keys/${key}/verify-mac`, {
       body: { message: toBase64(message), mac: toBase64(mac) },
+      idempotent: true,
     });
   }
 
@@ -164,7 +168,7 @@ export class CryptoApi extends KeysApi {
    */
   async decryptBatch(key: string, items: readonly CiphertextItem[]): Promise<Array<BatchResult<DecryptResult>>> {
     const body = items.map((item) => pickDefined(item, ['ciphertext', 'context']));
-    const answers = await this.#batch<DecryptResponse>(apiPath`/keys/${key}/decrypt`, body);
+    const answers = await this.#batch<DecryptResponse>(apiPath`/keys/${key}/decrypt`, body, true);
     return answers.map((answer) =>
       isBatchItemError(answer) ? answer : { plaintext: decodeAnswerField(answer.plaintext, 'plaintext'), keyVersion: answer.keyVersion },
     );
@@ -181,8 +185,9 @@ export class CryptoApi extends KeysApi {
     return this.#batch<EncryptResponse>(apiPath`/keys/${key}/rewrap`, body);
   }
 
-  async #batch<T>(path: string, items: readonly object[]): Promise<Array<BatchResult<T & object>>> {
-    const answer = await this.transport.request<BatchResponse<T & object>>('POST', path, { body: { items } });
+  /** `idempotent` only for decrypt: encrypt and rewrap batches spend nonces and make new ciphertexts. */
+  async #batch<T>(path: string, items: readonly object[], idempotent = false): Promise<Array<BatchResult<T & object>>> {
+    const answer = await this.transport.request<BatchResponse<T & object>>('POST', path, { body: { items }, idempotent });
     return answer.items;
   }
 }

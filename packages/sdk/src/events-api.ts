@@ -12,6 +12,12 @@ export interface EventStreamOptions {
   types?: readonly EventType[];
   /** Ends the stream. */
   signal?: AbortSignal;
+  /**
+   * Called once the server accepted the stream (before any event): what a
+   * cache uses to refresh what it holds, knowing that every later change
+   * arrives on the stream.
+   */
+  onOpen?: () => void;
 }
 
 /** A page of webhooks. */
@@ -69,6 +75,7 @@ export class EventsApi extends ReportsApi {
       types: options.types === undefined ? undefined : options.types.join(','),
     };
     const response = await this.transport.stream('/events', { query, ...(options.signal ? { signal: options.signal } : {}) });
+    options.onOpen?.();
     try {
       for await (const data of sseData(response.body as ReadableStream<Uint8Array>)) yield JSON.parse(data) as KeyEventView;
     } catch (error) {

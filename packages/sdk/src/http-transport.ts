@@ -2,6 +2,7 @@ import { type ErrorCode, HTTP_STATUS, isErrorCode, KeywardError } from '@keyward
 import { KeywardApiError } from './keyward-api-error.js';
 import type { KeywardClientOptions, KeywardTlsOptions } from './keyward-client-options.js';
 import { KeywardConnectionError } from './keyward-connection-error.js';
+import { parseRetryAfter, RETRY_STATUSES, type RetryPolicy, retryDelay, retryPolicy } from './retry-policy.js';
 
 /** HTTP methods the contract uses. */
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -14,7 +15,18 @@ export interface RequestOptions {
   acceptStatus?: readonly number[];
   /** Answer the body as text instead of parsed JSON (reports in CSV or Markdown). */
   text?: boolean;
+  /**
+   * The call may be sent again after a 429 or 503 without changing more
+   * than the first attempt would have (docs/transit.md, "Retries"). GETs
+   * always are; a POST, PATCH or DELETE only when its call site says so.
+   */
+  idempotent?: boolean;
+  /** The path is from the server's root, not under `/v1` (`/metrics`). */
+  root?: boolean;
 }
+
+/** Connection failures that happen before any byte of the request left: retrying them repeats nothing. */
+const NOT_SENT = new Set(['ECONNREFUSED']);
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -30,6 +42,7 @@ export class HttpTransport {
   readonly #otp: string | undefined;
   readonly #timeoutMs: number;
   readonly #fetch: typeof globalThis.fetch;
+  readonly #retry: RetryPolicy;
 
   constructor(options: KeywardClientOptions) {
     this.#base = parseAddress(options.address);
@@ -45,6 +58,7 @@ export class HttpTransport {
     }
     if (options.tls !== undefined) checkTls(options.tls, this.#base);
     this.#fetch = options.fetch ?? (options.tls === undefined ? globalThis.fetch : tlsFetch(options.tls));
+    this.#retry = retryPolicy(options.retries);
   }
 
   /** The origin requests go to, safe to show (no credentials, no token). */
@@ -54,10 +68,41 @@ export class HttpTransport {
 
   /**
    * Sends one request under `/v1` and answers the parsed JSON body
-   * (`undefined` for 204).
+   * (`undefined` for 204). An idempotent request (every GET; others when
+   * `options.idempotent`) is sent again after a 429 or 503 answer or a
+   * refused connection, up to the retry policy's bound; any other request
+   * is sent exactly once.
    */
   async request<T>(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<T> {
-    const url = new URL(`${this.#base.pathname.replace(/\/$/, '')}/v1${path}`, this.#base);
+    const idempotent = method === 'GET' || options.idempotent === true;
+    for (let retry = 0; ; retry++) {
+      try {
+        return await this.#attempt<T>(method, path, options);
+      } catch (error) {
+        const wait = idempotent && retry < this.#retry.maxRetries ? this.#retryWait(error, retry) : null;
+        if (wait === null) throw error;
+        await this.#retry.sleep(wait);
+      }
+    }
+  }
+
+  /** How long to wait before retrying after `error`, or null when it must not be retried. */
+  #retryWait(error: unknown, retry: number): number | null {
+    if (error instanceof KeywardApiError) {
+      if (!RETRY_STATUSES.includes(error.status)) return null;
+      // A server asking for a longer wait than the cap is not hammered early: the caller decides.
+      if (error.retryAfterMs !== null && error.retryAfterMs > this.#retry.maxRetryAfterMs) return null;
+      return retryDelay(this.#retry, retry, error.retryAfterMs);
+    }
+    if (error instanceof KeywardConnectionError && !error.timedOut && causeCodes(error.cause).some((code) => NOT_SENT.has(code))) {
+      return retryDelay(this.#retry, retry, null);
+    }
+    // Timeouts, resets and TLS failures: the request may have been received and acted on.
+    return null;
+  }
+
+  async #attempt<T>(method: HttpMethod, path: string, options: RequestOptions): Promise<T> {
+    const url = new URL(`${this.#base.pathname.replace(/\/$/, '')}${options.root === true ? '' : '/v1'}${path}`, this.#base);
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
@@ -73,11 +118,13 @@ export class HttpTransport {
 
     let status: number;
     let requestId: string | null;
+    let retryAfter: string | null;
     let text: string;
     try {
       const response = await this.#fetch(url, init);
       status = response.status;
       requestId = response.headers.get('x-request-id');
+      retryAfter = response.headers.get('retry-after');
       text = await response.text();
     } catch (error) {
       throw this.#connectionError(error);
@@ -86,7 +133,7 @@ export class HttpTransport {
     const success = status >= 200 && status < 300;
     // An accepted non-2xx status (health's 503) is an answer only when it is not an error body.
     const accepted = !success && (options.acceptStatus ?? []).includes(status) && parseErrorBody(text) === undefined;
-    if (!success && !accepted) throw apiError(status, requestId, text);
+    if (!success && !accepted) throw apiError(status, requestId, text, parseRetryAfter(retryAfter, Date.now()));
     if (options.text === true && success) return text as T;
     if (status === 204 || text === '') return undefined as T;
     try {
@@ -138,7 +185,8 @@ export class HttpTransport {
       clearTimeout(timer);
     }
     if (response.status < 200 || response.status >= 300 || response.body === null) {
-      throw apiError(response.status, response.headers.get('x-request-id'), await response.text());
+      const retryAfter = parseRetryAfter(response.headers.get('retry-after'), Date.now());
+      throw apiError(response.status, response.headers.get('x-request-id'), await response.text(), retryAfter);
     }
     return response;
   }
@@ -204,11 +252,23 @@ function describeCause(error: unknown): string {
   return parts.length === 0 ? 'unknown network error' : parts.join(': ');
 }
 
-function apiError(status: number, headerRequestId: string | null, text: string): KeywardApiError {
+function apiError(status: number, headerRequestId: string | null, text: string, retryAfterMs: number | null): KeywardApiError {
   const body = parseErrorBody(text);
   const code = body?.code ?? codeForStatus(status);
   const message = body?.message ?? `server answered HTTP ${status}`;
-  return new KeywardApiError(code, message, status, body?.requestId ?? headerRequestId);
+  return new KeywardApiError(code, message, status, body?.requestId ?? headerRequestId, retryAfterMs);
+}
+
+/** The `code`s (ECONNREFUSED…) along an error's `cause` chain, where undici puts them. */
+function causeCodes(error: unknown): string[] {
+  const codes: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+    current = current.cause;
+  }
+  return codes;
 }
 
 function parseErrorBody(text: string): { code: ErrorCode; message: string; requestId: string | null } | undefined {

@@ -25,10 +25,15 @@ export type { EventStreamOptions, WebhookDeliveryList, WebhookList } from './eve
 export { isPendingApproval } from './governance-api.js';
 export type { DeclareIncidentOptions, IncidentFilter } from './incidents-api.js';
 export { isBatchItemError } from './is-batch-item-error.js';
+export type { CachedJwk, JwksCacheOptions, JwksChange, LocalVerifyResult, VerifiedJws } from './jwks-cache.js';
+export { JwksCache } from './jwks-cache.js';
+export type { JwsVerificationCode } from './jws-verification-error.js';
+export { JwsVerificationError } from './jws-verification-error.js';
 export { KeywardApiError } from './keyward-api-error.js';
 export { KeywardClient } from './keyward-client.js';
 export type { KeywardClientOptions, KeywardTlsOptions } from './keyward-client-options.js';
 export { KeywardConnectionError } from './keyward-connection-error.js';
+export type { RetryOptions } from './retry-policy.js';
 export type {
   BatchResult,
   CiphertextItem,

@@ -19,11 +19,18 @@ export class KeywardApiError extends KeywardError {
   readonly status: number;
   /** `X-Request-Id` of the answer, or `null` when the server sent none. */
   readonly requestId: string | null;
+  /**
+   * The wait the server asked for with `Retry-After` (seconds or an HTTP
+   * date, in milliseconds from when the answer came), or `null` when it
+   * named none. Set on 429 and 503 answers that carry the header.
+   */
+  readonly retryAfterMs: number | null;
 
-  constructor(code: ErrorCode, message: string, status: number, requestId: string | null) {
+  constructor(code: ErrorCode, message: string, status: number, requestId: string | null, retryAfterMs: number | null = null) {
     super(code, message);
     this.name = 'KeywardApiError';
     this.status = status;
     this.requestId = requestId;
+    this.retryAfterMs = retryAfterMs;
   }
 }

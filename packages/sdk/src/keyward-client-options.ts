@@ -1,3 +1,5 @@
+import type { RetryOptions } from './retry-policy.js';
+
 /** How a {@link KeywardClient} reaches and authenticates to Keyward. */
 export interface KeywardClientOptions {
   /** Base address of the server, e.g. `https://kms.internal:8200` (no path, no credentials). */
@@ -13,8 +15,14 @@ export interface KeywardClientOptions {
   otp?: string | undefined;
   /** Namespace sent as `X-Keyward-Namespace`; the server uses `default` without it. */
   namespace?: string | undefined;
-  /** Milliseconds before a request is abandoned; 30 000 by default. */
+  /** Milliseconds before one attempt of a request is abandoned (never retried); 30 000 by default. */
   timeoutMs?: number | undefined;
+  /**
+   * Retrying of idempotent calls after 429 or 503 (docs/transit.md,
+   * "Retries"): a number is the most retries (0 disables), an object tunes
+   * the backoff. Two retries with jittered exponential backoff by default.
+   */
+  retries?: RetryOptions | number | undefined;
   /** A `fetch` implementation; the global one by default (with `tls`, undici's, over an agent holding the certificate). */
   fetch?: typeof globalThis.fetch | undefined;
   /**

@@ -6,8 +6,10 @@ import { TotpApi } from './totp-api.js';
  * method; binary values go in and come out as `Uint8Array`.
  *
  * Failures: {@link KeywardApiError} when the server refuses (switch on
- * `code`), {@link KeywardConnectionError} when no answer came. Requests are
- * not retried.
+ * `code`), {@link KeywardConnectionError} when no answer came. Idempotent
+ * requests (reads, decrypt, verify, verify-mac) are retried after 429 or 503
+ * with jittered backoff (option `retries`); anything that changes state is
+ * sent exactly once (docs/transit.md, "Retries").
  *
  * The operation groups live in their own files (`sys-api.ts`, `keys-api.ts`,
  * `crypto-api.ts`, `principals-api.ts`, `grants-api.ts`, `reports-api.ts`, `events-api.ts`,

@@ -71,6 +71,17 @@ export class SysApi extends ClientBase {
   }
 
   /**
+   * The server's Prometheus metrics (text format 0.0.4, docs/metrics.md),
+   * from `GET /metrics`: no credential needed, answered while sealed.
+   *
+   * @example
+   * const text = await client.metrics();
+   */
+  metrics(): Promise<string> {
+    return this.transport.request<string>('GET', '/metrics', { text: true, root: true });
+  }
+
+  /**
    * The principal the token belongs to, and its roles.
    *
    * @example

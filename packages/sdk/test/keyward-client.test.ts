@@ -11,7 +11,8 @@ const b64 = (text: string): string => Buffer.from(text).toString('base64');
 
 function client(respond: Parameters<typeof fakeFetch>[0], options: { namespace?: string; timeoutMs?: number } = {}) {
   const fake = fakeFetch(respond);
-  return { fake, client: new KeywardClient({ address: 'http://127.0.0.1:8200', token: TOKEN, fetch: fake.fetch, ...options }) };
+  // One answer per request: retrying is tested in retries.test.ts against a real HTTP server.
+  return { fake, client: new KeywardClient({ address: 'http://127.0.0.1:8200', token: TOKEN, fetch: fake.fetch, retries: 0, ...options }) };
 }
 
 describe('KeywardClient requests', () => {

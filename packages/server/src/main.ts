@@ -155,6 +155,7 @@ async function serve(options: ServerOptions, link: PrimaryLink | null): Promise<
     store,
     seal,
     version: v,
+    certificateOnly: options.tlsClientCa !== null && options.tlsClientAuth === 'required',
     audit: {
       node: nodeId,
       sink,
@@ -180,7 +181,13 @@ async function serve(options: ServerOptions, link: PrimaryLink | null): Promise<
   }
   const tls: TlsSettings | null =
     options.tlsCert && options.tlsKey
-      ? { cert: options.tlsCert, key: options.tlsKey, clientCa: options.tlsClientCa, minVersion: options.tlsMinVersion }
+      ? {
+          cert: options.tlsCert,
+          key: options.tlsKey,
+          clientCa: options.tlsClientCa,
+          clientAuth: options.tlsClientAuth,
+          minVersion: options.tlsMinVersion,
+        }
       : null;
   const https = tls === null ? undefined : httpsOptions(await readSecureContext(tls), tls);
   await keyward.ready();

@@ -15,6 +15,12 @@ export interface ServerOptions {
   tlsKey: string | null;
   /** Mutual TLS: client certificates of this CA authenticate (docs/operations.md, "Mutual TLS"); null for none. */
   tlsClientCa: string | null;
+  /**
+   * With a client CA: `optional` (default) asks for a certificate and also
+   * takes bearer tokens; `required` refuses a handshake without a verified
+   * client certificate and refuses bearer tokens (docs/operations.md, "Certificate-only mode").
+   */
+  tlsClientAuth: 'optional' | 'required';
   /** The oldest TLS version accepted: 1.3 unless `--tls-min-version 1.2`. */
   tlsMinVersion: 'TLSv1.2' | 'TLSv1.3';
   logLevel: string;
@@ -114,6 +120,11 @@ export function parseServerOptions(argv: readonly string[], env: NodeJS.ProcessE
   if ((tlsCert === null) !== (tlsKey === null)) throw new UsageError('--tls-cert and --tls-key go together');
   const tlsClientCa = values['tls-client-ca'] ?? null;
   if (tlsClientCa !== null && tlsCert === null) throw new UsageError('--tls-client-ca needs --tls-cert and --tls-key');
+  const clientAuth = values['tls-client-auth'];
+  if (clientAuth !== undefined && clientAuth !== 'optional' && clientAuth !== 'required') {
+    throw new UsageError(`--tls-client-auth: expected optional or required, got '${clientAuth}'`);
+  }
+  if (clientAuth !== undefined && tlsClientCa === null) throw new UsageError('--tls-client-auth needs --tls-client-ca');
   const minVersion = values['tls-min-version'];
   if (minVersion !== undefined && minVersion !== '1.2' && minVersion !== '1.3') {
     throw new UsageError(`--tls-min-version: expected 1.2 or 1.3, got '${minVersion}'`);
@@ -135,6 +146,7 @@ export function parseServerOptions(argv: readonly string[], env: NodeJS.ProcessE
     tlsCert,
     tlsKey,
     tlsClientCa,
+    tlsClientAuth: clientAuth ?? 'optional',
     tlsMinVersion: minVersion === '1.2' ? 'TLSv1.2' : 'TLSv1.3',
     logLevel: values['log-level'] ?? env.KEYWARD_LOG_LEVEL ?? 'info',
     schedulerIntervalMs: parseInterval(values['scheduler-interval'] ?? '30s'),
@@ -196,6 +208,7 @@ function parse(argv: readonly string[]) {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'tls-client-ca': { type: 'string' },
+      'tls-client-auth': { type: 'string' },
       'tls-min-version': { type: 'string' },
       'log-level': { type: 'string' },
       'scheduler-interval': { type: 'string' },

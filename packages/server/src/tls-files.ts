@@ -9,6 +9,8 @@ export interface TlsSettings {
   key: string;
   /** Mutual TLS: the CA whose client certificates authenticate; null for none. */
   clientCa: string | null;
+  /** `required`: the handshake fails without a client certificate the client CA verifies (certificate-only mode). */
+  clientAuth: 'optional' | 'required';
   minVersion: 'TLSv1.2' | 'TLSv1.3';
 }
 
@@ -57,13 +59,16 @@ export async function readSecureContext(settings: TlsSettings): Promise<SecureCo
 
 /**
  * The HTTPS server options: TLS 1.3 unless 1.2 is allowed, and with a client
- * CA, a client certificate asked for but not required at the handshake: an
- * unverified, expired or unmapped one is refused by authentication with a
- * JSON 401 and an audit record, and clients without one may still present a
- * bearer token (see peer-certificate.ts).
+ * CA, a client certificate asked for. Optional (the default), it is not
+ * required at the handshake: an unverified, expired or unmapped one is
+ * refused by authentication with a JSON 401 and an audit record, and clients
+ * without one may still present a bearer token (see peer-certificate.ts).
+ * Required (certificate-only mode), OpenSSL ends the handshake of a client
+ * without a certificate the client CA verifies: such a peer never reaches HTTP.
  */
 export function httpsOptions(context: SecureContextOptions, settings: TlsSettings): HttpsOptions {
-  return { ...context, requestCert: settings.clientCa !== null, rejectUnauthorized: false };
+  const requestCert = settings.clientCa !== null;
+  return { ...context, requestCert, rejectUnauthorized: requestCert && settings.clientAuth === 'required' };
 }
 
 /**

@@ -149,6 +149,8 @@ export class EventService {
       scope.details.from = cursor;
       scope.details.types = options.types === null ? null : options.types.join(',');
       const credential = ctx.credential;
+      // The certificate too: a caller authenticated by mutual TLS has no token, and its certificate may expire mid-stream.
+      const certificate = ctx.clientCertificate ?? null;
       return new EventStream({
         store: this.#store,
         hub: this.#hub,
@@ -156,7 +158,7 @@ export class EventService {
         types: options.types,
         stillAllowed: async () => {
           if (this.#isSealed()) return false;
-          const principal = await this.#authenticator.authenticate(credential);
+          const principal = await this.#authenticator.authenticate(credential, certificate);
           return this.#authorizer.authorize({ principal, action: 'events.read' }).allowed;
         },
       });

@@ -44,16 +44,18 @@ export class Authenticator {
   readonly #store: Store;
   readonly #clock: Clock;
   readonly #oidc: OidcVerifier | null;
+  readonly #certificateOnly: boolean;
   readonly #cache = new Map<string, CacheEntry>();
   /** Client certificates (by SHA-256 fingerprint) already mapped to a principal. */
   readonly #certificates = new Map<string, PrincipalRecord>();
   /** Bumped by every eviction: a lookup that raced one is not cached (see KeyDirectory). */
   #generation = 0;
 
-  constructor(store: Store, clock: Clock, oidc: OidcVerifier | null = null) {
+  constructor(store: Store, clock: Clock, oidc: OidcVerifier | null = null, options: { certificateOnly?: boolean } = {}) {
     this.#store = store;
     this.#clock = clock;
     this.#oidc = oidc;
+    this.#certificateOnly = options.certificateOnly ?? false;
   }
 
   /**
@@ -61,9 +63,17 @@ export class Authenticator {
    * certificate, or both. A certificate that is presented must be good (a
    * foreign CA, an expired or unmapped one is refused even beside a valid
    * token); with both, they must name the same principal, and the token
-   * speaks for the call.
+   * speaks for the call. In certificate-only mode a bearer credential is
+   * refused whatever else the call carries, and a certificate is required.
    */
   async authenticate(credential: string | null, certificate: ClientCertificate | null = null): Promise<Principal> {
+    if (this.#certificateOnly) {
+      // Refused before it is looked up: a token sent here is a misconfigured client, never a way in.
+      if (credential !== null) {
+        throw new KeywardError('unauthenticated', 'bearer tokens are not accepted: this server authenticates by client certificate only');
+      }
+      if (certificate === null) throw new KeywardError('unauthenticated', 'a client certificate is required');
+    }
     if (certificate === null) return this.#authenticateBearer(credential);
     const byCertificate = await this.#authenticateCertificate(certificate);
     if (credential === null) return byCertificate;

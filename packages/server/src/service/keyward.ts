@@ -89,6 +89,8 @@ export interface KeywardOptions {
   sealPeers?: SealPeers;
   /** Called when an OIDC issuer's discovery document or keys cannot be fetched (the request is refused with 401). */
   onOidcError?: (error: unknown, message: string) => void;
+  /** Certificate-only mode (`--tls-client-auth required`): callers authenticate by client certificate; bearer tokens are refused. */
+  certificateOnly?: boolean;
 }
 
 export interface AuditOptions {
@@ -199,7 +201,7 @@ export function createKeyward(options: KeywardOptions): Keyward {
   // Read on every use (never copied), so a reloaded policy file applies to the next request or run.
   const policy = options.policy ?? new FixedPolicy();
   const oidc = new OidcVerifier({ policy, clock, ...(options.onOidcError ? { onError: options.onOidcError } : {}) });
-  const authenticator = new Authenticator(store, clock, oidc);
+  const authenticator = new Authenticator(store, clock, oidc, { certificateOnly: options.certificateOnly ?? false });
   const directory = new KeyDirectory(store);
   const hsm = new HsmKeys(tokenKeysOf(seal), seal.kind);
   const lifecycle = new Lifecycle(keyring, hsm);
