@@ -23,12 +23,10 @@ export { encodeContext } from './encode-context.js';
 export type { CryptoErrorCode } from './errors.js';
 export { CryptoError } from './errors.js';
 export { fingerprint } from './fingerprint.js';
-export type { ExportWrappingAlgorithm, ImportWrappingAlgorithm, RecipientKey } from './key-transport.js';
+export type { RecipientKey } from './key-transport.js';
 export {
   aesKwpUnwrap,
   aesKwpWrap,
-  EXPORT_WRAPPING_ALGORITHMS,
-  IMPORT_WRAPPING_ALGORITHMS,
   KWP_KEY_BYTES,
   MIN_RECIPIENT_RSA_BITS,
   ML_KEM_KWP_INFO,

@@ -8,6 +8,7 @@ import {
   privateDecrypt,
   publicEncrypt,
 } from 'node:crypto';
+import type { ExportWrappingAlgorithm, ImportWrappingAlgorithm } from '@keyward/wire';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { randomBytes } from './aead.js';
 import { CryptoError } from './errors.js';
@@ -17,14 +18,6 @@ import { CryptoError } from './errors.js';
  * primitive is node:crypto (RSA-OAEP, AES key wrap with padding) or
  * @noble/post-quantum (ML-KEM-768); nothing is hand-rolled.
  */
-
-/** Wrapping algorithms a key can be imported with. */
-export const IMPORT_WRAPPING_ALGORITHMS = ['RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_256'] as const;
-export type ImportWrappingAlgorithm = (typeof IMPORT_WRAPPING_ALGORITHMS)[number];
-
-/** Wrapping algorithms material can be exported with. */
-export const EXPORT_WRAPPING_ALGORITHMS = ['RSA_AES_KEY_WRAP_SHA_256', 'ML_KEM_768_AES_KWP'] as const;
-export type ExportWrappingAlgorithm = (typeof EXPORT_WRAPPING_ALGORITHMS)[number];
 
 /** RFC 5649 §3: the alternative initial value's 32-bit constant (node:crypto takes it as the IV). */
 const KWP_AIV = Buffer.from('a65959a6', 'hex');
