@@ -34,6 +34,7 @@ export {
   mlKemKwpKey,
   parseRecipientKey,
   unwrapImported,
+  wrapForImport,
   wrapForRecipient,
 } from './key-transport.js';
 export type { MacAlgorithm } from './mac.js';

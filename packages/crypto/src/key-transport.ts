@@ -67,6 +67,31 @@ function rsaBytes(key: KeyObject): number {
 }
 
 /**
+ * The operator's side of BYOK import: wraps `material` for a Keyward
+ * wrapping public key (PEM) as {@link unwrapImported} expects it, exactly as
+ * the openssl recipe of docs/transit.md does.
+ *
+ * @example
+ * const wrappedKey = wrapForImport('RSA_AES_KEY_WRAP_SHA_256', params.publicKey, material);
+ */
+export function wrapForImport(algorithm: ImportWrappingAlgorithm, wrappingPublicKeyPem: string, material: Uint8Array): Uint8Array {
+  let key: KeyObject;
+  try {
+    key = createPublicKey(wrappingPublicKeyPem);
+  } catch {
+    throw new CryptoError('invalid_key', 'not a PEM public key');
+  }
+  rsaBytes(key);
+  if (algorithm === 'RSAES_OAEP_SHA_256') return new Uint8Array(publicEncrypt({ key, ...OAEP_SHA256 }, material));
+  const ephemeral = randomBytes(KWP_KEY_BYTES);
+  try {
+    return new Uint8Array(Buffer.concat([publicEncrypt({ key, ...OAEP_SHA256 }, ephemeral), aesKwpWrap(ephemeral, material)]));
+  } finally {
+    ephemeral.fill(0);
+  }
+}
+
+/**
  * Unwraps imported key material with the private half of a wrapping key pair.
  * `RSAES_OAEP_SHA_256`: RSA-OAEP (SHA-256, MGF1-SHA-256, empty label) of the
  * material itself. `RSA_AES_KEY_WRAP_SHA_256`: RSA-OAEP of a 32-byte
