@@ -5,6 +5,7 @@ import {
   EXPORT_WRAPPING_ALGORITHMS,
   type ExportWrappingAlgorithm,
   IMPORT_WRAPPING_ALGORITHMS,
+  type ImportParameters,
   type ImportWrappingAlgorithm,
 } from '@keyward/wire';
 import { type Command, Option } from 'commander';
@@ -23,6 +24,21 @@ async function readFileOrFail(path: string, what: string): Promise<Buffer> {
   } catch (error) {
     throw new UsageError(`cannot read ${what} ${path}: ${errnoCode(error)}`);
   }
+}
+
+/** The import token of a saved `key import-parameters --json` answer, checked against the algorithm asked for. */
+async function tokenOf(path: string, algorithm: ImportWrappingAlgorithm): Promise<string> {
+  let parsed: Partial<ImportParameters>;
+  try {
+    parsed = JSON.parse((await readFileOrFail(path, 'parameters')).toString('utf8')) as Partial<ImportParameters>;
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`${path} is not the JSON of keyward key import-parameters --json`);
+  }
+  if (typeof parsed.importToken !== 'string') throw new UsageError(`${path} holds no importToken`);
+  if (parsed.algorithm !== algorithm)
+    throw new UsageError(`${path} was issued for ${String(parsed.algorithm)}; pass --algorithm ${String(parsed.algorithm)}`);
+  return parsed.importToken;
 }
 
 /**
@@ -65,13 +81,16 @@ export function registerKeyTransportCommands(key: Command, ctx: CommandContext):
     .addOption(importAlgorithm())
     .option(
       '--wrapped-file <file>',
-      'import this already-wrapped key instead (needs --import-token); wrap it with openssl as docs/transit.md shows',
+      'import this already-wrapped key instead (needs --parameters); wrap it with openssl as docs/transit.md shows',
     )
-    .option('--import-token <token>', 'the token the wrapped key was made for (with --wrapped-file)')
+    .option(
+      '--parameters <file>',
+      'the `key import-parameters --json` answer the wrapped key was made for (its token is never an argument)',
+    )
     .action(
       async (
         name: string,
-        options: { keyFile?: string; wrappedFile?: string; importToken?: string; algorithm: ImportWrappingAlgorithm },
+        options: { keyFile?: string; wrappedFile?: string; parameters?: string; algorithm: ImportWrappingAlgorithm },
         command: Command,
       ) => {
         const client = await ctx.client(command);
@@ -81,8 +100,8 @@ export function registerKeyTransportCommands(key: Command, ctx: CommandContext):
           throw new UsageError('give exactly one of --key-file and --wrapped-file');
         }
         if (options.wrappedFile !== undefined) {
-          if (options.importToken === undefined) throw new UsageError('--wrapped-file needs --import-token');
-          importToken = options.importToken;
+          if (options.parameters === undefined) throw new UsageError('--wrapped-file needs --parameters');
+          importToken = await tokenOf(options.parameters, options.algorithm);
           wrapped = await readFileOrFail(options.wrappedFile, 'wrapped key');
         } else {
           const material = await readFileOrFail(options.keyFile ?? '', 'key file');
