@@ -377,6 +377,53 @@ describe.each(STORE_KINDS)('BYOK import and wrapped export (%s)', (store) => {
   });
 });
 
+describe.each(STORE_KINDS)('BYOK refusals that depend on the class and the key state (%s)', (store) => {
+  let h: Harness;
+
+  beforeEach(async () => {
+    h = await Harness.start({ store });
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('an exportable key whose class no longer allows export is refused with policy_violation', async () => {
+    await h.createKey('byok-reclass', 'aes-256-gcm', { exportable: true, class: 'high' });
+    (h.options as { policy?: unknown }).policy = new FixedPolicy(parsePolicy('classes:\n  high:\n    exportable: false\n'));
+    await h.restart();
+    const r = await h.call('POST', '/v1/keys/byok-reclass/versions/1/export', {
+      publicKey: recipientPem,
+      algorithm: 'RSA_AES_KEY_WRAP_SHA_256',
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(400);
+    expect(r.body.error).toMatchObject({ code: 'policy_violation', message: 'classes.high.exportable: class high does not allow export' });
+  });
+
+  it('a key pending deletion takes no import and gives no export', async () => {
+    await h.createKey('byok-leaving', 'aes-256-gcm', { exportable: true });
+    const p = await h.call('GET', '/v1/keys/byok-leaving/import-parameters?algorithm=RSAES_OAEP_SHA_256');
+    h.secrets.add(p.body.importToken);
+    expect((await h.call('POST', '/v1/keys/byok-leaving/schedule-deletion', { days: 7 })).status).toBe(200);
+    const wrappedKey = opensslWrap(p.body.publicKey, 'RSAES_OAEP_SHA_256', randomBytes(32));
+    const imported = await h.call('POST', '/v1/keys/byok-leaving/import', {
+      importToken: p.body.importToken,
+      wrappedKey,
+      algorithm: 'RSAES_OAEP_SHA_256',
+    });
+    expect(imported.status).toBe(409);
+    expect(imported.body.error).toMatchObject({
+      code: 'invalid_state',
+      message: "key 'byok-leaving' is pending_deletion and cannot take imported material",
+    });
+    const exported = await h.call('POST', '/v1/keys/byok-leaving/versions/1/export', {
+      publicKey: recipientPem,
+      algorithm: 'RSA_AES_KEY_WRAP_SHA_256',
+    });
+    expect(exported.status).toBe(409);
+    expect(exported.body.error.message).toBe("key 'byok-leaving' is pending_deletion and cannot be exported");
+  });
+});
+
 describe.each(STORE_KINDS)('wrapped export held for a quorum (%s)', (store) => {
   let h: Harness;
 
