@@ -1,5 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { createCipheriv, createDecipheriv, createHash, createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+} from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -329,6 +338,15 @@ describe.each(STORE_KINDS)('BYOK import and wrapped export (%s)', (store) => {
     const haystack = JSON.stringify(await h.audit());
     expect(haystack).not.toContain(rsa.body.wrappedKey);
     expect(haystack).not.toContain(raw.toString('hex'));
+  });
+
+  it("an exportable ed25519 version exports as PKCS#8 DER whose public key is the version's", async () => {
+    const key = await h.createKey('byok-sign-export', 'ed25519', { exportable: true });
+    const r = await exportKey('byok-sign-export', 1, { publicKey: recipientPem, algorithm: 'RSA_AES_KEY_WRAP_SHA_256' });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.keyAlgorithm).toBe('ed25519');
+    const privateKey = createPrivateKey({ key: opensslUnwrap(r.body.wrappedKey), format: 'der', type: 'pkcs8' });
+    expect(createPublicKey(privateKey).export({ type: 'spki', format: 'pem' })).toBe(key.versions[0].publicKey);
   });
 
   it('refuses export of keys not created exportable, of compromised and destroyed versions, to bad recipient keys, and to key-admins', async () => {
