@@ -195,6 +195,8 @@ describe.each(STORE_KINDS)('BYOK import and wrapped export (%s)', (store) => {
     expect(record?.details).toMatchObject({ algorithm: 'RSA_AES_KEY_WRAP_SHA_256' });
     const events = await h.store.listEvents(0, 100);
     expect(events.some((e) => e.type === 'key.rotated' && e.data.trigger === 'import' && e.version === 2)).toBe(true);
+    const metrics = await h.app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/^keyward_key_rotations_total\{trigger="import"\} 1$/m);
   });
 
   it('RSAES_OAEP_SHA_256 imports an HMAC-SHA512 key whose MACs equal node:crypto HMAC', async () => {
