@@ -259,6 +259,28 @@ describe.each(STORE_KINDS)('BYOK import and wrapped export (%s)', (store) => {
     expect((await h.call('GET', '/v1/keys/byok-bad')).body.primaryVersion).toBe(2);
   });
 
+  it('a token is bound to its namespace: the same key name elsewhere refuses it; each namespace has its own wrapping key pair', async () => {
+    await h.createKey('byok-ns');
+    const other = { 'x-keyward-namespace': 'team-b' };
+    const created = await h.call('POST', '/v1/keys', { name: 'byok-ns', algorithm: 'aes-256-gcm', owner: 'team-test' }, undefined, other);
+    expect(created.status).toBe(201);
+    const p = await params('byok-ns', 'RSAES_OAEP_SHA_256');
+    const elsewhere = await h.call('GET', '/v1/keys/byok-ns/import-parameters?algorithm=RSAES_OAEP_SHA_256', undefined, undefined, other);
+    expect(elsewhere.status).toBe(200);
+    h.secrets.add(elsewhere.body.importToken);
+    expect(elsewhere.body.publicKey).not.toBe(p.publicKey);
+    const wrappedKey = opensslWrap(p.publicKey, 'RSAES_OAEP_SHA_256', randomBytes(32));
+    const r = await h.call(
+      'POST',
+      '/v1/keys/byok-ns/import',
+      { importToken: p.importToken, wrappedKey, algorithm: 'RSAES_OAEP_SHA_256' },
+      undefined,
+      other,
+    );
+    expect(r.status).toBe(400);
+    expect(r.body.error.message).toBe("importToken: not an import token issued for key 'byok-ns'");
+  });
+
   it('tokens expire after 24 hours; wrapping key pairs rotate after their period', async () => {
     await h.createKey('byok-time');
     const first = await params('byok-time', 'RSAES_OAEP_SHA_256');
