@@ -23,6 +23,20 @@ export { encodeContext } from './encode-context.js';
 export type { CryptoErrorCode } from './errors.js';
 export { CryptoError } from './errors.js';
 export { fingerprint } from './fingerprint.js';
+export type { RecipientKey } from './key-transport.js';
+export {
+  aesKwpUnwrap,
+  aesKwpWrap,
+  KWP_KEY_BYTES,
+  MIN_RECIPIENT_RSA_BITS,
+  ML_KEM_KWP_INFO,
+  mlKem768Spki,
+  mlKemKwpKey,
+  parseRecipientKey,
+  unwrapImported,
+  wrapForImport,
+  wrapForRecipient,
+} from './key-transport.js';
 export type { MacAlgorithm } from './mac.js';
 export { mac, verifyMac } from './mac.js';
 export { publicJwk, publicJwkFromPem, publicKeyPem } from './public-key.js';

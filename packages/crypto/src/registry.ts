@@ -18,6 +18,8 @@ export interface AlgorithmSpec {
   readonly asymmetric: boolean;
   /** Max operations per key version before it must rotate (NIST SP 800-38D §8.3: 2**32 for random-nonce AES-GCM), or null. */
   readonly safeUseLimit: number | null;
+  /** Length of a symmetric key's secret (what BYOK import must supply); null for asymmetric algorithms. */
+  readonly secretBytes: number | null;
   generate(): GeneratedKey;
 }
 
@@ -35,6 +37,7 @@ function symmetric(name: AlgorithmName, usage: KeyUsage, bytes: number, safeUseL
     usage,
     asymmetric: false,
     safeUseLimit,
+    secretBytes: bytes,
     generate: (): GeneratedKey => ({ secret: randomBytes(bytes), publicKeyPem: null }),
   });
 }
@@ -61,6 +64,7 @@ function classical(name: AlgorithmName, usage: KeyUsage, params: NodeKeyParams):
     usage,
     asymmetric: true,
     safeUseLimit: null,
+    secretBytes: null,
     generate(): GeneratedKey {
       const secret = pkcs8(params);
       return { secret, publicKeyPem: publicKeyPem(name, secret) };
@@ -84,6 +88,7 @@ const REGISTRY: Readonly<Record<AlgorithmName, AlgorithmSpec>> = Object.freeze({
     usage: 'sign',
     asymmetric: true,
     safeUseLimit: null,
+    secretBytes: null,
     generate(): GeneratedKey {
       // FIPS 204 Algorithm 1: the 32-byte seed ξ determines the key pair.
       const secret = randomBytes(ML_DSA_65_SEED_BYTES);

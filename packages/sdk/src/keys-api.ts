@@ -1,5 +1,10 @@
 import type {
   CreateKeyRequest,
+  ExportedKey,
+  ExportKeyRequest,
+  ImportKeyRequest,
+  ImportParameters,
+  ImportWrappingAlgorithm,
   KeyList,
   KeyListQuery,
   KeyView,
@@ -87,6 +92,44 @@ export class KeysApi extends SysApi {
   rotateKey(name: string, options: RotateKeyRequest = {}): Promise<KeyView> {
     return this.transport.request<KeyView>('POST', apiPath`/keys/${name}/rotate`, {
       body: pickDefined(options, ['reason', 'activationDate']),
+    });
+  }
+
+  /**
+   * BYOK: the namespace's RSA-4096 wrapping public key and a single-use
+   * import token (24 hours) for importing material into `name` wrapped with
+   * `algorithm` (docs/transit.md, "BYOK import").
+   *
+   * @example
+   * const { publicKey, importToken } = await client.getImportParameters('payments-dek', 'RSA_AES_KEY_WRAP_SHA_256');
+   */
+  getImportParameters(name: string, algorithm: ImportWrappingAlgorithm): Promise<ImportParameters> {
+    return this.transport.request<ImportParameters>('GET', apiPath`/keys/${name}/import-parameters`, { query: { algorithm } });
+  }
+
+  /**
+   * BYOK: imports wrapped symmetric material (`wrappedKey` in base64) as the
+   * new primary version of `name`, origin `imported`.
+   *
+   * @example
+   * await client.importKey('payments-dek', { importToken, wrappedKey, algorithm: 'RSA_AES_KEY_WRAP_SHA_256' });
+   */
+  importKey(name: string, request: ImportKeyRequest): Promise<KeyView> {
+    return this.transport.request<KeyView>('POST', apiPath`/keys/${name}/import`, { body: request });
+  }
+
+  /**
+   * Wrapped export: version `version`'s material wrapped for the recipient
+   * public key (PEM), never in the clear; a {@link PendingApproval} when the
+   * key's class asks a quorum for export (the executed approval then carries
+   * the answer as `result`).
+   *
+   * @example
+   * const exported = await client.exportVersion('payments-dek', 2, { publicKey: pem, algorithm: 'RSA_AES_KEY_WRAP_SHA_256' });
+   */
+  exportVersion(name: string, version: number, request: ExportKeyRequest): Promise<ExportedKey | PendingApproval> {
+    return this.transport.request<ExportedKey | PendingApproval>('POST', apiPath`/keys/${name}/versions/${version}/export`, {
+      body: request,
     });
   }
 

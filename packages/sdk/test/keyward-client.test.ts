@@ -50,6 +50,12 @@ describe('KeywardClient requests', () => {
     });
   });
 
+  it('asks for import parameters with the wrapping algorithm in the query string', async () => {
+    const { fake, client: c } = client([{ body: {} }]);
+    await c.getImportParameters('k', 'RSA_AES_KEY_WRAP_SHA_256');
+    expect(fake.requests[0]?.url.searchParams.get('algorithm')).toBe('RSA_AES_KEY_WRAP_SHA_256');
+  });
+
   it('iterates over every page', async () => {
     const { fake, client: c } = client([
       { body: { keys: [keyView({ name: 'a' }), keyView({ name: 'b' })], nextCursor: 'p2' } },
@@ -72,6 +78,19 @@ describe('KeywardClient requests', () => {
     ['compromiseVersion', (c: KeywardClient) => c.compromiseVersion('k', 2, { reason: 'x' }), 'POST', '/v1/keys/k/versions/2/compromise'],
     ['scheduleDeletion', (c: KeywardClient) => c.scheduleDeletion('k', { days: 7 }), 'POST', '/v1/keys/k/schedule-deletion'],
     ['cancelDeletion', (c: KeywardClient) => c.cancelDeletion('k'), 'POST', '/v1/keys/k/cancel-deletion'],
+    ['getImportParameters', (c: KeywardClient) => c.getImportParameters('k', 'RSAES_OAEP_SHA_256'), 'GET', '/v1/keys/k/import-parameters'],
+    [
+      'importKey',
+      (c: KeywardClient) => c.importKey('k', { importToken: 't', wrappedKey: 'AA==', algorithm: 'RSAES_OAEP_SHA_256' }),
+      'POST',
+      '/v1/keys/k/import',
+    ],
+    [
+      'exportVersion',
+      (c: KeywardClient) => c.exportVersion('k', 2, { publicKey: 'pem', algorithm: 'ML_KEM_768_AES_KWP' }),
+      'POST',
+      '/v1/keys/k/versions/2/export',
+    ],
     ['init', (c: KeywardClient) => c.init({ shares: 3, threshold: 2 }), 'POST', '/v1/sys/init'],
     ['unseal', (c: KeywardClient) => c.unseal('share'), 'POST', '/v1/sys/unseal'],
     ['self', (c: KeywardClient) => c.self(), 'GET', '/v1/auth/self'],

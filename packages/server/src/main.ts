@@ -166,6 +166,7 @@ async function serve(options: ServerOptions, link: PrimaryLink | null): Promise<
     onDispatcherError: (error) => log.error(errorFields(error), 'webhook delivery run failed'),
     policy,
     policies,
+    importWrappingKeyRotationMs: options.importWrappingKeyRotationMs,
     onAlertError: (error) => log.error(errorFields(error), 'alert engine run failed'),
     onIncidentError: (error) => log.error(errorFields(error), 'incident job run failed'),
     onBackupError: (error) => log.error(errorFields(error), 'backup stream failed'),

@@ -39,6 +39,8 @@ export interface ServerOptions {
   policyDir: string | null;
   /** Worker processes sharing the listener (docs/operations.md, "Workers"); 1 runs no cluster at all. */
   workers: number;
+  /** How long a BYOK import wrapping key pair issues tokens before a new one replaces it (docs/transit.md). */
+  importWrappingKeyRotationMs: number;
 }
 
 /** Where the PKCS#11 seal finds its root key. The PIN comes from `pinFile` or KEYWARD_PKCS11_PIN, never from argv. */
@@ -70,6 +72,16 @@ function parseInterval(value: string, flag = '--scheduler-interval'): number {
   const match = /^([1-9][0-9]{0,4})(s|m)$/.exec(value);
   if (!match) throw new UsageError(`${flag}: expected a duration such as 30s or 5m, got '${value}'`);
   return Number(match[1]) * (match[2] === 'm' ? 60_000 : 1000);
+}
+
+/** `--import-wrapping-key-rotation`: 1h to 365d, so a pair always outlives the tokens it issues by design. */
+function parseRotation(value: string): number {
+  const match = /^([1-9][0-9]{0,5})(d|h)$/.exec(value);
+  const ms = match ? Number(match[1]) * (match[2] === 'd' ? 86_400_000 : 3_600_000) : Number.NaN;
+  if (!(ms >= 3_600_000 && ms <= 365 * 86_400_000)) {
+    throw new UsageError(`--import-wrapping-key-rotation: expected a duration from 1h to 365d such as 7d, got '${value}'`);
+  }
+  return ms;
 }
 
 function parseCount(flag: string, value: string): number {
@@ -157,6 +169,7 @@ export function parseServerOptions(argv: readonly string[], env: NodeJS.ProcessE
     policy: values.policy ?? null,
     policyDir: values['policy-dir'] ?? null,
     workers: parseWorkers(values.workers ?? env.KEYWARD_WORKERS, nodeId),
+    importWrappingKeyRotationMs: parseRotation(values['import-wrapping-key-rotation'] ?? '7d'),
   };
 }
 
@@ -212,6 +225,7 @@ function parse(argv: readonly string[]) {
       'tls-min-version': { type: 'string' },
       'log-level': { type: 'string' },
       'scheduler-interval': { type: 'string' },
+      'import-wrapping-key-rotation': { type: 'string' },
       policy: { type: 'string' },
       'policy-dir': { type: 'string' },
       workers: { type: 'string' },

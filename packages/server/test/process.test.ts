@@ -144,6 +144,16 @@ describe('keyward server (the process)', () => {
     expect(r.stderr()).toMatch(/^keyward server: .*bogus/);
   });
 
+  it('refuses a BYOK wrapping key rotation outside 1h to 365d with exit 2', async () => {
+    for (const value of ['30m', '366d', 'weekly']) {
+      const r = run(['--data-dir', tempDir(), '--import-wrapping-key-rotation', value]);
+      expect(await r.exit).toBe(2);
+      expect(r.stderr()).toMatch(
+        new RegExp(`--import-wrapping-key-rotation: expected a duration from 1h to 365d such as 7d, got '${value}'`),
+      );
+    }
+  });
+
   it('refuses plain HTTP on a non-loopback address', async () => {
     const r = run(['--data-dir', tempDir(), '--listen', '0.0.0.0:8201']);
     expect(await r.exit).toBe(2);

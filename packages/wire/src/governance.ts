@@ -1,4 +1,5 @@
 /** Owners, reviews, offboarding and quorum approvals (docs/governance.md). */
+import type { ExportedKey, ExportWrappingAlgorithm } from './byok.js';
 import type { SensitiveOperation } from './classes.js';
 import type { Environment, KeyClass, KeyOperation } from './types.js';
 
@@ -45,7 +46,8 @@ export type ApprovalOperation =
   | { type: 'disable' }
   | { type: 'downgrade'; from: KeyClass; to: KeyClass; patch: Record<string, unknown> }
   | { type: 'grantCreate'; principal: string; operations: KeyOperation[] }
-  | { type: 'grantDelete'; grantId: string };
+  | { type: 'grantDelete'; grantId: string }
+  | { type: 'export'; version: number; algorithm: ExportWrappingAlgorithm; publicKey: string; recipientFingerprint: string };
 
 export interface ApprovalVote {
   principal: string;
@@ -75,6 +77,8 @@ export interface ApprovalView {
   executedAt: string | null;
   /** Why the operation failed when it finally ran (`failed`): its error code and message. */
   error: { code: string; message: string } | null;
+  /** An executed export's answer (the material wrapped for the recipient named in `operation`); absent for other operations. */
+  result?: ExportedKey;
 }
 
 /** A 202 answer: the operation waits for approval. */

@@ -2,6 +2,8 @@ export type * from './alerts.js';
 export { ALERT_SEVERITIES, ALERT_STATES, ALERT_TYPES } from './alerts.js';
 export type * from './attestations.js';
 export type * from './audit.js';
+export type * from './byok.js';
+export { EXPORT_WRAPPING_ALGORITHMS, IMPORT_WRAPPING_ALGORITHMS } from './byok.js';
 export type * from './classes.js';
 export { KEY_PROTECTIONS, SENSITIVE_OPERATIONS } from './classes.js';
 export type { ErrorBody, ErrorCode } from './errors.js';

@@ -1,5 +1,6 @@
 /** Request and response shapes of shared/API.md, shared by server, SDK and CLI. */
 
+import type { VersionOrigin } from './byok.js';
 import type { KeyProtection } from './classes.js';
 
 export const ALGORITHMS = [
@@ -45,10 +46,12 @@ export interface KeyVersionView {
   uses: number;
   fingerprint: string;
   publicKey: string | null;
-  /** Why this version was created: created, manual, time, use or event. */
+  /** Why this version was created: created, manual, time, use, event or import. */
   trigger: string;
   /** When a pre_active version becomes active; null otherwise. */
   activationDate: string | null;
+  /** `imported` for material brought in with BYOK import, `generated` otherwise. */
+  origin: VersionOrigin;
 }
 
 export interface KeyView {

@@ -17,6 +17,7 @@ import { orPending } from '../render/render-approval.js';
 import { renderKey, renderKeyList } from '../render/render-key.js';
 import { UsageError } from '../usage-error.js';
 import { registerKeyReportCommands } from './key-report-command.js';
+import { registerKeyTransportCommands } from './key-transport-command.js';
 
 interface CreateOptions {
   algorithm: CreateKeyRequest['algorithm'];
@@ -51,7 +52,7 @@ interface UpdateOptions {
 type ListOptions = Omit<KeyListQuery, 'q'> & { query?: string; all?: boolean };
 
 /**
- * `keyward key create|list|show|update|rotate|enable|disable|deactivate-version|compromise-version|destroy-version|schedule-deletion|cancel-deletion`.
+ * `keyward key create|list|show|update|rotate|enable|disable|deactivate-version|compromise-version|destroy-version|schedule-deletion|cancel-deletion|import-parameters|import|export`.
  *
  * @example
  * registerKeyCommand(program, ctx);
@@ -258,6 +259,7 @@ export function registerKeyCommand(program: Command, ctx: CommandContext): void 
     });
 
   registerKeyReportCommands(key, ctx);
+  registerKeyTransportCommands(key, ctx);
 }
 
 /** `--tag k=v` of `key list` as the contract's `tag=k:v`. */

@@ -18,6 +18,8 @@ export function describeOperation(operation: ApprovalOperation): string {
       return `grant ${operation.operations.join(',')} to ${operation.principal}`;
     case 'grantDelete':
       return `remove grant ${operation.grantId}`;
+    case 'export':
+      return `export version ${operation.version} (${operation.algorithm}) to ${operation.recipientFingerprint}`;
   }
 }
 

@@ -43,6 +43,7 @@ export function keyView(overrides: Partial<KeyView> = {}): KeyView {
         publicKey: null,
         trigger: 'created',
         activationDate: null,
+        origin: 'generated',
       },
     ],
     ...overrides,

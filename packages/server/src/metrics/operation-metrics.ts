@@ -7,7 +7,7 @@ import { LabelCache, present } from './label-cache.js';
 /** The class and algorithm labels of an operation refused before its key was loaded (sealed, no credential, no such key). */
 export const UNKNOWN = 'unknown';
 
-const TRIGGERS: readonly RotationTrigger[] = ['manual', 'time', 'use', 'event'];
+const TRIGGERS: readonly RotationTrigger[] = ['manual', 'time', 'use', 'event', 'import'];
 const KNOWN_TRIGGERS: ReadonlySet<string> = new Set<string>(TRIGGERS);
 const CRYPTO_PREFIX = 'crypto.';
 
@@ -33,7 +33,7 @@ export class OperationMetrics {
     );
     const rotations = new Counter({
       name: 'keyward_key_rotations_total',
-      help: 'Rotations committed by this node (a new version became primary), by trigger: manual, time, use, event (compromise).',
+      help: 'Rotations committed by this node (a new version became primary), by trigger: manual, time, use, event (compromise), import (BYOK).',
       labelNames: ['trigger'],
       registers: [registry],
     });

@@ -3,8 +3,8 @@ import { KEY_OPERATIONS, type KeyOperation } from '@keyward/wire';
 /**
  * Every management action the service authorizes, in one list so the Cedar
  * schema (policy/cedar/cedar-schema.ts) declares exactly these.
- * `version.export` is declared for policies ahead of the export issue: no
- * request takes it yet.
+ * `version.import` is BYOK import (import parameters and the import itself);
+ * `version.export` is wrapped export (docs/transit.md).
  */
 export const MANAGEMENT_ACTIONS = [
   'sys.init',
@@ -26,6 +26,7 @@ export const MANAGEMENT_ACTIONS = [
   'version.compromise',
   'version.destroy',
   'version.recover',
+  'version.import',
   'version.export',
   'key.schedule-deletion',
   'key.cancel-deletion',

@@ -4,6 +4,7 @@ import {
   type ApprovalListQuery,
   type ApprovalOperation,
   type ApprovalView,
+  type ExportedKey,
   type KeyClass,
   KeywardError,
   type PatchKeyRequest,
@@ -14,6 +15,7 @@ import { addMs, parseDuration } from '../keys/duration.js';
 import type { PolicySource } from '../policy/policy-file.js';
 import type { ApprovalRecord, KeyRecord } from '../store/records.js';
 import type { Store, StoreOps } from '../store/store.js';
+import type { ByokService } from './byok-service.js';
 import type { Clock } from './clock.js';
 import type { CallContext } from './context.js';
 import type { Gate, Scope } from './gate.js';
@@ -123,6 +125,8 @@ export function approvalView(record: ApprovalRecord, now: Date): ApprovalView {
 }
 
 export const isPending = (result: object): result is PendingApproval => 'approval' in result;
+
+const isExported = (value: unknown): value is ExportedKey => typeof value === 'object' && value !== null && 'wrappedKey' in value;
 
 /** Runs an approved operation as its requester; the answer is the operation's own (a key, a grant, nothing). */
 export type ApprovalRunner = (ctx: CallContext, approval: ApprovalRecord) => Promise<unknown>;
@@ -253,8 +257,9 @@ export class ApprovalService {
   async #execute(ctx: CallContext, approval: ApprovalRecord): Promise<ApprovalView> {
     const execution: CallContext = { ...ctx, credential: null, namespace: approval.namespace, approved: new ApprovedExecution(approval) };
     let error: ApprovalRecord['error'] = null;
+    let output: unknown = null;
     try {
-      await this.#run(execution, approval);
+      output = await this.#run(execution, approval);
     } catch (caught) {
       error =
         caught instanceof KeywardError
@@ -268,6 +273,8 @@ export class ApprovalService {
       error,
       revision: approval.revision + 1,
     };
+    // An export's answer is the material wrapped for the recipient the approval names: the requester reads it here.
+    if (approval.operation.type === 'export' && isExported(output)) finished.result = output;
     await this.#store.transaction((tx) => this.#update(tx, finished));
     return approvalView(finished, this.#clock.now());
   }
@@ -306,6 +313,7 @@ function decodeCursor(cursor: string): { createdAt: string; id: string } {
 export async function runApproved(
   keys: Pick<KeyService, 'scheduleDeletion' | 'destroyVersion' | 'setEnabled' | 'patch'>,
   principals: Pick<PrincipalService, 'addGrant' | 'removeGrant'>,
+  byok: Pick<ByokService, 'exportVersion'>,
   ctx: CallContext,
   approval: ApprovalRecord,
 ): Promise<unknown> {
@@ -329,6 +337,9 @@ export async function runApproved(
       break;
     case 'grantDelete':
       result = await principals.removeGrant(ctx, key, operation.grantId);
+      break;
+    case 'export':
+      result = await byok.exportVersion(ctx, key, operation.version, { publicKey: operation.publicKey, algorithm: operation.algorithm });
       break;
   }
   if (result !== null && isPending(result)) {

@@ -47,6 +47,36 @@ export class Keyring {
   }
 
   /**
+   * Wraps a secret of the service (a BYOK import wrapping key) under the
+   * namespace's current KEK, bound by `aad`, as version material is.
+   */
+  async wrapUnderKek(
+    tx: StoreOps,
+    namespace: string,
+    aad: Uint8Array,
+    secret: Uint8Array,
+    now: Date,
+  ): Promise<{ wrapped: Uint8Array; kekVersion: number }> {
+    const kek = await this.currentKek(tx, namespace, now);
+    return { wrapped: wrapKey(kek.key, secret, aad), kekVersion: kek.version };
+  }
+
+  /** Inverse of {@link wrapUnderKek}; never cached. An altered or moved blob is an integrity failure of the database. */
+  async unwrapUnderKek(store: StoreOps, namespace: string, kekVersion: number, aad: Uint8Array, wrapped: Uint8Array): Promise<Uint8Array> {
+    const kek = await store.getKek(namespace, kekVersion);
+    if (kek === null) throw new KeywardError('internal', `the KEK ${kekVersion} of namespace '${namespace}' is missing from the store`);
+    const kekKey = await this.#unwrapKek(namespace, kek.version, kek.wrapped);
+    try {
+      return unwrapKey(kekKey, wrapped, aad);
+    } catch (error) {
+      if (error instanceof CryptoError) {
+        throw new KeywardError('internal', 'a KEK-wrapped secret failed its integrity check; the database may have been altered');
+      }
+      throw error;
+    }
+  }
+
+  /**
    * The unwrapped secret of a version. A row whose material does not
    * authenticate under its binding (edited, or swapped from another key)
    * is an integrity failure of the database, never a wrong key.

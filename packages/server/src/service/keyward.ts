@@ -25,6 +25,7 @@ import { AttestationService } from './attestation-service.js';
 import { AuditService } from './audit-service.js';
 import { Authenticator } from './authenticator.js';
 import { BackupService } from './backup-service.js';
+import { ByokService } from './byok-service.js';
 import { type Clock, systemClock } from './clock.js';
 import { CompromisePlaybook } from './compromise-playbook.js';
 import { type CryptoLimits, CryptoService } from './crypto-service.js';
@@ -59,6 +60,8 @@ export interface KeywardOptions {
   authorizer?: Authorizer;
   limits?: Partial<CryptoLimits>;
   rates?: Partial<RateLimits>;
+  /** How long a namespace's BYOK import wrapping key pair issues tokens before a new one replaces it (default 7 days). */
+  importWrappingKeyRotationMs?: number;
   /** Called with each error a scheduler step throws (the step is retried on the next run). */
   onSchedulerError?: (error: unknown) => void;
   /** Called with why a scheduled backup failed (the run is audited as an error and retried on the next pass). */
@@ -130,6 +133,8 @@ export interface Keyward {
   /** Encrypted backups (`POST /v1/sys/backup`). */
   readonly backups: BackupService;
   readonly keys: KeyService;
+  /** BYOK import and wrapped export (docs/transit.md). */
+  readonly byok: ByokService;
   readonly crypto: CryptoService;
   readonly principals: PrincipalService;
   /** Quorum approvals (`/v1/approvals`, docs/governance.md). */
@@ -307,6 +312,17 @@ export function createKeyward(options: KeywardOptions): Keyward {
     }
   });
   const keys = new KeyService({ gate, store, keyring, hsm, directory, lifecycle, uses, policy, onCommitted });
+  const byok = new ByokService({
+    gate,
+    store,
+    keyring,
+    directory,
+    lifecycle,
+    uses,
+    policy,
+    onCommitted,
+    ...(options.importWrappingKeyRotationMs === undefined ? {} : { wrappingKeyRotationMs: options.importWrappingKeyRotationMs }),
+  });
   const principals = new PrincipalService({ gate, store, authenticator, directory, policy });
   const inventory = new InventoryService({ gate, store, policy });
   const attestationKey = new AttestationKey({ store, keyring, isSealed });
@@ -341,9 +357,10 @@ export function createKeyward(options: KeywardOptions): Keyward {
       onError: options.onBackupError ?? (() => {}),
     }),
     keys,
+    byok,
     crypto,
     principals,
-    approvals: new ApprovalService({ gate, store, clock, run: (ctx, approval) => runApproved(keys, principals, ctx, approval) }),
+    approvals: new ApprovalService({ gate, store, clock, run: (ctx, approval) => runApproved(keys, principals, byok, ctx, approval) }),
     offboarding: new OffboardingService({
       gate,
       store,

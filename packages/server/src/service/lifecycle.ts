@@ -170,6 +170,43 @@ export class Lifecycle {
     };
   }
 
+  /**
+   * BYOK import (docs/transit.md): version `latest + 1` with the caller's
+   * `secret` (already checked for the algorithm's size) becomes primary and
+   * active now, as a rotation would, with trigger `import`.
+   */
+  async importVersion(tx: StoreOps, key: KeyRecord, versions: readonly VersionRecord[], secret: Uint8Array, now: Date): Promise<Outcome> {
+    this.assertRotatable(key);
+    const n = latest(versions) + 1;
+    const { material, kekVersion } = await this.#keyring.wrapMaterial(tx, key, n, secret, now);
+    const version: VersionRecord = {
+      keyId: key.id,
+      version: n,
+      state: 'active',
+      createdAt: now.toISOString(),
+      activatedAt: now.toISOString(),
+      deactivatedAt: null,
+      compromisedAt: null,
+      destroyedAt: null,
+      uses: 0,
+      fingerprint: fingerprint(key.algorithm, secret),
+      publicKey: null,
+      material,
+      kekVersion,
+      trigger: 'import',
+      reserved: 0,
+      activateAt: null,
+    };
+    await tx.insertVersion(version);
+    const rotated: KeyRecord = { ...key, primaryVersion: n, nextRotationAt: nextRotation(key.rotationPeriod, now) };
+    return {
+      key: rotated,
+      changed: [],
+      created: [version],
+      events: [event('key.rotated', rotated, n, now, { trigger: 'import', previousVersion: key.primaryVersion })],
+    };
+  }
+
   /** Only an enabled or disabled key can rotate; a key pending deletion or destroyed cannot. */
   assertRotatable(key: KeyRecord): void {
     if (key.state !== 'enabled' && key.state !== 'disabled') {

@@ -17,6 +17,7 @@ export function versionView(v: VersionRecord): KeyVersionView {
     publicKey: v.publicKey,
     trigger: v.trigger,
     activationDate: v.activateAt,
+    origin: v.trigger === 'import' ? 'imported' : 'generated',
   };
 }
 

@@ -19,6 +19,8 @@ import type {
 import { type Kysely, type Selectable, sql } from 'kysely';
 import * as alerts from './alert-ops.js';
 import type { AlertCursor, AlertFilter, AlertRecord, DetectorStateRow, StoredAlert } from './alert-records.js';
+import * as byok from './byok-ops.js';
+import type { ImportTokenRecord, WrappingKeyRecord } from './byok-records.js';
 import type { Change, ChangeListener } from './change.js';
 import type { ChangeChannel } from './change-channel.js';
 import * as governance from './governance-ops.js';
@@ -954,6 +956,28 @@ class KyselyOps implements StoreOps {
   }
   useTotpStep(principalId: string, step: number): Promise<boolean> {
     return totp.useTotpStep(this.db, principalId, step);
+  }
+
+  currentWrappingKey(namespace: string, now: string): Promise<WrappingKeyRecord | null> {
+    return byok.currentWrappingKey(this.db, namespace, now);
+  }
+  getWrappingKey(id: string): Promise<WrappingKeyRecord | null> {
+    return byok.getWrappingKey(this.db, id);
+  }
+  insertWrappingKey(record: WrappingKeyRecord): Promise<void> {
+    return byok.insertWrappingKey(this.db, record);
+  }
+  insertImportToken(record: ImportTokenRecord): Promise<void> {
+    return byok.insertImportToken(this.db, record);
+  }
+  getImportToken(tokenHash: string): Promise<ImportTokenRecord | null> {
+    return byok.getImportToken(this.db, tokenHash);
+  }
+  useImportToken(tokenHash: string, at: string): Promise<boolean> {
+    return byok.useImportToken(this.db, tokenHash, at);
+  }
+  pruneImportMaterial(now: string): Promise<number> {
+    return byok.pruneImportMaterial(this.db, now);
   }
 
   listTlsIdentities(principalIds: readonly string[]): Promise<Map<string, string[]>> {

@@ -6,6 +6,7 @@ import { v9Governance } from './migrations/v9-governance.js';
 import { v10Totp } from './migrations/v10-totp.js';
 import { v11TlsIdentities } from './migrations/v11-tls-identities.js';
 import { v12KeyProtection } from './migrations/v12-key-protection.js';
+import { v13Byok } from './migrations/v13-byok.js';
 import type { Database } from './schema.js';
 import { StoreVersionError } from './store.js';
 
@@ -239,6 +240,7 @@ export const MIGRATIONS: readonly Migration[] = [
   v11TlsIdentities,
   // 12 and 13 are taken by changes merged in parallel (seal rekey, backups); numbers need only increase.
   v12KeyProtection,
+  v13Byok,
 ];
 
 /** The newest schema this Keyward writes: the last migration's number. Numbers strictly increase. */

@@ -57,7 +57,8 @@ export interface KeyRecord {
   reviewDueAt: string | null;
 }
 
-export type RotationTrigger = 'created' | 'manual' | 'time' | 'use' | 'event';
+/** Why a version was created; `import` is BYOK import (docs/transit.md). */
+export type RotationTrigger = 'created' | 'manual' | 'time' | 'use' | 'event' | 'import';
 
 export interface VersionRecord {
   keyId: string;

@@ -196,6 +196,29 @@ export interface PrincipalTlsIdentityTable {
   principal_id: string;
 }
 
+export interface ImportWrappingKeyTable {
+  id: string;
+  namespace: string;
+  public_key: string;
+  /** PKCS#8 DER wrapped under the namespace KEK `kek_version`. */
+  private_key: Uint8Array;
+  kek_version: number;
+  created_at: string;
+  rotate_at: string;
+  expires_at: string;
+}
+export interface ImportTokenTable {
+  /** SHA-256 (hex) of the token; the token itself is never stored. */
+  token_hash: string;
+  namespace: string;
+  key_id: string;
+  algorithm: string;
+  wrapping_key_id: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
 export interface Database {
   meta: MetaTable;
   keks: KekTable;
@@ -221,4 +244,6 @@ export interface Database {
   approvals: ApprovalTable;
   principal_totp: PrincipalTotpTable;
   principal_tls_identities: PrincipalTlsIdentityTable;
+  import_wrapping_keys: ImportWrappingKeyTable;
+  import_tokens: ImportTokenTable;
 }

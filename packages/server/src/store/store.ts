@@ -1,5 +1,6 @@
 import type { AlertState, AlertType, AuditChainHead, AuditCheckpointView } from '@keyward/wire';
 import type { AlertCursor, AlertFilter, AlertRecord, DetectorStateRow, StoredAlert } from './alert-records.js';
+import type { ByokStoreOps } from './byok-records.js';
 import type { Change, ChangeListener } from './change.js';
 import type { GovernanceStoreOps } from './governance-ops.js';
 import type { IncidentStoreOps } from './incident-records.js';
@@ -32,7 +33,7 @@ import type { TotpStoreOps } from './totp-records.js';
  * conformance suite. Storage is untrusted: it holds wrapped material only.
  * Every multi-row state change goes through {@link Store.transaction}.
  */
-export interface StoreOps extends IncidentStoreOps, GovernanceStoreOps, TotpStoreOps, TlsIdentityStoreOps {
+export interface StoreOps extends IncidentStoreOps, GovernanceStoreOps, TotpStoreOps, TlsIdentityStoreOps, ByokStoreOps {
   getMeta(name: string): Promise<string | null>;
   setMeta(name: string, value: string): Promise<void>;
   /** Removes a meta row; absent is fine. */

@@ -49,6 +49,8 @@ export const COPIED_TABLES: readonly CopiedTable[] = Object.freeze([
   { name: 'incident_steps', key: ['incident_id', 'name'] },
   { name: 'incident_acks', key: ['incident_id', 'node_id'] },
   { name: 'approvals', key: ['id'] },
+  { name: 'import_wrapping_keys', key: ['id'] },
+  { name: 'import_tokens', key: ['token_hash'] },
 ] satisfies CopiedTable[]);
 
 /** Reads of one consistent, read-only snapshot of the database. */

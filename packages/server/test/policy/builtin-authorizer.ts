@@ -19,6 +19,7 @@ const ROLE_ACTIONS: Readonly<Record<Role, readonly ManagementAction[]>> = Object
     'version.deactivate',
     'version.compromise',
     'version.destroy',
+    'version.import',
     'key.schedule-deletion',
     'key.cancel-deletion',
     'grant.create',

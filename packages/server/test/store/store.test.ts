@@ -1,5 +1,6 @@
 import { STORE_KINDS } from '../support/stores.js';
 import { describeAuditChainConformance } from './audit-chain-conformance.js';
+import { describeByokConformance } from './byok-conformance.js';
 import { describeGovernanceConformance } from './governance-conformance.js';
 import { describeStoreConformance } from './store-conformance.js';
 import { describeTlsIdentityConformance } from './tls-identity-conformance.js';
@@ -16,4 +17,5 @@ for (const kind of STORE_KINDS) {
   describeGovernanceConformance(kind);
   describeTotpConformance(kind);
   describeTlsIdentityConformance(kind);
+  describeByokConformance(kind);
 }

@@ -9,6 +9,7 @@ import { alertRoutes } from './alert-routes.js';
 import { approvalRoutes } from './approval-routes.js';
 import { attestationRoutes } from './attestation-routes.js';
 import { auditRoutes } from './audit-routes.js';
+import { byokRoutes } from './byok-routes.js';
 import { cryptoRoutes } from './crypto-routes.js';
 import { toWireError } from './error-table.js';
 import { eventRoutes } from './event-routes.js';
@@ -135,6 +136,7 @@ export async function buildRestApp(keyward: Keyward, options: RestOptions): Prom
   auditRoutes(app, keyward);
   attestationRoutes(app, keyward);
   keyRoutes(app, keyward);
+  byokRoutes(app, keyward);
   cryptoRoutes(app, keyward);
   principalRoutes(app, keyward);
   totpRoutes(app, keyward);

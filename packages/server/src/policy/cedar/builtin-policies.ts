@@ -45,7 +45,9 @@ permit (principal, action, resource)
 when { principal.roles.contains("admin") };
 
 // key-admin manages keys and grants but performs no cryptographic operation; declaring
-// and updating an incident is decided as declaring a version compromised.
+// and updating an incident is decided as declaring a version compromised. It may import
+// material (BYOK, a rotation with the operator's key); wrapped export (version.export)
+// is left to admin, and to whatever the operator's own policies permit.
 @id("keyward-key-admin")
 permit (
   principal,
@@ -61,6 +63,7 @@ permit (
     'version.deactivate',
     'version.compromise',
     'version.destroy',
+    'version.import',
     'key.schedule-deletion',
     'key.cancel-deletion',
     'grant.create',
