@@ -41,6 +41,10 @@ const ROUTES: Record<string, Call> = {
   'POST /v1/keys/{name}/versions/{version}/deactivate': (c) => c.deactivateVersion('k', 1),
   'POST /v1/keys/{name}/versions/{version}/compromise': (c) => c.compromiseVersion('k', 1),
   'POST /v1/keys/{name}/versions/{version}/destroy': (c) => c.destroyVersion('k', 1),
+  'POST /v1/keys/{name}/versions/{version}/export': (c) =>
+    c.exportVersion('k', 1, { publicKey: 'pem', algorithm: 'RSA_AES_KEY_WRAP_SHA_256' }),
+  'GET /v1/keys/{name}/import-parameters': (c) => c.getImportParameters('k', 'RSA_AES_KEY_WRAP_SHA_256'),
+  'POST /v1/keys/{name}/import': (c) => c.importKey('k', { importToken: 't', wrappedKey: 'w', algorithm: 'RSA_AES_KEY_WRAP_SHA_256' }),
   'POST /v1/keys/{name}/encrypt': (c) => c.encrypt('k', bytes),
   'POST /v1/keys/{name}/decrypt': (c) => c.decrypt('k', 'ct'),
   'POST /v1/keys/{name}/rewrap': (c) => c.rewrap('k', 'ct'),
