@@ -1,4 +1,4 @@
-import { KeywardClient } from '@keyward/sdk';
+import { KeywardClient } from '@keyward/client';
 import type { Command } from 'commander';
 import type { CliIo } from './cli-io.js';
 import { ExitCode } from './exit-code.js';

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { KeywardClientOptions } from '@keyward/sdk';
+import type { KeywardClientOptions } from '@keyward/client';
 import type { CliIo } from './cli-io.js';
 import { errnoCode } from './read-input.js';
 import { UsageError } from './usage-error.js';

@@ -1,4 +1,4 @@
-import { EnvelopeError, KeywardApiError, KeywardConnectionError } from '@keyward/sdk';
+import { EnvelopeError, KeywardApiError, KeywardConnectionError } from '@keyward/client';
 import { KeywardError } from '@keyward/wire';
 import { CommanderError } from 'commander';
 import type { OutputSink } from './cli-io.js';

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { KeywardApiError, KeywardClient } from '@keyward/sdk';
+import { KeywardApiError, KeywardClient } from '@keyward/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../../sdk/test/support/server.js';
 import { buildCli, keyward } from './support/keyward-process.js';

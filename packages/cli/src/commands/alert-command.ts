@@ -1,4 +1,4 @@
-import type { KeywardClient } from '@keyward/sdk';
+import type { KeywardClient } from '@keyward/client';
 import {
   ALERT_STATES,
   ALERT_TYPES,

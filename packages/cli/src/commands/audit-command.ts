@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { AuditEventList, AuditEventsQuery } from '@keyward/sdk';
+import type { AuditEventList, AuditEventsQuery } from '@keyward/client';
 import type {
   AuditCheckpointView,
   AuditEventsQuery as AuditEventsWireQuery,

@@ -1,4 +1,4 @@
-import { toBase64 } from '@keyward/sdk';
+import { toBase64 } from '@keyward/client';
 import { type Command, Option } from 'commander';
 import type { CommandContext } from '../command-context.js';
 import { collectKeyValue, integerBetween } from '../option-parsers.js';

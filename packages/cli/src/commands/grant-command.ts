@@ -1,4 +1,4 @@
-import type { KeywardClient } from '@keyward/sdk';
+import type { KeywardClient } from '@keyward/client';
 import { type GrantView, KEY_OPERATIONS, type KeyOperation } from '@keyward/wire';
 import { type Command, Option } from 'commander';
 import type { CommandContext } from '../command-context.js';

@@ -1,4 +1,4 @@
-import type { KeywardClient } from '@keyward/sdk';
+import type { KeywardClient } from '@keyward/client';
 import {
   INCIDENT_STATES,
   type IncidentFollowUp,

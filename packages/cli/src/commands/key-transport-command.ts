@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { isPendingApproval } from '@keyward/client';
 import { wrapForImport } from '@keyward/crypto';
-import { isPendingApproval } from '@keyward/sdk';
 import {
   EXPORT_WRAPPING_ALGORITHMS,
   type ExportWrappingAlgorithm,

@@ -1,4 +1,4 @@
-import type { KeywardClient } from '@keyward/sdk';
+import type { KeywardClient } from '@keyward/client';
 import { ENVIRONMENTS, KEY_CLASSES, REPORT_FORMATS, type ReportFormat, type ReportQuery } from '@keyward/wire';
 import { type Command, Option } from 'commander';
 import type { CommandContext } from '../command-context.js';

@@ -1,4 +1,4 @@
-import { fromBase64, type SignInput, toBase64 } from '@keyward/sdk';
+import { fromBase64, type SignInput, toBase64 } from '@keyward/client';
 import type { Command } from 'commander';
 import type { CommandContext } from '../command-context.js';
 import { ExitCode } from '../exit-code.js';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { isPendingApproval, KeywardApiError, KeywardClient, type KeywardClientOptions } from '@keyward/sdk';
+import { isPendingApproval, KeywardApiError, KeywardClient, type KeywardClientOptions } from '@keyward/client';
 import type { BlastRadiusReport, IncidentStepView, IncidentView } from '@keyward/wire';
 import { DrillWebhookListener } from './drill-webhook-listener.js';
 

@@ -1,4 +1,4 @@
-import { isPendingApproval } from '@keyward/sdk';
+import { isPendingApproval } from '@keyward/client';
 import type { ApprovalOperation, ApprovalView, OffboardResult } from '@keyward/wire';
 import { formatDetails } from '../format-details.js';
 import { formatTable } from '../format-table.js';

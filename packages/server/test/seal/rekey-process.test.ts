@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { KeywardClient } from '@keyward/sdk';
+import { KeywardClient } from '@keyward/client';
 import { describe, expect, it } from 'vitest';
 import { KEYWARD_BIN } from '../../../sdk/test/support/server.js';
 import { useTempDirs } from './temp-dir.js';
