@@ -24,6 +24,10 @@ export function hashToken(token: string): string {
 interface CacheEntry {
   token: TokenRecord;
   principal: PrincipalRecord;
+  /** What the token authenticates as, built once per cached lookup (frozen: every request shares it). */
+  caller: Principal;
+  /** `token.expiresAt` in ms since the epoch, parsed once; null for a token that does not expire. */
+  expiresAtMs: number | null;
 }
 
 const MAX_CACHED = 10_000;
@@ -120,19 +124,24 @@ export class Authenticator {
       const token = await this.#store.getTokenByHash(hash);
       const principal = token ? await this.#store.getPrincipal(token.principalId) : null;
       if (token === null || principal === null) throw new KeywardError('unauthenticated', 'the token is unknown');
-      entry = { token, principal };
+      entry = {
+        token,
+        principal,
+        caller: Object.freeze({ ...principal, tokenId: token.id, via: 'token', secondFactor: false }),
+        expiresAtMs: token.expiresAt === null ? null : new Date(token.expiresAt).getTime(),
+      };
       if (generation === this.#generation) {
         if (this.#cache.size >= MAX_CACHED) this.#cache.delete(this.#cache.keys().next().value as string);
         this.#cache.set(hash, entry);
       }
     }
-    const { token, principal } = entry;
+    const { token, principal, caller, expiresAtMs } = entry;
     if (token.revokedAt !== null) throw new KeywardError('unauthenticated', 'the token was revoked');
-    if (token.expiresAt !== null && new Date(token.expiresAt).getTime() <= this.#clock.now().getTime()) {
+    if (expiresAtMs !== null && expiresAtMs <= this.#clock.now().getTime()) {
       throw new KeywardError('unauthenticated', 'the token has expired');
     }
     if (principal.disabled) throw new KeywardError('unauthenticated', 'the principal is disabled');
-    return { ...principal, tokenId: token.id, via: 'token', secondFactor: false };
+    return caller;
   }
 
   async #authenticateOidc(oidc: OidcVerifier, jwt: string): Promise<Principal> {

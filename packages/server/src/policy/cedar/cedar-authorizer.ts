@@ -24,8 +24,37 @@ const SERVICE = { type: `${CEDAR_NAMESPACE}::Service`, id: 'keyward' } as const;
 let schemaPreparsed = false;
 let instances = 0;
 
-/** The Cedar request for `request`, and the string that identifies everything its decision depends on. */
-function cedarRequest(request: AuthorizationRequest, now: Date) {
+/**
+ * The JSON of the attributes of a principal or key record, once per object:
+ * the authenticator shares one frozen principal per token and the key
+ * directory one record per cached key, so a repeated request builds no new
+ * string. Records are never changed in place (a change makes a new one).
+ */
+const attributeJson = new WeakMap<object, string>();
+
+function memoJson(owner: object, attrs: () => unknown): string {
+  let json = attributeJson.get(owner);
+  if (json === undefined) {
+    json = JSON.stringify(attrs());
+    attributeJson.set(owner, json);
+  }
+  return json;
+}
+
+function principalAttributes(principal: AuthorizationRequest['principal']) {
+  return { id: principal.id, kind: principal.kind, roles: principal.roles, environments: principal.environments, teams: principal.teams };
+}
+
+function keyAttributes(r: NonNullable<AuthorizationRequest['key']>['record']) {
+  return { name: r.name, owner: r.owner, class: r.class, environment: r.environment, algorithm: r.algorithm, state: r.state };
+}
+
+/**
+ * The context of `request`'s decision, and the string that identifies
+ * everything the decision depends on (the cache key): the action, the
+ * principal's attributes, the key's attributes and tags, and the context.
+ */
+function decisionInputs(request: AuthorizationRequest, now: Date) {
   const { principal, action, key } = request;
   const operations = new Set<string>();
   let grantHolder = false;
@@ -44,28 +73,26 @@ function cedarRequest(request: AuthorizationRequest, now: Date) {
     weekday: WEEKDAYS[now.getUTCDay()] as string,
   };
   if (environment !== undefined) context.environment = environment;
-  const principalAttrs = {
-    id: principal.id,
-    kind: principal.kind,
-    roles: principal.roles,
-    environments: principal.environments,
-    teams: principal.teams,
-  };
+  const principalPart = memoJson(principal, () => principalAttributes(principal));
+  const keyPart = key === undefined ? 'null' : memoJson(key.record, () => [keyAttributes(key.record), key.record.tags]);
+  const cacheKey = `${action}\u0000${principalPart}\u0000${keyPart}\u0000${JSON.stringify(context)}`;
+  return { cacheKey, context };
+}
+
+/** The Cedar request for `request` (built only when the cache has no decision for it). */
+function cedarRequest(request: AuthorizationRequest, context: Record<string, cedar.CedarValueJson>) {
+  const { principal, action, key } = request;
   const principalUid = { type: `${CEDAR_NAMESPACE}::Principal`, id: principal.id };
-  const entities: cedar.EntityJson[] = [{ uid: principalUid, attrs: principalAttrs, parents: [] }];
+  const entities: cedar.EntityJson[] = [{ uid: principalUid, attrs: principalAttributes(principal), parents: [] }];
   let resource: cedar.TypeAndId = SERVICE;
-  let keyAttrs: Record<string, string> | null = null;
   if (key !== undefined) {
     const r = key.record;
     resource = { type: `${CEDAR_NAMESPACE}::Key`, id: r.name };
-    keyAttrs = { name: r.name, owner: r.owner, class: r.class, environment: r.environment, algorithm: r.algorithm, state: r.state };
-    entities.push({ uid: resource, attrs: keyAttrs, parents: [], tags: r.tags });
+    entities.push({ uid: resource, attrs: keyAttributes(r), parents: [], tags: r.tags });
   } else {
     entities.push({ uid: SERVICE, attrs: {}, parents: [] });
   }
-  const cacheKey = JSON.stringify([action, principalAttrs, keyAttrs, key?.record.tags ?? null, context]);
   return {
-    cacheKey,
     principal: principalUid,
     action: { type: `${CEDAR_NAMESPACE}::Action`, id: action },
     resource,
@@ -120,28 +147,28 @@ export class CedarAuthorizer implements Authorizer {
 
   authorize(request: AuthorizationRequest): Decision {
     this.#load();
-    const call = cedarRequest(request, request.now ?? this.#clock());
-    const hit = this.#cache.get(call.cacheKey);
+    const { cacheKey, context } = decisionInputs(request, request.now ?? this.#clock());
+    const hit = this.#cache.get(cacheKey);
     if (hit !== undefined) {
       // Least recently used goes first: re-inserting moves a hit to the end.
-      this.#cache.delete(call.cacheKey);
-      this.#cache.set(call.cacheKey, hit);
+      this.#cache.delete(cacheKey);
+      this.#cache.set(cacheKey, hit);
       return hit;
     }
-    const { errors: _errors, ...decision } = this.#evaluate(request, call);
+    const { errors: _errors, ...decision } = this.#evaluate(request, cedarRequest(request, context));
     const frozen = Object.freeze(decision);
     if (this.#cache.size >= this.#cacheSize) {
       const oldest = this.#cache.keys().next();
       if (oldest.done !== true) this.#cache.delete(oldest.value);
     }
-    this.#cache.set(call.cacheKey, frozen);
+    this.#cache.set(cacheKey, frozen);
     return frozen;
   }
 
   /** The decision without the cache, with the policies that decided and the errors of those that failed. */
   explain(request: AuthorizationRequest): Explanation {
     this.#load();
-    return this.#evaluate(request, cedarRequest(request, request.now ?? this.#clock()));
+    return this.#evaluate(request, cedarRequest(request, decisionInputs(request, request.now ?? this.#clock()).context));
   }
 
   /** Preparses the policies in force when they changed, into the slot not in use, and drops the cache. */
