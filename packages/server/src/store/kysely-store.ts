@@ -216,8 +216,18 @@ function isUniqueViolation(error: unknown): boolean {
  * The transaction whose callback is running. Using the outer store inside a
  * transaction callback would deadlock SQLite's single connection (and on
  * PostgreSQL read outside the transaction), so it throws at once instead.
+ *
+ * A guard against programming errors, on where the code is exercised — the
+ * test suite (NODE_ENV=test, which vitest sets and the servers it starts
+ * inherit), development (NODE_ENV=development) or KEYWARD_STORE_GUARD=1 —
+ * and off otherwise: on Node 20 an AsyncLocalStorage turns on promise hooks
+ * for every promise of the process, which costs the encrypt path about 5 %
+ * of its throughput (docs/performance.md).
  */
-const activeTransaction = new AsyncLocalStorage<KyselyOps>();
+const activeTransaction =
+  process.env.NODE_ENV === 'test' || process.env.NODE_ENV === 'development' || process.env.KEYWARD_STORE_GUARD === '1'
+    ? new AsyncLocalStorage<KyselyOps>()
+    : null;
 
 type TransactionHook = (committed: boolean) => void;
 
@@ -243,7 +253,7 @@ class KyselyOps implements StoreOps {
   }
 
   protected get db(): Kysely<Database> {
-    const active = activeTransaction.getStore();
+    const active = activeTransaction?.getStore();
     if (active !== undefined && active !== this) throw new Error('the store was used inside a transaction callback; use the transaction');
     return this.#db;
   }
@@ -1121,7 +1131,7 @@ export class KyselyStore extends KyselyOps implements Store {
     try {
       result = await this.db.transaction().execute((tx) => {
         const ops = new KyselyOps(tx, this.channel, hooks);
-        return activeTransaction.run(ops, () => fn(ops));
+        return activeTransaction === null ? fn(ops) : activeTransaction.run(ops, () => fn(ops));
       });
     } catch (error) {
       for (const hook of hooks) hook(false);
