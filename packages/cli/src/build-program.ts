@@ -29,7 +29,12 @@ const ENVIRONMENT_HELP = `Environment:
                      process arguments are visible to every user of the machine)
   KEYWARD_NAMESPACE  key namespace (default: the server's "default"); --namespace wins
   KEYWARD_OTP        current code of your TOTP authenticator, for admin-level
-                     requests once you enrolled one; --otp wins`;
+                     requests once you enrolled one; --otp wins
+  KEYWARD_CACERT     CA certificate (PEM file) that issued the server's
+                     certificate, instead of the system's; --ca-file wins
+  KEYWARD_CLIENT_CERT, KEYWARD_CLIENT_KEY
+                     client certificate and its key (PEM files) for mutual
+                     TLS; --client-cert and --client-key win`;
 
 /**
  * The `keyward` command tree. Commander's errors are thrown (exitOverride)
@@ -53,6 +58,9 @@ export function buildProgram(ctx: CommandContext): Command {
     .option('--token-file <file>', 'read the bearer token from FILE (else env KEYWARD_TOKEN)')
     .option('--namespace <namespace>', 'key namespace (env KEYWARD_NAMESPACE)')
     .option('--otp <code>', 'current code of your TOTP authenticator, for admin-level requests (env KEYWARD_OTP)')
+    .option('--ca-file <file>', "trust the CA certificate in FILE (PEM) for the server's certificate (env KEYWARD_CACERT)")
+    .option('--client-cert <file>', 'authenticate with the client certificate in FILE (PEM; mutual TLS; env KEYWARD_CLIENT_CERT)')
+    .option('--client-key <file>', 'the private key of --client-cert (PEM file; env KEYWARD_CLIENT_KEY)')
     .option('--json', 'machine-readable JSON output')
     .addHelpText('after', `\n${ENVIRONMENT_HELP}\n\n${EXIT_CODES_HELP}\n`);
 

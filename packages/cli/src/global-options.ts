@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { KeywardClientOptions } from '@keyward/client';
+import type { KeywardClientOptions, KeywardTlsOptions } from '@keyward/client';
 import type { CliIo } from './cli-io.js';
 import { errnoCode } from './read-input.js';
 import { UsageError } from './usage-error.js';
@@ -10,6 +10,9 @@ export interface GlobalOptions {
   tokenFile?: string;
   namespace?: string;
   otp?: string;
+  caFile?: string;
+  clientCert?: string;
+  clientKey?: string;
   json?: boolean;
 }
 
@@ -35,7 +38,51 @@ export async function clientOptions(options: GlobalOptions, io: CliIo): Promise<
   const otp = options.otp ?? nonEmpty(io.env.KEYWARD_OTP);
   if (otp !== undefined && !/^[0-9]{6}$/.test(otp))
     throw new UsageError('--otp (or KEYWARD_OTP) must be the 6 digits your authenticator shows');
-  return { address, token, namespace, otp, fetch: io.fetch };
+  const tls = await tlsOptions(options, io, address);
+  return { address, token, namespace, otp, fetch: io.fetch, ...(tls === undefined ? {} : { tls }) };
+}
+
+/**
+ * TLS material from `--ca-file`, `--client-cert` and `--client-key` (or
+ * KEYWARD_CACERT, KEYWARD_CLIENT_CERT, KEYWARD_CLIENT_KEY): file paths, read
+ * here, so no certificate or key ever stands in a process argument. A client
+ * certificate needs its key and the other way round. Only for an https
+ * address: the variables are ignored for http, the flags refused.
+ */
+async function tlsOptions(options: GlobalOptions, io: CliIo, address: string): Promise<KeywardTlsOptions | undefined> {
+  const https = address.startsWith('https:');
+  if (!https) {
+    // The variables may be set for every call of a shell; the flags are meant for this one.
+    const flag = options.caFile !== undefined ? '--ca-file' : options.clientCert !== undefined ? '--client-cert' : undefined;
+    if (flag !== undefined) throw new UsageError(`${flag} needs an https address (--addr or KEYWARD_ADDR)`);
+    return undefined;
+  }
+  const ca = options.caFile ?? nonEmpty(io.env.KEYWARD_CACERT);
+  const cert = options.clientCert ?? nonEmpty(io.env.KEYWARD_CLIENT_CERT);
+  const key = options.clientKey ?? nonEmpty(io.env.KEYWARD_CLIENT_KEY);
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new UsageError('--client-cert and --client-key (or KEYWARD_CLIENT_CERT and KEYWARD_CLIENT_KEY) go together');
+  }
+  if (ca === undefined && cert === undefined) return undefined;
+  const tls: KeywardTlsOptions = {};
+  if (ca !== undefined) tls.ca = await readPem('--ca-file', ca);
+  if (cert !== undefined && key !== undefined) {
+    tls.cert = await readPem('--client-cert', cert);
+    tls.key = await readPem('--client-key', key);
+  }
+  return tls;
+}
+
+async function readPem(flag: string, path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${flag} ${path}: ${errnoCode(error)}`);
+  }
+  // The contents are never quoted: a key file named by mistake must not reach the terminal.
+  if (!text.includes('-----BEGIN ')) throw new UsageError(`${flag} ${path} is not a PEM file`);
+  return text;
 }
 
 async function readToken(path: string): Promise<string> {

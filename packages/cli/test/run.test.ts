@@ -89,6 +89,32 @@ describe('global options', () => {
     expect(flags.filter((flag) => /token|secret|^--share$|password/.test(flag))).toEqual(['--token-file', '--secret-file']);
   });
 
+  it('TLS files: flags need an https address, a certificate needs its key, files must be PEM (never quoted); variables are ignored for http', async () => {
+    const pem = join(dir, 'ca.pem');
+    await writeFile(pem, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    const notPem = join(dir, 'not-pem.key');
+    await writeFile(notPem, 'secret-key-bytes-1234');
+    const onHttp = await runCli(['--addr', 'http://h:1', '--ca-file', pem, 'status']);
+    expect(onHttp.code).toBe(2);
+    expect(onHttp.stderr).toContain('--ca-file needs an https address');
+    const alone = await runCli(['--addr', 'https://h:1', '--client-cert', pem, 'status']);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toContain('--client-cert and --client-key');
+    const bad = await runCli(['--addr', 'https://h:1', '--client-cert', pem, '--client-key', notPem, 'status']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(`--client-key ${notPem} is not a PEM file`);
+    expect(bad.stderr).not.toContain('secret-key-bytes');
+    const missing = await runCli(['--addr', 'https://h:1', '--ca-file', join(dir, 'nope.pem'), 'status']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('ENOENT');
+    const ignored = await runCli(['key', 'show', 'k'], {
+      answers: [{ body: keyView() }],
+      env: { KEYWARD_ADDR: 'http://plain:1', KEYWARD_CACERT: pem, KEYWARD_CLIENT_CERT: pem },
+    });
+    expect(ignored.code).toBe(0);
+    expect(ignored.requests[0]?.url.origin).toBe('http://plain:1');
+  });
+
   it('refuses an empty or unreadable token file with exit 2', async () => {
     const empty = join(dir, 'empty');
     await writeFile(empty, '\n');

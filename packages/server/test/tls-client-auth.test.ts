@@ -231,6 +231,26 @@ describe('certificate-only mode against the real server', () => {
     expect(server.output()).not.toContain(token);
   });
 
+  it('the CLI authenticates with --client-cert and --client-key, trusting the server through --ca-file', () => {
+    const addr = `https://127.0.0.1:${server.port}`;
+    const cert = ['--client-cert', join(ca, 'admin.crt'), '--client-key', join(ca, 'admin.key')];
+    const listed = cli(['--addr', addr, '--ca-file', serverCert, ...cert, '--json', 'key', 'show', 'only-certs']);
+    expect(listed.status, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)).toMatchObject({ name: 'only-certs' });
+    // The same through the environment.
+    const viaEnv = cli(['--json', 'key', 'show', 'only-certs'], {
+      KEYWARD_ADDR: addr,
+      KEYWARD_CACERT: serverCert,
+      KEYWARD_CLIENT_CERT: join(ca, 'admin.crt'),
+      KEYWARD_CLIENT_KEY: join(ca, 'admin.key'),
+    });
+    expect(viaEnv.status, viaEnv.stderr).toBe(0);
+    // Without the certificate the handshake fails: a connection error (exit 4 like every unreachable server).
+    const without = cli(['--addr', addr, '--ca-file', serverCert, 'key', 'show', 'only-certs']);
+    expect(without.status).not.toBe(0);
+    expect(without.stdout).toBe('');
+  });
+
   it('health answers with a certificate, and ignores a token there', async () => {
     const health = await call(server.port, 'GET', '/v1/sys/health', { cert: join(ca, 'svc-billing'), bearer: token, ca: serverCert });
     expect(health).toMatchObject({ status: 200, body: { sealed: false } });
