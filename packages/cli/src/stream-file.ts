@@ -35,26 +35,41 @@ export async function streamFile(input: string, output: string, transform: Trans
     report(bytes, true);
     return bytes;
   }
-  const temp = join(dirname(output), `.${basename(output)}.${randomBytes(6).toString('hex')}.partial`);
+  await writeFileAtomically(output, (handle) =>
+    pipeline(counted(source), transform, async (chunks: AsyncIterable<Uint8Array>) => {
+      for await (const chunk of chunks) await handle.write(chunk);
+    }),
+  );
+  report(bytes, true);
+  return bytes;
+}
+
+/**
+ * Writes `path` all or nothing: `fill` writes a new 0600 temporary file
+ * beside it, which is flushed to disk and renamed over `path` only once
+ * `fill` resolved; when anything fails the temporary file is removed and
+ * `path` is left as it was.
+ *
+ * @example
+ * await writeFileAtomically('out.bin', async (handle) => { await handle.write(bytes); });
+ */
+export async function writeFileAtomically(path: string, fill: (handle: FileHandle) => Promise<void>): Promise<void> {
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`);
   let handle: FileHandle;
   try {
     handle = await open(temp, 'wx', 0o600);
   } catch (error) {
-    throw new UsageError(`cannot write ${output}: ${errnoCode(error)}`);
+    throw new UsageError(`cannot write ${path}: ${errnoCode(error)}`);
   }
   let done = false;
   try {
-    await pipeline(counted(source), transform, async (chunks: AsyncIterable<Uint8Array>) => {
-      for await (const chunk of chunks) await handle.write(chunk);
-    });
+    await fill(handle);
     await handle.sync();
     await handle.close();
-    await rename(temp, output).catch((error: unknown) => {
-      throw new UsageError(`cannot write ${output}: ${errnoCode(error)}`);
+    await rename(temp, path).catch((error: unknown) => {
+      throw new UsageError(`cannot write ${path}: ${errnoCode(error)}`);
     });
     done = true;
-    report(bytes, true);
-    return bytes;
   } finally {
     if (!done) {
       await handle.close().catch(() => {});

@@ -1,10 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { open } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { CommandContext } from '../command-context.js';
 import { formatDetails } from '../format-details.js';
-import { errnoCode } from '../read-input.js';
+import { writeFileAtomically } from '../stream-file.js';
 import { UsageError } from '../usage-error.js';
 
 /** How often the progress line is redrawn on a terminal. */
@@ -80,33 +78,14 @@ async function writeArchiveFile(
     () => false,
   );
   if (existing) throw new UsageError(`${path} exists; a backup never overwrites a file`);
-  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`);
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    handle = await open(temp, 'wx', 0o600);
-  } catch (error) {
-    throw new UsageError(`cannot write ${path}: ${errnoCode(error)}`);
-  }
-  let done = false;
   let bytes = 0;
-  try {
+  await writeFileAtomically(path, async (handle) => {
     for await (const chunk of await download()) {
       await handle.write(chunk);
       bytes += chunk.byteLength;
       report(bytes, false);
     }
-    await handle.sync();
-    await handle.close();
-    await rename(temp, path).catch((error: unknown) => {
-      throw new UsageError(`cannot write ${path}: ${errnoCode(error)}`);
-    });
-    done = true;
-    report(bytes, true);
-    return bytes;
-  } finally {
-    if (!done) {
-      await handle.close().catch(() => {});
-      await rm(temp, { force: true });
-    }
-  }
+  });
+  report(bytes, true);
+  return bytes;
 }
