@@ -65,25 +65,13 @@ export class Lifecycle {
     const generated = getAlgorithm(key.algorithm).generate();
     try {
       const { material, kekVersion } = await this.#keyring.wrapMaterial(tx, key, n, generated.secret, now);
-      const pending = activateAt !== null && activateAt.getTime() > now.getTime();
-      const version: VersionRecord = {
-        keyId: key.id,
-        version: n,
-        state: pending ? 'pre_active' : 'active',
-        createdAt: now.toISOString(),
-        activatedAt: pending ? null : now.toISOString(),
-        deactivatedAt: null,
-        compromisedAt: null,
-        destroyedAt: null,
-        uses: 0,
-        fingerprint: fingerprint(key.algorithm, generated.secret),
-        publicKey: generated.publicKeyPem,
-        material,
-        kekVersion,
-        trigger,
-        reserved: 0,
-        activateAt: pending ? activateAt.toISOString() : null,
-      };
+      const version = newVersionRecord(
+        key,
+        n,
+        { fingerprint: fingerprint(key.algorithm, generated.secret), publicKey: generated.publicKeyPem, material, kekVersion, trigger },
+        now,
+        activateAt,
+      );
       await tx.insertVersion(version);
       return version;
     } finally {
@@ -100,27 +88,9 @@ export class Lifecycle {
     now: Date,
     activateAt: Date | null,
   ): Promise<VersionRecord> {
-    const { material, fingerprint: objectFingerprint, publicKey } = this.#hsm.generate(key, n);
-    const pending = activateAt !== null && activateAt.getTime() > now.getTime();
-    const version: VersionRecord = {
-      keyId: key.id,
-      version: n,
-      state: pending ? 'pre_active' : 'active',
-      createdAt: now.toISOString(),
-      activatedAt: pending ? null : now.toISOString(),
-      deactivatedAt: null,
-      compromisedAt: null,
-      destroyedAt: null,
-      uses: 0,
-      fingerprint: objectFingerprint,
-      publicKey,
-      material,
-      // Not wrapped under a KEK: 0 names none.
-      kekVersion: 0,
-      trigger,
-      reserved: 0,
-      activateAt: pending ? activateAt.toISOString() : null,
-    };
+    const generated = this.#hsm.generate(key, n);
+    // Not wrapped under a KEK: kekVersion 0 names none.
+    const version = newVersionRecord(key, n, { ...generated, kekVersion: 0, trigger }, now, activateAt);
     try {
       await tx.insertVersion(version);
     } catch (error) {
@@ -179,24 +149,13 @@ export class Lifecycle {
     this.assertRotatable(key);
     const n = latest(versions) + 1;
     const { material, kekVersion } = await this.#keyring.wrapMaterial(tx, key, n, secret, now);
-    const version: VersionRecord = {
-      keyId: key.id,
-      version: n,
-      state: 'active',
-      createdAt: now.toISOString(),
-      activatedAt: now.toISOString(),
-      deactivatedAt: null,
-      compromisedAt: null,
-      destroyedAt: null,
-      uses: 0,
-      fingerprint: fingerprint(key.algorithm, secret),
-      publicKey: null,
-      material,
-      kekVersion,
-      trigger: 'import',
-      reserved: 0,
-      activateAt: null,
-    };
+    const version = newVersionRecord(
+      key,
+      n,
+      { fingerprint: fingerprint(key.algorithm, secret), publicKey: null, material, kekVersion, trigger: 'import' },
+      now,
+      null,
+    );
     await tx.insertVersion(version);
     const rotated: KeyRecord = { ...key, primaryVersion: n, nextRotationAt: nextRotation(key.rotationPeriod, now) };
     return {
@@ -360,4 +319,32 @@ export async function writeOutcome(tx: StoreOps, outcome: Outcome, now: Date): P
   await tx.appendEvents(outcome.events);
   await tx.announce({ kind: 'key', namespace: key.namespace, name: key.name, id: key.id });
   return key;
+}
+
+/**
+ * The record of a new version `n` of `key`: active now, or `pre_active`
+ * until `activateAt` when that lies ahead; no uses, nothing reserved.
+ */
+function newVersionRecord(
+  key: KeyRecord,
+  n: number,
+  made: Pick<VersionRecord, 'fingerprint' | 'publicKey' | 'material' | 'kekVersion' | 'trigger'>,
+  now: Date,
+  activateAt: Date | null,
+): VersionRecord {
+  const pending = activateAt !== null && activateAt.getTime() > now.getTime();
+  return {
+    keyId: key.id,
+    version: n,
+    state: pending ? 'pre_active' : 'active',
+    createdAt: now.toISOString(),
+    activatedAt: pending ? null : now.toISOString(),
+    deactivatedAt: null,
+    compromisedAt: null,
+    destroyedAt: null,
+    uses: 0,
+    ...made,
+    reserved: 0,
+    activateAt: pending ? activateAt.toISOString() : null,
+  };
 }
