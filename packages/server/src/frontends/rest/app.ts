@@ -20,6 +20,7 @@ import { countUnrouted, metricsRoutes } from './metrics-routes.js';
 import { principalRoutes } from './principal-routes.js';
 import { reportRoutes } from './report-routes.js';
 import { logRequest } from './request-log.js';
+import { compileSerializer } from './serialization.js';
 import { sysRoutes } from './sys-routes.js';
 import { totpRoutes } from './totp-routes.js';
 import { compileValidator } from './validation.js';
@@ -68,6 +69,8 @@ export async function buildRestApp(keyward: Keyward, options: RestOptions): Prom
 
   app.setValidatorCompiler((({ schema, httpPart }) =>
     compileValidator(schema as Record<string, unknown>, httpPart)) as FastifySchemaCompiler<unknown>);
+  // Routes with a response schema (responses.ts) answer through a compiled serializer that writes only its properties.
+  app.setSerializerCompiler(compileSerializer);
   // JSON only (API.md): without this, Fastify's built-in text/plain parser lets a text body reach validation.
   app.removeContentTypeParser('text/plain');
   // A JSON body is an object; `null` is what an empty optional body parses to.

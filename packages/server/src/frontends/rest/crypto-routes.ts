@@ -6,6 +6,7 @@ import type { Keyward } from '../../service/keyward.js';
 import { decodeBase64, encodeBase64 } from './base64.js';
 import { callContext } from './call-context.js';
 import { toWireError } from './error-table.js';
+import { dataKeyResponse, decryptResponse, encryptResponse, macResponse, signResponse, verifyResponse } from './responses.js';
 import { base64, context, keyParams } from './schemas.js';
 import { batchable, compileItemValidator, formatValidationError } from './validation.js';
 
@@ -38,11 +39,14 @@ function ctxOf(item: Item): EncryptionContext {
  * Registers an operation with a batch form: `{items:[…]}` answers per item in
  * order, and one bad item (even a malformed one) does not fail the others.
  */
-function batchRoute(app: FastifyInstance, op: string, item: object, summary: string, handle: ItemHandler): void {
+function batchRoute(app: FastifyInstance, op: string, item: object, response: object, summary: string, handle: ItemHandler): void {
   const validateItem = compileItemValidator(item);
   app.post<{ Params: Params; Body: Item & { items?: Item[] } }>(
     `/v1/keys/:name/${op}`,
-    { bodyLimit: BATCH_BODY_LIMIT, schema: { tags: ['crypto'], summary, params: keyParams, body: batchable(item) } },
+    {
+      bodyLimit: BATCH_BODY_LIMIT,
+      schema: { tags: ['crypto'], summary, params: keyParams, body: batchable(item), response: { 200: response } },
+    },
     async (req: FastifyRequest<{ Params: Params; Body: Item & { items?: Item[] } }>) => {
       const ctx = callContext(req);
       const { items } = req.body;
@@ -76,15 +80,20 @@ function batchRoute(app: FastifyInstance, op: string, item: object, summary: str
 export function cryptoRoutes(app: FastifyInstance, keyward: Keyward): void {
   const { crypto } = keyward;
 
-  batchRoute(app, 'encrypt', encryptItem, 'Encrypt under the primary version', async (ctx, key, item) =>
+  batchRoute(app, 'encrypt', encryptItem, encryptResponse, 'Encrypt under the primary version', async (ctx, key, item) =>
     crypto.encrypt(ctx, key, decodeBase64('plaintext', item.plaintext as string), ctxOf(item)),
   );
-  batchRoute(app, 'decrypt', decryptItem, 'Decrypt with the version the ciphertext names', async (ctx, key, item) => {
+  batchRoute(app, 'decrypt', decryptItem, decryptResponse, 'Decrypt with the version the ciphertext names', async (ctx, key, item) => {
     const { plaintext, keyVersion } = await crypto.decrypt(ctx, key, item.ciphertext as string, ctxOf(item));
     return { plaintext: encodeBase64(plaintext), keyVersion };
   });
-  batchRoute(app, 'rewrap', decryptItem, 'Re-encrypt under the primary version without returning plaintext', async (ctx, key, item) =>
-    crypto.rewrap(ctx, key, item.ciphertext as string, ctxOf(item)),
+  batchRoute(
+    app,
+    'rewrap',
+    decryptItem,
+    encryptResponse,
+    'Re-encrypt under the primary version without returning plaintext',
+    async (ctx, key, item) => crypto.rewrap(ctx, key, item.ciphertext as string, ctxOf(item)),
   );
 
   app.post<{ Params: Params; Body: { bytes?: number; context?: EncryptionContext; includePlaintext?: boolean } }>(
@@ -99,6 +108,7 @@ export function cryptoRoutes(app: FastifyInstance, keyward: Keyward): void {
           additionalProperties: false,
           properties: { bytes: { type: 'integer', minimum: 1, maximum: 1024 }, context, includePlaintext: { type: 'boolean' } },
         },
+        response: { 200: dataKeyResponse },
       },
     },
     async (req) => {
@@ -118,6 +128,7 @@ export function cryptoRoutes(app: FastifyInstance, keyward: Keyward): void {
         summary: 'Sign a message (or a digest, for ECDSA)',
         params: keyParams,
         body: { type: 'object', additionalProperties: false, properties: { message: base64, digest: base64 }, ...oneInput },
+        response: { 200: signResponse },
       },
     },
     async (req) => {
@@ -140,6 +151,7 @@ export function cryptoRoutes(app: FastifyInstance, keyward: Keyward): void {
           properties: { message: base64, digest: base64, signature: base64, keyVersion },
           ...oneInput,
         },
+        response: { 200: verifyResponse },
       },
     },
     async (req) =>
@@ -160,6 +172,7 @@ export function cryptoRoutes(app: FastifyInstance, keyward: Keyward): void {
         summary: 'Compute a MAC with the primary version',
         params: keyParams,
         body: { type: 'object', required: ['message'], additionalProperties: false, properties: { message: base64 } },
+        response: { 200: macResponse },
       },
     },
     async (req) => {
@@ -176,6 +189,7 @@ export function cryptoRoutes(app: FastifyInstance, keyward: Keyward): void {
         summary: 'Verify a MAC against every version that may still verify',
         params: keyParams,
         body: { type: 'object', required: ['message', 'mac'], additionalProperties: false, properties: { message: base64, mac: base64 } },
+        response: { 200: verifyResponse },
       },
     },
     async (req) =>

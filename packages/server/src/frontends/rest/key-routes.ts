@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Keyward } from '../../service/keyward.js';
 import { callContext } from './call-context.js';
 import { held } from './held.js';
+import { keyListSchema, keyViewSchema } from './responses.js';
 import {
   algorithm,
   DEFAULT_PAGE,
@@ -88,6 +89,9 @@ const listQuery = {
 
 type Params = { name: string };
 
+/** Every key action answers the key (202 with the pending approval when it is held for a quorum). */
+const ok = { 200: keyViewSchema } as const;
+
 /** Actions that take no body: none, `{}` or `null`; any field is unknown (never silently ignored). */
 const noBody = { type: ['object', 'null'], additionalProperties: false, properties: {} } as const;
 
@@ -101,13 +105,13 @@ const versionParams = {
 export function keyRoutes(app: FastifyInstance, keyward: Keyward): void {
   app.post<{ Body: CreateKeyRequest }>(
     '/v1/keys',
-    { schema: { tags: ['keys'], summary: 'Create a key with version 1 active', body: createBody } },
+    { schema: { tags: ['keys'], summary: 'Create a key with version 1 active', body: createBody, response: { 201: keyViewSchema } } },
     async (req, reply) => reply.code(201).send(await keyward.keys.create(callContext(req), req.body)),
   );
 
   app.get<{ Querystring: KeyListQuery }>(
     '/v1/keys',
-    { schema: { tags: ['keys'], summary: 'List keys, filtered and paged', querystring: listQuery } },
+    { schema: { tags: ['keys'], summary: 'List keys, filtered and paged', querystring: listQuery, response: { 200: keyListSchema } } },
     async (req) => {
       const { limit, cursor, ...filter } = req.query;
       return keyward.keys.list(callContext(req), { ...filter, limit: limit ?? DEFAULT_PAGE, cursor: cursor ?? null });
@@ -116,13 +120,13 @@ export function keyRoutes(app: FastifyInstance, keyward: Keyward): void {
 
   app.get<{ Params: Params }>(
     '/v1/keys/:name',
-    { schema: { tags: ['keys'], summary: 'A key with its versions', params: keyParams } },
+    { schema: { tags: ['keys'], summary: 'A key with its versions', params: keyParams, response: ok } },
     async (req) => keyward.keys.get(callContext(req), req.params.name),
   );
 
   app.patch<{ Params: Params; Body: PatchKeyRequest }>(
     '/v1/keys/:name',
-    { schema: { tags: ['keys'], summary: 'Change key metadata', params: keyParams, body: patchBody } },
+    { schema: { tags: ['keys'], summary: 'Change key metadata', params: keyParams, body: patchBody, response: ok } },
     async (req, reply) => held(reply, await keyward.keys.patch(callContext(req), req.params.name, req.body)),
   );
 
@@ -138,6 +142,7 @@ export function keyRoutes(app: FastifyInstance, keyward: Keyward): void {
           additionalProperties: false,
           properties: { reason, activationDate: rfc3339 },
         },
+        response: ok,
       },
     },
     async (req) => keyward.keys.rotate(callContext(req), req.params.name, req.body?.reason ?? null, req.body?.activationDate ?? null),
@@ -151,6 +156,7 @@ export function keyRoutes(app: FastifyInstance, keyward: Keyward): void {
         summary: "Record a review of the key by its owner or a key administrator; the next one falls due a class's review interval later",
         params: keyParams,
         body: { type: ['object', 'null'], additionalProperties: false, properties: { note: reason } },
+        response: ok,
       },
     },
     async (req) => keyward.keys.review(callContext(req), req.params.name, req.body?.note ?? null),
@@ -165,6 +171,7 @@ export function keyRoutes(app: FastifyInstance, keyward: Keyward): void {
           summary: `${action === 'enable' ? 'Enable' : 'Disable'} every cryptographic operation of the key`,
           params: keyParams,
           body: noBody,
+          response: ok,
         },
       },
       async (req, reply) => held(reply, await keyward.keys.setEnabled(callContext(req), req.params.name, action === 'enable')),
@@ -179,6 +186,7 @@ export function keyRoutes(app: FastifyInstance, keyward: Keyward): void {
         summary: 'Declare a version compromised: it only decrypts and verifies for recovery; a compromised primary rotates at once',
         params: versionParams,
         body: { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason: { ...reason, minLength: 1 } } },
+        response: ok,
       },
     },
     async (req) => keyward.keys.compromiseVersion(callContext(req), req.params.name, req.params.version, req.body.reason),
@@ -192,6 +200,7 @@ export function keyRoutes(app: FastifyInstance, keyward: Keyward): void {
         summary: 'Schedule crypto-shredding after 7 to 30 days (never below the class minimum)',
         params: keyParams,
         body: { type: ['object', 'null'], additionalProperties: false, properties: { days: { type: 'integer', minimum: 7, maximum: 30 } } },
+        response: ok,
       },
     },
     async (req, reply) => held(reply, await keyward.keys.scheduleDeletion(callContext(req), req.params.name, req.body?.days ?? null)),
@@ -199,7 +208,15 @@ export function keyRoutes(app: FastifyInstance, keyward: Keyward): void {
 
   app.post<{ Params: Params }>(
     '/v1/keys/:name/cancel-deletion',
-    { schema: { tags: ['keys'], summary: 'Cancel a scheduled deletion; the key returns disabled', params: keyParams, body: noBody } },
+    {
+      schema: {
+        tags: ['keys'],
+        summary: 'Cancel a scheduled deletion; the key returns disabled',
+        params: keyParams,
+        body: noBody,
+        response: ok,
+      },
+    },
     async (req) => keyward.keys.cancelDeletion(callContext(req), req.params.name),
   );
 
@@ -211,6 +228,7 @@ export function keyRoutes(app: FastifyInstance, keyward: Keyward): void {
         summary: 'Deactivate a non-primary version: it may still decrypt and verify, never encrypt or sign',
         params: versionParams,
         body: noBody,
+        response: ok,
       },
     },
     async (req) => keyward.keys.deactivateVersion(callContext(req), req.params.name, req.params.version),
@@ -224,6 +242,7 @@ export function keyRoutes(app: FastifyInstance, keyward: Keyward): void {
         summary: "Erase a non-primary version's material for good (deactivate it first); the metadata stays as a tombstone",
         params: versionParams,
         body: noBody,
+        response: ok,
       },
     },
     async (req, reply) => held(reply, await keyward.keys.destroyVersion(callContext(req), req.params.name, req.params.version)),
