@@ -53,5 +53,12 @@ describe('GET /v1/openapi.json', () => {
     expect(create.required).toEqual(['name', 'algorithm', 'owner']);
     expect(create.additionalProperties).toBe(false);
     expect(create.properties.algorithm.enum).toContain('ml-dsa-65');
+    // Answers are documented where the route declares them (responses.ts).
+    const answer = (path: string, method: string, status: string) =>
+      r.body.paths[path][method].responses[status].content['application/json'].schema;
+    expect(answer('/v1/keys', 'post', '201').required).toContain('primaryVersion');
+    expect(Object.keys(answer('/v1/keys', 'get', '200').properties)).toEqual(['keys', 'nextCursor']);
+    expect(Object.keys(answer('/v1/keys/{name}/encrypt', 'post', '200').properties)).toEqual(['ciphertext', 'keyVersion', 'items']);
+    expect(answer('/v1/keys/{name}/verify', 'post', '200').properties.keyVersion.nullable).toBe(true);
   });
 });
