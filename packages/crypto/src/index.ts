@@ -39,6 +39,7 @@ export {
 } from './key-transport.js';
 export type { MacAlgorithm } from './mac.js';
 export { mac, verifyMac } from './mac.js';
+export { forgetPrivateKey } from './node-keys.js';
 export { publicJwk, publicJwkFromPem, publicKeyPem } from './public-key.js';
 export type { AlgorithmSpec, GeneratedKey } from './registry.js';
 export { getAlgorithm, isAlgorithmName } from './registry.js';

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import type { AlgorithmName } from '@keyward/wire';
 import { CryptoError } from './errors.js';
 import { pemToDer } from './pem.js';
@@ -51,14 +51,50 @@ function checkShape(alg: ClassicalAlgorithm, key: KeyObject): KeyObject {
 }
 
 /** Loads a PKCS#8 DER secret (RFC 5208) and checks that it fits `alg`; throws `CryptoError('invalid_key')`. */
+/** A KeyObject parsed from a secret, with the algorithm it was checked for and the secret's digest then. */
+interface Parsed {
+  alg: ClassicalAlgorithm;
+  digest: Buffer;
+  key: KeyObject;
+}
+
+/**
+ * KeyObjects parsed from PKCS#8 secrets, by the secret array's identity.
+ * OpenSSL 3 takes 100–500 µs to decode a PKCS#8 key, far more than an
+ * Ed25519 or ECDSA signature, and the server hands the same cached array
+ * for a version until it evicts it. An entry goes when its array is
+ * garbage-collected or {@link forgetPrivateKey} is called (the server does
+ * so whenever it zeroes a secret); an array whose bytes changed since is
+ * parsed again (the digest no longer matches), never served a stale key.
+ */
+const parsed = new WeakMap<Uint8Array, Parsed>();
+
+function digestOf(secret: Uint8Array): Buffer {
+  return createHash('sha256').update(secret).digest();
+}
+
 export function privateKeyFor(alg: ClassicalAlgorithm, secret: Uint8Array): KeyObject {
+  const digest = digestOf(secret);
+  const hit = parsed.get(secret);
+  if (hit !== undefined && hit.alg === alg && timingSafeEqual(hit.digest, digest)) return hit.key;
   let key: KeyObject;
   try {
     key = createPrivateKey({ key: buffer(secret), format: 'der', type: 'pkcs8' });
   } catch {
     throw new CryptoError('invalid_key', `secret is not a PKCS#8 ${alg} key`);
   }
-  return checkShape(alg, key);
+  checkShape(alg, key);
+  parsed.set(secret, { alg, digest, key });
+  return key;
+}
+
+/**
+ * Drops the KeyObject parsed from `secret`, if any: call it when the secret
+ * is zeroed or discarded, so the parsed copy is no longer reachable either
+ * (OpenSSL clears its private key memory when the object is collected).
+ */
+export function forgetPrivateKey(secret: Uint8Array): void {
+  parsed.delete(secret);
 }
 
 /** Loads an SPKI public key (PEM string, or DER bytes) and checks that it fits `alg`; throws `CryptoError('invalid_key')`. */
