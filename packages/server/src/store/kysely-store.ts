@@ -19,6 +19,7 @@ import type {
 import { type Kysely, type Selectable, sql } from 'kysely';
 import * as alerts from './alert-ops.js';
 import type { AlertCursor, AlertFilter, AlertRecord, DetectorStateRow, StoredAlert } from './alert-records.js';
+import { insertAuditRecords } from './audit-insert.js';
 import * as byok from './byok-ops.js';
 import type { ImportTokenRecord, WrappingKeyRecord } from './byok-records.js';
 import type { Change, ChangeListener } from './change.js';
@@ -623,28 +624,7 @@ class KyselyOps implements StoreOps {
   async appendAudit(records: readonly ChainedAuditRecord[]): Promise<void> {
     const last = records.at(-1);
     if (last === undefined) return;
-    await this.db
-      .insertInto('audit_events')
-      .values(
-        records.map((r) => ({
-          time: r.time,
-          actor: r.actor,
-          action: r.action,
-          namespace: r.namespace,
-          key_name: r.key,
-          key_version: r.keyVersion,
-          outcome: r.outcome,
-          error_code: r.errorCode,
-          request_id: r.requestId,
-          source: r.source,
-          details: JSON.stringify(r.details),
-          chain: r.chain,
-          chain_seq: r.chainSeq,
-          prev_hash: r.prevHash,
-          hash: r.hash,
-        })),
-      )
-      .execute();
+    await insertAuditRecords(this.db, records);
     await this.db.updateTable('audit_chains').set({ seq: last.chainSeq, hash: last.hash }).where('chain', '=', last.chain).execute();
   }
 

@@ -42,6 +42,29 @@ export function describeAuditChainConformance(kind: StoreKind): void {
       expect(await store.listAuditChain('node-c', 0, 2)).toEqual([]);
     });
 
+    it("one append of 5,000 records (beyond both dialects' limit of bound parameters per statement) stores each, in order and intact", async () => {
+      const { store } = await open();
+      // 5,000 × 15 parameters: over SQLite's 32,766 and PostgreSQL's 65,535 for one statement.
+      const records = links('node-a', 1, 5000).map((r, i): ChainedAuditRecord => ({
+        ...r,
+        actor: i % 7 === 0 ? null : `svc-${i}`,
+        keyVersion: i % 5 === 0 ? null : i,
+        outcome: i % 3 === 0 ? 'denied' : 'success',
+        errorCode: i % 3 === 0 ? 'forbidden' : null,
+        details: { item: i, note: i % 2 === 0 ? 'even' : 'odd \u2028 "quoted"' },
+      }));
+      await store.transaction(async (tx) => {
+        await tx.lockAuditHead('node-a');
+        await tx.appendAudit(records);
+      });
+      expect(await store.auditHeads()).toEqual([{ chain: 'node-a', seq: 5000, hash: 'node-a-5000' }]);
+      const stored = [];
+      for (let after = 0; after < 5000; after += 1000) stored.push(...(await store.listAuditChain('node-a', after, 1000)));
+      expect(stored).toHaveLength(5000);
+      expect(stored.map(({ seq: _seq, ...rest }) => rest)).toEqual(records);
+      expect(stored.map((r) => r.seq)).toEqual([...stored.map((r) => r.seq)].sort((a, b) => a - b));
+    });
+
     it('a rolled-back append leaves neither records nor a moved head, and reports to the transaction hooks', async () => {
       const { store } = await open();
       const seen: boolean[] = [];
