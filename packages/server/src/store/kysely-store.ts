@@ -448,7 +448,11 @@ class KyselyOps implements StoreOps {
   }
 
   async appendEvents(events: readonly KeyEvent[]): Promise<void> {
-    if (events.length === 0) return;
+    // 1,000 rows of 7 columns per statement, under SQLite's 32,766 bound parameters (offboarding an owner of many keys).
+    for (let at = 0; at < events.length; at += 1000) await this.#insertEvents(events.slice(at, at + 1000));
+  }
+
+  async #insertEvents(events: readonly KeyEvent[]): Promise<void> {
     await this.db
       .insertInto('events')
       .values(

@@ -45,14 +45,16 @@ export function describeAuditChainConformance(kind: StoreKind): void {
     it("one append of 5,000 records (beyond both dialects' limit of bound parameters per statement) stores each, in order and intact", async () => {
       const { store } = await open();
       // 5,000 × 15 parameters: over SQLite's 32,766 and PostgreSQL's 65,535 for one statement.
-      const records = links('node-a', 1, 5000).map((r, i): ChainedAuditRecord => ({
-        ...r,
-        actor: i % 7 === 0 ? null : `svc-${i}`,
-        keyVersion: i % 5 === 0 ? null : i,
-        outcome: i % 3 === 0 ? 'denied' : 'success',
-        errorCode: i % 3 === 0 ? 'forbidden' : null,
-        details: { item: i, note: i % 2 === 0 ? 'even' : 'odd \u2028 "quoted"' },
-      }));
+      const records = links('node-a', 1, 5000).map(
+        (r, i): ChainedAuditRecord => ({
+          ...r,
+          actor: i % 7 === 0 ? null : `svc-${i}`,
+          keyVersion: i % 5 === 0 ? null : i,
+          outcome: i % 3 === 0 ? 'denied' : 'success',
+          errorCode: i % 3 === 0 ? 'forbidden' : null,
+          details: { item: i, note: i % 2 === 0 ? 'even' : 'odd \u2028 "quoted"' },
+        }),
+      );
       await store.transaction(async (tx) => {
         await tx.lockAuditHead('node-a');
         await tx.appendAudit(records);

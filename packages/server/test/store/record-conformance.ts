@@ -59,6 +59,28 @@ export function describeRecordConformance(open: OpenStores): void {
       expect(v2!.material).toBeNull();
     });
 
+    it('appendEvents stores 6,000 events of one transaction in order (more than one statement may bind)', async () => {
+      const { store } = await open();
+      const events = Array.from({ length: 6000 }, (_, i) => ({
+        type: 'key.rotated' as const,
+        time: '2026-06-01T00:00:00.000Z',
+        namespace: 'payments',
+        key: `key-${i}`,
+        keyId: null,
+        version: i + 1,
+        data: { trigger: 'event', n: i, last: i === 5999 },
+      }));
+      await store.transaction((tx) => tx.appendEvents(events));
+      const stored = [];
+      for (let after = 0; ; ) {
+        const page = await store.listEvents(after, 2500);
+        if (page.length === 0) break;
+        stored.push(...page);
+        after = page.at(-1)?.id ?? after;
+      }
+      expect(stored.map(({ id: _id, ...event }) => event)).toEqual(events);
+    });
+
     it('addUses increments one version only, also concurrently', async () => {
       const { store } = await open();
       const key = keyRecord();
