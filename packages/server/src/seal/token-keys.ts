@@ -10,8 +10,9 @@ export interface RsaPublicNumbers {
  * Key versions that live inside the seal's token (an HSM over PKCS#11) as
  * non-extractable objects: generated there, used there, destroyed there.
  * Only the PKCS#11 seal offers it ({@link tokenKeysOf}); it shares the
- * seal's module and session. Every method is synchronous (the token answers
- * before it returns) and throws `KeywardError('sealed')` while the seal is
+ * seal's module and session. Every method but RSA generation is synchronous
+ * (the token answers before it returns); each throws (or, for RSA
+ * generation, rejects with) `KeywardError('sealed')` while the seal is
  * sealed or the token is away. `id` is the object's CKA_ID, `label` its
  * CKA_LABEL, which binds the object to one key version: an object found
  * under `id` with another label is refused as an integrity failure.
@@ -27,8 +28,13 @@ export interface TokenKeys {
   generateEcKeyPair(id: Uint8Array, label: string): Uint8Array;
   /** ECDSA in the token with the private key `id` over `digest`; returns `r ‖ s`. */
   ecdsaSignDigest(id: Uint8Array, label: string, digest: Uint8Array): Uint8Array;
-  /** Generates an RSA key pair of `modulusBits` (e = 65537) in the token (the private key sensitive, never extractable, sign only); returns the public numbers. */
-  generateRsaKeyPair(id: Uint8Array, label: string, modulusBits: number): RsaPublicNumbers;
+  /**
+   * Generates an RSA key pair of `modulusBits` (e = 65537) in the token (the
+   * private key sensitive, never extractable, sign only); resolves to the
+   * public numbers. Asynchronous: generation takes seconds in a software
+   * token and runs off the event loop, on a session of its own.
+   */
+  generateRsaKeyPair(id: Uint8Array, label: string, modulusBits: number): Promise<RsaPublicNumbers>;
   /** RSASSA-PSS in the token with the private key `id` over `message` (hashed in the token), MGF1 with `hash`, salt of `saltLength` bytes. */
   rsaPssSign(id: Uint8Array, label: string, hash: 'sha256' | 'sha512', saltLength: number, message: Uint8Array): Uint8Array;
   /** Destroys the objects with CKA_ID `id` (`C_DestroyObject`); false when the token holds none. */

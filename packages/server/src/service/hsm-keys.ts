@@ -93,12 +93,16 @@ export class HsmKeys {
    * public key as SPKI PEM, built by node:crypto from the point or the
    * modulus and exponent the token returned.
    */
-  generate(key: Pick<KeyRecord, 'id' | 'algorithm'>, n: number): { material: Uint8Array; fingerprint: string; publicKey: string | null } {
+  async generate(
+    key: Pick<KeyRecord, 'id' | 'algorithm'>,
+    n: number,
+  ): Promise<{ material: Uint8Array; fingerprint: string; publicKey: string | null }> {
     const token = this.#require();
     const id = randomBytes(OBJECT_ID_BYTES);
     const pss = RSA_PSS[key.algorithm];
     if (pss !== undefined) {
-      const numbers = token.generateRsaKeyPair(id, versionLabel(key.id, n), pss.bits);
+      // Seconds in a software token: generated off the event loop (the key's transaction waits, other requests go on).
+      const numbers = await token.generateRsaKeyPair(id, versionLabel(key.id, n), pss.bits);
       const publicKey = createPublicKey({
         key: { kty: 'RSA', n: toB64url(numbers.modulus), e: toB64url(numbers.publicExponent) },
         format: 'jwk',

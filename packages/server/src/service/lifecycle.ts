@@ -88,7 +88,7 @@ export class Lifecycle {
     now: Date,
     activateAt: Date | null,
   ): Promise<VersionRecord> {
-    const generated = this.#hsm.generate(key, n);
+    const generated = await this.#hsm.generate(key, n);
     // Not wrapped under a KEK: kekVersion 0 names none.
     const version = newVersionRecord(key, n, { ...generated, kekVersion: 0, trigger }, now, activateAt);
     try {

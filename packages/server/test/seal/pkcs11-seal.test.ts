@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CryptoError } from '@keyward/crypto';
@@ -220,6 +220,55 @@ describe('Pkcs11Seal', () => {
       return (await seal.unwrap(wrapped, bound)).every((b) => b === (i & 0xff));
     });
     expect(await Promise.all(jobs)).toEqual(Array.from({ length: 300 }, () => true));
+  });
+
+  it('RSA generation runs off the event loop on a session of its own: the loop turns and the seal keeps wrapping meanwhile', async () => {
+    const seal = makeSeal(`rsa-${randomUUID()}`);
+    await seal.init();
+    const token = seal.tokenKeys();
+    const id = randomBytes(16);
+    let finished = false;
+    const generated = token.generateRsaKeyPair(id, `keyward:rsa-test:v1`, 3072).finally(() => {
+      finished = true;
+    });
+    // A synchronous generation would be over before the first turn; the thread pool takes far longer than one.
+    let turns = 0;
+    let wrapped = 0;
+    while (!finished) {
+      await new Promise((resolve) => setImmediate(resolve));
+      turns++;
+      // The seal's own session is free: wraps and unwraps go on while the token generates.
+      if (wrapped < 20) {
+        const blob = await seal.wrap(Uint8Array.of(turns & 0xff), aad);
+        expect(await seal.unwrap(blob, aad)).toEqual(Uint8Array.of(turns & 0xff));
+        wrapped++;
+      }
+    }
+    expect(turns).toBeGreaterThan(1);
+    expect(wrapped).toBeGreaterThan(0);
+    const numbers = await generated;
+    expect(numbers.modulus).toHaveLength(384);
+    expect(Buffer.from(numbers.publicExponent).toString('hex')).toBe('010001');
+    // The pair is in the token under its id, and the seal's session (not the closed spare one) can use and destroy it.
+    const signature = token.rsaPssSign(id, 'keyward:rsa-test:v1', 'sha256', 32, new TextEncoder().encode('m'));
+    expect(signature).toHaveLength(384);
+    expect(token.destroyKey(id)).toBe(true);
+  });
+
+  it('RSA generation on a sealed seal rejects with sealed and leaves nothing in the token', async () => {
+    const seal = makeSeal(`rsa-${randomUUID()}`);
+    await seal.init();
+    const token = seal.tokenKeys();
+    seal.seal();
+    const id = randomBytes(16);
+    const error = await rejection(token.generateRsaKeyPair(id, 'keyward:rsa-sealed:v1', 3072));
+    expect((error as KeywardError).code).toBe('sealed');
+    const look = inspect();
+    try {
+      expect(look.find('keyward:rsa-sealed:v1')).toEqual([]);
+    } finally {
+      look.close();
+    }
   });
 
   it('a blob from another key in the token is decrypt_failed, not sealed', async () => {

@@ -163,7 +163,7 @@ export class Pkcs11Seal implements Seal {
           s.signDigestWith(object(s, id, label, loadPkcs11Library(this.#config.library).ck.CKO_PRIVATE_KEY), digest),
         ),
       generateRsaKeyPair: (id: Uint8Array, label: string, modulusBits: number) =>
-        this.#withSession((s) => s.generateVersionRsaKeyPair(id, label, modulusBits)),
+        this.#withSpareSession((s) => s.generateVersionRsaKeyPair(id, label, modulusBits)),
       rsaPssSign: (id: Uint8Array, label: string, hash: 'sha256' | 'sha512', saltLength: number, message: Uint8Array) =>
         this.#withSession((s) =>
           s.signPssWith(object(s, id, label, loadPkcs11Library(this.#config.library).ck.CKO_PRIVATE_KEY), hash, saltLength, message),
@@ -203,6 +203,29 @@ export class Pkcs11Seal implements Seal {
   }
 
   /** A new logged-in session with the root key found; throws {@link Pkcs11Failure}. */
+  /**
+   * Runs a long asynchronous `op` on a session of its own, opened for it and
+   * closed after, so the seal's session stays free for the synchronous calls
+   * that interleave meanwhile (PKCS#11 lets an application's sessions share
+   * its login; closing this one logs nothing out while the seal's is open).
+   * Failures answer `sealed` as the seal's own session's do.
+   */
+  async #withSpareSession<T>(op: (session: Pkcs11Session) => Promise<T>): Promise<T> {
+    const pin = this.#pin;
+    if (pin === null) throw sealedError(this.kind);
+    let session: Pkcs11Session | null = null;
+    try {
+      session = new Pkcs11Session(loadPkcs11Library(this.#config.library), this.#config, pin);
+      return await op(session);
+    } catch (error) {
+      if (!(error instanceof Pkcs11Failure)) throw error;
+      const reason = isLost(error) ? `the PKCS#11 token is unavailable: ${error.message}` : error.message;
+      throw new KeywardError('sealed', `${reason}; the pkcs11 seal cannot generate keys until the token answers again`);
+    } finally {
+      session?.close();
+    }
+  }
+
   #reconnect(pin: string): Pkcs11Session {
     const session = new Pkcs11Session(loadPkcs11Library(this.#config.library), this.#config, pin);
     try {

@@ -1,4 +1,4 @@
-import type { Handle, Mechanism, RsaPSS } from 'pkcs11js';
+import type { Handle, Mechanism, RsaPSS, Template } from 'pkcs11js';
 import type { RsaPublicNumbers } from '../token-keys.js';
 import { zero } from '../zero.js';
 import { ckrName, type Pkcs11Js, type Pkcs11Library } from './pkcs11-library.js';
@@ -51,9 +51,10 @@ const ROOT_KEY_BITS = 256;
 
 /**
  * One logged-in read/write session on the token and the root key's handle.
- * Every call is synchronous (pkcs11js blocks until the token answers), so
- * two operations never interleave on the session: an `EncryptInit` is
- * always followed by its `Encrypt` before anything else runs.
+ * Every call but RSA generation is synchronous (pkcs11js blocks until the
+ * token answers), so two operations never interleave on the session: an
+ * `EncryptInit` is always followed by its `Encrypt` before anything else
+ * runs. RSA generation is asynchronous and runs on a session of its own.
  */
 export class Pkcs11Session {
   readonly #lib: Pkcs11Library;
@@ -245,35 +246,9 @@ export class Pkcs11Session {
    */
   generateVersionKeyPair(id: Uint8Array, label: string): Uint8Array {
     const { ck, module } = this.#lib;
-    const common = [
-      { type: ck.CKA_ID, value: Buffer.from(id) },
-      { type: ck.CKA_LABEL, value: label },
-      { type: ck.CKA_TOKEN, value: true },
-      { type: ck.CKA_MODIFIABLE, value: false },
-    ];
+    const [publicTemplate, privateTemplate] = this.#signingPair(id, label, [{ type: ck.CKA_EC_PARAMS, value: P256_OID }]);
     const pair = call('generate a key pair in the token', () =>
-      module.C_GenerateKeyPair(
-        this.#session,
-        { mechanism: ck.CKM_EC_KEY_PAIR_GEN },
-        [
-          ...common,
-          { type: ck.CKA_EC_PARAMS, value: P256_OID },
-          { type: ck.CKA_VERIFY, value: true },
-          { type: ck.CKA_ENCRYPT, value: false },
-          { type: ck.CKA_WRAP, value: false },
-          { type: ck.CKA_DERIVE, value: false },
-        ],
-        [
-          ...common,
-          { type: ck.CKA_PRIVATE, value: true },
-          { type: ck.CKA_SENSITIVE, value: true },
-          { type: ck.CKA_EXTRACTABLE, value: false },
-          { type: ck.CKA_SIGN, value: true },
-          { type: ck.CKA_DECRYPT, value: false },
-          { type: ck.CKA_UNWRAP, value: false },
-          { type: ck.CKA_DERIVE, value: false },
-        ],
-      ),
+      module.C_GenerateKeyPair(this.#session, { mechanism: ck.CKM_EC_KEY_PAIR_GEN }, publicTemplate, privateTemplate),
     );
     this.#objects.set(`${ck.CKO_PRIVATE_KEY}:${hex(id)}`, pair.privateKey);
     const point = call('read the public key', () =>
@@ -287,39 +262,30 @@ export class Pkcs11Session {
    * public exponent 65537, token objects): the private key sensitive, never
    * extractable, sign only; the public key verify only. Returns the public
    * key's modulus and exponent (big-endian, as PKCS#11 stores them).
+   *
+   * The only call here that does not block: finding the primes of a 4096-bit
+   * modulus takes a software token 1–6 s, so the generation runs in libuv's thread
+   * pool (`C_GenerateKeyPairAsync`) and the event loop keeps serving. Call it
+   * on a session of its own ({@link Pkcs11Seal}'s spare session), never on
+   * one that other calls use meanwhile.
    */
-  generateVersionRsaKeyPair(id: Uint8Array, label: string, modulusBits: number): RsaPublicNumbers {
+  async generateVersionRsaKeyPair(id: Uint8Array, label: string, modulusBits: number): Promise<RsaPublicNumbers> {
     const { ck, module } = this.#lib;
-    const common = [
-      { type: ck.CKA_ID, value: Buffer.from(id) },
-      { type: ck.CKA_LABEL, value: label },
-      { type: ck.CKA_TOKEN, value: true },
-      { type: ck.CKA_MODIFIABLE, value: false },
-    ];
-    const pair = call('generate an RSA key pair in the token', () =>
-      module.C_GenerateKeyPair(
+    const [publicTemplate, privateTemplate] = this.#signingPair(id, label, [
+      { type: ck.CKA_MODULUS_BITS, value: modulusBits },
+      { type: ck.CKA_PUBLIC_EXPONENT, value: RSA_PUBLIC_EXPONENT },
+    ]);
+    let pair: { privateKey: Handle; publicKey: Handle };
+    try {
+      pair = await module.C_GenerateKeyPairAsync(
         this.#session,
         { mechanism: ck.CKM_RSA_PKCS_KEY_PAIR_GEN },
-        [
-          ...common,
-          { type: ck.CKA_MODULUS_BITS, value: modulusBits },
-          { type: ck.CKA_PUBLIC_EXPONENT, value: RSA_PUBLIC_EXPONENT },
-          { type: ck.CKA_VERIFY, value: true },
-          { type: ck.CKA_ENCRYPT, value: false },
-          { type: ck.CKA_WRAP, value: false },
-        ],
-        [
-          ...common,
-          { type: ck.CKA_PRIVATE, value: true },
-          { type: ck.CKA_SENSITIVE, value: true },
-          { type: ck.CKA_EXTRACTABLE, value: false },
-          { type: ck.CKA_SIGN, value: true },
-          { type: ck.CKA_DECRYPT, value: false },
-          { type: ck.CKA_UNWRAP, value: false },
-          { type: ck.CKA_DERIVE, value: false },
-        ],
-      ),
-    );
+        publicTemplate,
+        privateTemplate,
+      );
+    } catch (error) {
+      throw failure('generate an RSA key pair in the token', error);
+    }
     this.#objects.set(`${ck.CKO_PRIVATE_KEY}:${hex(id)}`, pair.privateKey);
     const [modulus, exponent] = call('read the public key', () =>
       module.C_GetAttributeValue(this.#session, pair.publicKey, [{ type: ck.CKA_MODULUS }, { type: ck.CKA_PUBLIC_EXPONENT }]),
@@ -407,6 +373,42 @@ export class Pkcs11Session {
     try {
       this.#lib.module.C_CloseSession(this.#session);
     } catch {}
+  }
+
+  /**
+   * Templates of a version's signing key pair (token objects, not
+   * modifiable): the public key verify only, the private key private,
+   * sensitive, never extractable, sign only; `publicParameters` are the
+   * algorithm's (curve, or modulus size and exponent).
+   */
+  #signingPair(id: Uint8Array, label: string, publicParameters: Template): [Template, Template] {
+    const { ck } = this.#lib;
+    const common = [
+      { type: ck.CKA_ID, value: Buffer.from(id) },
+      { type: ck.CKA_LABEL, value: label },
+      { type: ck.CKA_TOKEN, value: true },
+      { type: ck.CKA_MODIFIABLE, value: false },
+    ];
+    return [
+      [
+        ...common,
+        ...publicParameters,
+        { type: ck.CKA_VERIFY, value: true },
+        { type: ck.CKA_ENCRYPT, value: false },
+        { type: ck.CKA_WRAP, value: false },
+        { type: ck.CKA_DERIVE, value: false },
+      ],
+      [
+        ...common,
+        { type: ck.CKA_PRIVATE, value: true },
+        { type: ck.CKA_SENSITIVE, value: true },
+        { type: ck.CKA_EXTRACTABLE, value: false },
+        { type: ck.CKA_SIGN, value: true },
+        { type: ck.CKA_DECRYPT, value: false },
+        { type: ck.CKA_UNWRAP, value: false },
+        { type: ck.CKA_DERIVE, value: false },
+      ],
+    ];
   }
 
   #requireKey(): Handle {
@@ -505,10 +507,15 @@ function call<T>(doing: string, fn: () => T): T {
   try {
     return fn();
   } catch (error) {
-    if (error instanceof Pkcs11Failure) throw error;
-    const ckr = ckrName(error);
-    throw new Pkcs11Failure(`cannot ${doing} (${ckr ?? 'unknown error'})`, ckr);
+    throw failure(doing, error);
   }
+}
+
+/** `error` of a PKCS#11 call as a {@link Pkcs11Failure} naming what was being done and the `CKR_…` value. */
+function failure(doing: string, error: unknown): Pkcs11Failure {
+  if (error instanceof Pkcs11Failure) return error;
+  const ckr = ckrName(error);
+  return new Pkcs11Failure(`cannot ${doing} (${ckr ?? 'unknown error'})`, ckr);
 }
 
 /**
