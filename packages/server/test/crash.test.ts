@@ -1,10 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, KEYWARD_BIN, stop } from './support/processes.js';
 import { freshStore, type TestStore } from './support/stores.js';
 
 /**
@@ -12,7 +11,6 @@ import { freshStore, type TestStore } from './support/stores.js';
  * leave every key consistent: each rotation is one transaction. Two workers,
  * killed together with their primary.
  */
-const BIN = fileURLToPath(new URL('../../../bin/keyward', import.meta.url));
 const TOKEN = `kw_crash_${'c'.repeat(40)}`;
 const children: ChildProcess[] = [];
 let store: TestStore;
@@ -30,21 +28,11 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 async function start(port: number): Promise<ChildProcess> {
   const args = ['server', '--data-dir', dir, '--listen', `127.0.0.1:${port}`, '--scheduler-interval', '1s', '--workers', '2'];
   if (store.kind === 'postgres') args.push('--database-url', store.location);
-  // Its own process group, so the crash below kills the primary and its workers at once, as a power cut would.
-  const child = spawn(BIN, args, { env: { ...process.env, KEYWARD_INIT_ADMIN_TOKEN: TOKEN }, stdio: 'ignore', detached: true });
+  // Its own process group (not spawnKeyward), so the crash below kills the primary and its workers at once, as a power cut would.
+  const child = spawn(KEYWARD_BIN, args, { env: { ...process.env, KEYWARD_INIT_ADMIN_TOKEN: TOKEN }, stdio: 'ignore', detached: true });
   children.push(child);
   await until(async () => (await fetch(`http://127.0.0.1:${port}/v1/sys/health`).catch(() => null))?.status === 200);
   return child;
@@ -92,8 +80,7 @@ describe('a crash during a scheduled rotation', () => {
 
     server = await start(port);
     await until(async () => (await rotations()) >= names.length);
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
+    await stop(server);
 
     const keys = await store.raw('SELECT id, name, primary_version, next_rotation_at FROM keys');
     expect(keys).toHaveLength(names.length);

@@ -1,10 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort, useProcesses, waitForHealth } from './support/processes.js';
 import { makeSoftHsm, type SoftHsm } from './support/softhsm.js';
 import { POSTGRES_URL } from './support/stores.js';
 
@@ -14,16 +11,14 @@ import { POSTGRES_URL } from './support/stores.js';
  * gets a database of its own.
  */
 
-const BIN = fileURLToPath(new URL('../../../bin/keyward', import.meta.url));
-const dirs: string[] = [];
-const children: ChildProcess[] = [];
 const databases: string[] = [];
 
 afterEach(async () => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   for (const db of databases.splice(0)) await adminSql(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
 });
+
+// Registered after the databases' hook, so that (hooks run as a stack) the servers are killed before their databases are dropped.
+const processes = useProcesses({ prefix: 'kw-pkcs11-proc-' });
 
 async function adminSql(sql: string): Promise<void> {
   const pg = (await import('pg')).default;
@@ -47,60 +42,10 @@ async function databaseArgs(): Promise<string[]> {
   return ['--database-url', url.toString()];
 }
 
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kw-pkcs11-proc-'));
-  dirs.push(dir);
-  return dir;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-interface Run {
-  child: ChildProcess;
-  output: () => string;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
-
-function run(args: string[], env: Record<string, string>): Run {
-  const child = spawn(BIN, ['server', ...args], {
-    env: { ...process.env, KEYWARD_PKCS11_PIN: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => out + err, stderr: () => err, exit };
-}
-
-async function ready(url: string, exit: Promise<number | null>, stderr: () => string): Promise<void> {
-  let exited = false;
-  void exit.then(() => {
-    exited = true;
-  });
-  const deadline = Date.now() + 45_000;
-  while (Date.now() < deadline && !exited) {
-    try {
-      if ((await fetch(`${url}/v1/sys/health`)).status === 200) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`server did not become ready: ${stderr()}`);
+/** The server with no PIN in the environment unless `env` sets one; output is stdout then stderr. */
+function run(args: string[], env: Record<string, string>) {
+  const r = processes.spawn(['server', ...args], { KEYWARD_PKCS11_PIN: '', ...env });
+  return { ...r, output: () => r.stdout() + r.stderr() };
 }
 
 interface Setup {
@@ -116,7 +61,7 @@ async function setup(): Promise<Setup> {
   const hsm = makeSoftHsm();
   const pin = `pin-${Math.random().toString(36).slice(2)}-${Date.now()}`;
   hsm.initToken('keyward', pin);
-  const dir = tempDir();
+  const dir = processes.tempDir();
   const pinFile = join(dir, 'pkcs11.pin');
   writeFileSync(pinFile, `${pin}\n`, { mode: 0o600 });
   const dataDir = join(dir, 'data');
@@ -144,7 +89,7 @@ describe('keyward server --seal pkcs11 (the process, SoftHSM2)', () => {
     const token = `kw_${'c3'.repeat(20)}`;
     const env = { ...s.hsm.env, KEYWARD_INIT_ADMIN_TOKEN: token };
     const first = run([...s.args, '--listen', `127.0.0.1:${port}`], env);
-    await ready(url, first.exit, first.stderr);
+    await waitForHealth(first, url);
     const health = (await (await fetch(`${url}/v1/sys/health`)).json()) as Record<string, unknown>;
     expect(health).toMatchObject({ initialized: true, sealed: false });
     expect(statSync(join(s.dataDir, 'admin-token')).mode & 0o777).toBe(0o600);
@@ -172,7 +117,7 @@ describe('keyward server --seal pkcs11 (the process, SoftHSM2)', () => {
     for (const file of files) expect(file).toMatch(/^(keyward\.db(-wal|-shm)?|admin-token)$/);
 
     const second = run([...s.args, '--listen', `127.0.0.1:${port}`], s.hsm.env);
-    await ready(url, second.exit, second.stderr);
+    await waitForHealth(second, url);
     const decrypted = await fetch(`${url}/v1/keys/hsm-backed/decrypt`, { method: 'POST', headers, body: JSON.stringify({ ciphertext }) });
     expect(((await decrypted.json()) as { plaintext: string }).plaintext).toBe(plaintext);
     second.child.kill('SIGTERM');
@@ -192,7 +137,7 @@ describe('keyward server --seal pkcs11 (the process, SoftHSM2)', () => {
     // Two worker processes on one token, each with its own session.
     const start = () => run([...args, '--listen', `127.0.0.1:${port}`, '--workers', '2'], env);
     const first = start();
-    await ready(url, first.exit, first.stderr);
+    await waitForHealth(first, url);
     const headers = (ns: string) => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-keyward-namespace': ns });
     // Each namespace's first key makes its KEK: one wrap in the token per namespace, from whichever worker answers.
     const made = await Promise.all(
@@ -210,7 +155,7 @@ describe('keyward server --seal pkcs11 (the process, SoftHSM2)', () => {
 
     // Cold caches in both workers: every namespace's KEK is unwrapped in the token, concurrently.
     const second = start();
-    await ready(url, second.exit, second.stderr);
+    await waitForHealth(second, url);
     const plaintext = Buffer.from('x').toString('base64');
     const answers = await Promise.all(
       Array.from({ length: 120 }, (_, i) => {
@@ -272,7 +217,7 @@ describe('keyward server --seal pkcs11 (the process, SoftHSM2)', () => {
     const s = await setup();
     const port = await freePort();
     const first = run([...s.args, '--listen', `127.0.0.1:${port}`], s.hsm.env);
-    await ready(`http://127.0.0.1:${port}`, first.exit, first.stderr);
+    await waitForHealth(first, `http://127.0.0.1:${port}`);
     first.child.kill('SIGTERM');
     expect(await first.exit).toBe(0);
     const other = run([...s.args, '--pkcs11-key-label', 'elsewhere', '--listen', `127.0.0.1:${port}`], s.hsm.env);

@@ -1,74 +1,13 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { freePort, useProcesses, waitForHealth } from './support/processes.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/keyward', import.meta.url));
-const dirs: string[] = [];
-const children: ChildProcess[] = [];
-
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kw-proc-'));
-  dirs.push(dir);
-  return dir;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-interface Run {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
-
-function run(args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(BIN, ['server', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, exit };
-}
-
-async function ready(url: string, exit: Promise<number | null>): Promise<void> {
-  let exited = false;
-  void exit.then(() => {
-    exited = true;
-  });
-  // Generous: a start loads the Cedar engine and migrates, and CI machines are shared.
-  const deadline = Date.now() + 45_000;
-  while (Date.now() < deadline && !exited) {
-    try {
-      if ((await fetch(`${url}/v1/sys/health`)).status === 200) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('server did not become ready');
-}
+const processes = useProcesses({ prefix: 'kw-proc-' });
+const tempDir = () => processes.tempDir();
+const run = (args: string[], env: Record<string, string> = {}) => processes.spawn(['server', ...args], env);
 
 describe('keyward server (the process)', () => {
   it('initializes a new data dir, serves, logs one JSON line per request at debug without secrets, exits 0 on SIGTERM, and keeps keys across restarts', async () => {
@@ -79,7 +18,7 @@ describe('keyward server (the process)', () => {
     const first = run(['--data-dir', dir, '--listen', `127.0.0.1:${port}`, '--log-level', 'debug'], {
       KEYWARD_INIT_ADMIN_TOKEN: token,
     });
-    await ready(url, first.exit);
+    await waitForHealth(first, url);
     expect(statSync(join(dir, 'root.key')).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'admin-token')).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(dir, 'admin-token'), 'utf8').trim()).toBe(token);
@@ -105,7 +44,7 @@ describe('keyward server (the process)', () => {
     expect(first.stdout()).not.toContain(plaintext);
 
     const second = run(['--data-dir', dir, '--listen', `127.0.0.1:${port}`]);
-    await ready(url, second.exit);
+    await waitForHealth(second, url);
     const dec = await fetch(`${url}/v1/keys/survivor/decrypt`, {
       method: 'POST',
       headers,
@@ -172,7 +111,7 @@ describe('keyward server (the process)', () => {
     const dir = tempDir();
     const port = await freePort();
     const first = run(['--data-dir', dir, '--listen', `127.0.0.1:${port}`]);
-    await ready(`http://127.0.0.1:${port}`, first.exit);
+    await waitForHealth(first, `http://127.0.0.1:${port}`);
     first.child.kill('SIGTERM');
     await first.exit;
     chmodSync(join(dir, 'root.key'), 0o644);
@@ -260,7 +199,7 @@ describe('keyward server (the process)', () => {
       '3',
     ];
     const first = run(args, { KEYWARD_INIT_ADMIN_TOKEN: token });
-    await ready(url, first.exit);
+    await waitForHealth(first, url);
     for (let i = 0; i < 5; i++) {
       const r = await fetch(`${url}/v1/keys`, { headers: { authorization: `Bearer ${token}` } });
       expect(r.status).toBe(200);

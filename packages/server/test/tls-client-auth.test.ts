@@ -1,12 +1,10 @@
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseServerOptions, UsageError } from '../src/server-options.js';
+import { freePort, KEYWARD_BIN, stop, useProcesses, waitForOutput } from './support/processes.js';
 
 /**
  * Certificate-only mode (`--tls-client-auth required`, docs/operations.md):
@@ -15,20 +13,10 @@ import { parseServerOptions, UsageError } from '../src/server-options.js';
  * certificates from `keyward pki` and an openssl server certificate.
  */
 
-const BIN = fileURLToPath(new URL('../../../bin/keyward', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'kw-mtls-only-'));
+// The servers and the directory serve every test of the file: cleaned up after all of them.
+const processes = useProcesses({ after: afterAll });
+const dir = processes.tempDir('kw-mtls-only-');
 const token = `kw_${'5c'.repeat(20)}`;
-const children: ChildProcess[] = [];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Running {
   port: number;
@@ -38,32 +26,12 @@ interface Running {
 
 async function startServer(dataDir: string, args: string[]): Promise<Running> {
   const port = await freePort();
-  const child = spawn(BIN, ['server', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, ...args], {
-    env: { ...process.env, KEYWARD_INIT_ADMIN_TOKEN: token, KEYWARD_WORKERS: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const server = processes.spawn(['server', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, ...args], {
+    KEYWARD_INIT_ADMIN_TOKEN: token,
+    KEYWARD_WORKERS: '1',
   });
-  children.push(child);
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  const deadline = Date.now() + 45_000;
-  while (Date.now() < deadline) {
-    if (output.includes('keyward listening')) return { port, child, output: () => output };
-    if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`server did not start: ${output}`);
-}
-
-async function stop(server: Running): Promise<void> {
-  if (server.child.exitCode !== null) return;
-  const exited = new Promise((resolve) => server.child.once('exit', resolve));
-  server.child.kill('SIGTERM');
-  await exited;
+  await waitForOutput(server, 'keyward listening');
+  return { port, child: server.child, output: server.output };
 }
 
 type Answer = { status: number; body: Record<string, any> } | { error: string };
@@ -105,14 +73,9 @@ function call(
 }
 
 function cli(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(BIN, args, { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(KEYWARD_BIN, args, { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
-
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-});
 
 describe('--tls-client-auth parsing', () => {
   const base = ['--listen', '127.0.0.1:8200', '--tls-cert', 'c.pem', '--tls-key', 'k.pem'];
@@ -180,12 +143,12 @@ describe('certificate-only mode against the real server', () => {
       expect(issued.status, issued.stderr).toBe(0);
     }
     expect(cli(['pki', 'issue', '--dir', foreign, '--principal', 'admin', '--no-register']).status).toBe(0);
-    await stop(setup);
+    await stop(setup.child);
     server = await startServer(dataDir, [...tls, '--tls-client-auth', 'required']);
   });
 
   afterAll(async () => {
-    if (server) await stop(server);
+    if (server) await stop(server.child);
   });
 
   it('a mapped certificate authenticates without a token', async () => {

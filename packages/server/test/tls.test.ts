@@ -1,31 +1,19 @@
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawnSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueClientCertificate } from '../../cli/src/pki/client-ca.js';
+import { freePort, KEYWARD_BIN, useProcesses, waitForOutput } from './support/processes.js';
 
 /** TLS, its reload, and mutual TLS with `keyward pki` certificates, against the real server over real TLS (docs/operations.md). */
 
-const BIN = fileURLToPath(new URL('../../../bin/keyward', import.meta.url));
 const DAY_MS = 86_400_000;
-const dir = mkdtempSync(join(tmpdir(), 'kw-tls-'));
+// The servers and the directory serve every test of the file: cleaned up after all of them.
+const processes = useProcesses({ after: afterAll });
+const dir = processes.tempDir('kw-tls-');
 const token = `kw_${'7e'.repeat(20)}`;
-const children: ChildProcess[] = [];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A self-signed server certificate for 127.0.0.1 (openssl), at `name`.crt/.key. */
 function serverCertificate(name: string): { cert: string; key: string } {
@@ -65,25 +53,12 @@ interface Server {
 
 async function startServer(args: string[]): Promise<Server> {
   const port = await freePort();
-  const child = spawn(BIN, ['server', '--data-dir', join(dir, `data-${port}`), '--listen', `127.0.0.1:${port}`, ...args], {
-    env: { ...process.env, KEYWARD_INIT_ADMIN_TOKEN: token, KEYWARD_WORKERS: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const server = processes.spawn(['server', '--data-dir', join(dir, `data-${port}`), '--listen', `127.0.0.1:${port}`, ...args], {
+    KEYWARD_INIT_ADMIN_TOKEN: token,
+    KEYWARD_WORKERS: '1',
   });
-  children.push(child);
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  const deadline = Date.now() + 45_000;
-  while (Date.now() < deadline) {
-    if (output.includes('keyward listening')) return { port, child, output: () => output };
-    if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`server did not start: ${output}`);
+  await waitForOutput(server, 'keyward listening');
+  return { port, child: server.child, output: server.output };
 }
 
 interface Answer {
@@ -152,14 +127,9 @@ function handshake(port: number, flag: string, ca: string): boolean {
 }
 
 function cli(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(BIN, args, { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(KEYWARD_BIN, args, { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
-
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-});
 
 describe('TLS versions', () => {
   it('TLS 1.3 only by default; --tls-min-version 1.2 accepts 1.2 too', async () => {

@@ -1,45 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { freePort, useProcesses } from '../support/processes.js';
 
 /** The policy file in a real `keyward server` process: refused at start, reloaded on SIGHUP. */
-const BIN = fileURLToPath(new URL('../../../../bin/keyward', import.meta.url));
-const dirs: string[] = [];
-const children: ChildProcess[] = [];
-
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function start(args: string[], env: Record<string, string>) {
-  const child = spawn(BIN, ['server', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, exit };
-}
+const processes = useProcesses();
+const start = (args: string[], env: Record<string, string>) => processes.spawn(['server', ...args], env);
 
 /** Polls `check` (for at most 45 s: starts are slow on a shared machine) until it returns true. */
 async function until(check: () => Promise<boolean>, what: string): Promise<void> {
@@ -53,8 +19,7 @@ async function until(check: () => Promise<boolean>, what: string): Promise<void>
 
 describe('the policy file in the server process', () => {
   it('an invalid file refuses the start with a one-line reason naming the field', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kw-policy-proc-'));
-    dirs.push(dir);
+    const dir = processes.tempDir('kw-policy-proc-');
     const policy = join(dir, 'strict.yaml');
     writeFileSync(policy, 'alerts:\n  volume:\n    factor: 0\n');
     const server = start(['--data-dir', dir, '--listen', `127.0.0.1:${await freePort()}`, '--policy', policy], {});
@@ -63,8 +28,7 @@ describe('the policy file in the server process', () => {
   });
 
   it('SIGHUP reloads: an invalid file is refused (the previous policy stays), a valid one takes over', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kw-policy-proc-'));
-    dirs.push(dir);
+    const dir = processes.tempDir('kw-policy-proc-');
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const token = `kw_${'b2'.repeat(20)}`;
@@ -95,8 +59,7 @@ describe('the policy file in the server process', () => {
 
 describe('the Cedar policy directory in the server process', () => {
   it('an invalid policy refuses the start with a one-line reason naming the file and line', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kw-cedar-proc-'));
-    dirs.push(dir);
+    const dir = processes.tempDir('kw-cedar-proc-');
     const policies = join(dir, 'cedar');
     mkdirSync(policies);
     writeFileSync(join(policies, 'ops.cedar'), '@id("ops-x")\nforbid (principal, action, resource)\nwhen { context.hours > 20 };\n');
@@ -110,8 +73,7 @@ describe('the Cedar policy directory in the server process', () => {
   });
 
   it('SIGHUP reloads DATA/policies: a new forbid applies to the next request; a broken file is refused and logged, the previous policies stay', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kw-cedar-proc-'));
-    dirs.push(dir);
+    const dir = processes.tempDir('kw-cedar-proc-');
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const token = `kw_${'c3'.repeat(20)}`;

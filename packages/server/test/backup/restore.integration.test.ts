@@ -1,7 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,6 +14,7 @@ import { openPostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/store.js';
 import { COPIED_TABLES, type TableRow } from '../../src/store/table-copy.js';
+import { freePort, spawnKeyward, stop, waitForHealth } from '../support/processes.js';
 import { POSTGRES_URL } from '../support/stores.js';
 
 const exec = promisify(execFile);
@@ -48,16 +48,6 @@ function keyward(args: string[], env: Record<string, string> = {}): Promise<{ co
   return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer();
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
-
 /** Starts `keyward server` on an existing (restored) data directory and waits for health. */
 async function startOn(
   dataDir: string,
@@ -66,31 +56,11 @@ async function startOn(
 ): Promise<{ url: string; child: ChildProcess; output: () => string }> {
   const port = await freePort();
   const args = ['server', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, ...(databaseUrl ? ['--database-url', databaseUrl] : [])];
-  const child = spawn(KEYWARD_BIN, args, { env: { ...process.env, KEYWARD_WORKERS: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (c: Buffer) => {
-    output += c.toString();
-  });
-  child.stderr?.on('data', (c: Buffer) => {
-    output += c.toString();
-  });
+  const server = spawnKeyward(args, { KEYWARD_WORKERS: '1', ...env });
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`restored server exited: ${output}`);
-    const ok = await fetch(`${url}/v1/sys/health`)
-      .then((r) => r.status === 200)
-      .catch(() => false);
-    if (ok) return { url, child, output: () => output };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`restored server did not answer: ${output}`);
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
+  // 30 s: 300 polls of 100 ms.
+  await waitForHealth(server, url, 30_000);
+  return { url, child: server.child, output: server.output };
 }
 
 /** Every copied row of a store, root-wrapped columns left out (they are under another root key by design). */

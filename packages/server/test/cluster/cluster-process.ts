@@ -1,11 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { freePort, type KeywardProcess, spawnKeyward } from '../support/processes.js';
 import type { TestStore } from '../support/stores.js';
 
 /** `keyward server --workers N` as a real process tree (bin/keyward), driven over HTTP. */
-const BIN = fileURLToPath(new URL('../../../../bin/keyward', import.meta.url));
+
+/** The shared one, re-exported: the cluster tests take their helpers from this file. */
+export { freePort };
 
 export const ADMIN = `kw_${'c3'.repeat(20)}`;
 
@@ -15,16 +16,6 @@ export interface Reply {
   worker: number | null;
   /** Parsed JSON (checked field by field in the tests), or the text of a non-JSON answer (metrics). */
   body: any;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Polls `check` (bounded: `tries` × 100 ms), for readiness only, never to wait out a race. */
@@ -40,32 +31,26 @@ export class ClusterRun {
   readonly child: ChildProcess;
   readonly port: number;
   readonly exit: Promise<number | null>;
-  #stdout = '';
-  #stderr = '';
+  readonly #run: KeywardProcess;
 
   constructor(args: readonly string[], port: number, env: Record<string, string>) {
     this.port = port;
-    this.child = spawn(BIN, ['server', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stdout?.on('data', (d: Buffer) => {
-      this.#stdout += d.toString();
-    });
-    this.child.stderr?.on('data', (d: Buffer) => {
-      this.#stderr += d.toString();
-    });
-    this.exit = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+    this.#run = spawnKeyward(['server', ...args], env);
+    this.child = this.#run.child;
+    this.exit = this.#run.exit;
   }
 
   stdout(): string {
-    return this.#stdout;
+    return this.#run.stdout();
   }
 
   stderr(): string {
-    return this.#stderr;
+    return this.#run.stderr();
   }
 
   /** Parsed log lines (every line must be JSON: workers share stdout). */
   lines(): Array<Record<string, unknown>> {
-    return this.#stdout
+    return this.stdout()
       .split('\n')
       .filter((l) => l.length > 0)
       .map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -139,8 +124,8 @@ export class ClusterRun {
       exited = true;
     });
     await until(() => {
-      if (exited) throw new Error(`the server exited: ${this.#stderr.trim()}`);
-      return this.#stdout.includes('"msg":"all workers serving"');
+      if (exited) throw new Error(`the server exited: ${this.stderr().trim()}`);
+      return this.stdout().includes('"msg":"all workers serving"');
     }, 'every worker to serve');
   }
 

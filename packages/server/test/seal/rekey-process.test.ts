@@ -1,58 +1,27 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { KeywardClient } from '@keyward/client';
 import { describe, expect, it } from 'vitest';
-import { KEYWARD_BIN } from '../../../sdk/test/support/server.js';
+import { freePort, KEYWARD_BIN, spawnKeyward, stop, waitForHealth } from '../support/processes.js';
 import { useTempDirs } from './temp-dir.js';
 
 /** The whole procedure as an operator runs it: server, stop, rekey, server again (needs `npm run build`). */
 const tempDir = useTempDirs('rekey-process');
 const text = (s: string) => new TextEncoder().encode(s);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer();
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
-
+/** The server on the data dir's SQLite file, whatever KEYWARD_DATABASE_URL the environment holds. */
 async function start(dataDir: string): Promise<{ url: string; child: ChildProcess; output: () => string }> {
   const port = await freePort();
-  const { KEYWARD_DATABASE_URL: _, ...env } = process.env;
-  const child = spawn(KEYWARD_BIN, ['server', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`], {
-    env: { ...env, KEYWARD_WORKERS: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (c: Buffer) => {
-    output += c.toString();
-  });
-  child.stderr?.on('data', (c: Buffer) => {
-    output += c.toString();
+  const server = spawnKeyward(['server', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`], {
+    KEYWARD_DATABASE_URL: undefined,
+    KEYWARD_WORKERS: '1',
   });
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`server exited: ${output}`);
-    const ok = await fetch(`${url}/v1/sys/health`)
-      .then((r) => r.status === 200)
-      .catch(() => false);
-    if (ok) return { url, child, output: () => output };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`server did not answer: ${output}`);
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
+  // 30 s: 300 polls of 100 ms.
+  await waitForHealth(server, url, 30_000);
+  return { url, child: server.child, output: server.output };
 }
 
 describe('keyward operator rekey on a stopped file-sealed server', () => {
