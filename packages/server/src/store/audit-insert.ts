@@ -1,4 +1,4 @@
-import type { CompiledQuery, Kysely } from 'kysely';
+import type { Compilable, CompiledQuery, Kysely } from 'kysely';
 import type { ChainedAuditRecord } from './records.js';
 import type { Database } from './schema.js';
 
@@ -94,4 +94,37 @@ export async function insertAuditRecords(db: Kysely<Database>, records: readonly
     await db.executeQuery({ ...query, parameters });
     at += rows;
   }
+}
+
+/** An argument's stand-in while a statement is compiled: its position is then found among the compiled parameters. */
+const slot = (i: number): string => `\u0000keyward-argument-${i}`;
+
+/**
+ * A statement of every group commit (the chain head, use counts) built by
+ * Kysely once per dialect adapter and then run with new arguments, instead
+ * of building its query tree for every commit. `build` receives the
+ * arguments and is called once, with stand-ins; each of them must end up as
+ * exactly one bound parameter.
+ */
+export function prepared<A extends unknown[]>(
+  build: (db: Kysely<Database>, ...args: A) => Compilable,
+): (db: Kysely<Database>, ...args: A) => CompiledQuery {
+  const arity = build.length - 1;
+  const byAdapter = new WeakMap<object, { query: CompiledQuery; order: number[] }>();
+  return (db, ...args) => {
+    const adapter = db.getExecutor().adapter;
+    let compiled = byAdapter.get(adapter);
+    if (compiled === undefined) {
+      const stand = Array.from({ length: arity }, (_, i) => slot(i)) as A;
+      const query = build(db, ...stand).compile();
+      const order = query.parameters.map((p) => stand.indexOf(p as never));
+      if (order.includes(-1) || new Set(order).size !== arity || order.length !== arity) {
+        throw new Error('a prepared statement must bind each of its arguments exactly once');
+      }
+      compiled = { query, order };
+      byAdapter.set(adapter, compiled);
+    }
+    const { query, order } = compiled;
+    return { ...query, parameters: order.map((i) => args[i]) };
+  };
 }

@@ -19,7 +19,7 @@ import type {
 import { type Kysely, type Selectable, sql } from 'kysely';
 import * as alerts from './alert-ops.js';
 import type { AlertCursor, AlertFilter, AlertRecord, DetectorStateRow, StoredAlert } from './alert-records.js';
-import { insertAuditRecords } from './audit-insert.js';
+import { insertAuditRecords, prepared } from './audit-insert.js';
 import * as byok from './byok-ops.js';
 import type { ImportTokenRecord, WrappingKeyRecord } from './byok-records.js';
 import type { Change, ChangeListener } from './change.js';
@@ -213,6 +213,27 @@ function isUniqueViolation(error: unknown): boolean {
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
 }
 
+// The statements of every audit group commit, compiled once (audit-insert.ts).
+const ADD_USES = prepared((db, keyId: string, version: number, count: number) =>
+  db
+    .updateTable('key_versions')
+    .set((eb) => ({ uses: eb('uses', '+', count) }))
+    .where('key_id', '=', keyId)
+    .where('version', '=', version),
+);
+// An UPDATE that changes nothing still takes the row lock on PostgreSQL,
+// and is the same SQL on both dialects (SQLite has no FOR UPDATE).
+const LOCK_AUDIT_HEAD = prepared((db, chain: string) =>
+  db
+    .updateTable('audit_chains')
+    .set((eb) => ({ seq: eb.ref('seq') }))
+    .where('chain', '=', chain)
+    .returning(['seq', 'hash']),
+);
+const MOVE_AUDIT_HEAD = prepared((db, chain: string, seq: number, hash: string) =>
+  db.updateTable('audit_chains').set({ seq, hash }).where('chain', '=', chain),
+);
+
 /**
  * The transaction whose callback is running. Using the outer store inside a
  * transaction callback would deadlock SQLite's single connection (and on
@@ -403,12 +424,7 @@ class KyselyOps implements StoreOps {
   }
 
   async addUses(keyId: string, version: number, count: number): Promise<void> {
-    await this.db
-      .updateTable('key_versions')
-      .set((eb) => ({ uses: eb('uses', '+', count) }))
-      .where('key_id', '=', keyId)
-      .where('version', '=', version)
-      .execute();
+    await this.db.executeQuery(ADD_USES(this.db, keyId, version, count));
   }
 
   async reserveUses(keyId: string, version: number, count: number, limit: number): Promise<number> {
@@ -603,15 +619,7 @@ class KyselyOps implements StoreOps {
   }
 
   async lockAuditHead(chain: string): Promise<AuditChainHead> {
-    // An UPDATE that changes nothing still takes the row lock on PostgreSQL,
-    // and is the same SQL on both dialects (SQLite has no FOR UPDATE).
-    const lock = () =>
-      this.db
-        .updateTable('audit_chains')
-        .set((eb) => ({ seq: eb.ref('seq') }))
-        .where('chain', '=', chain)
-        .returning(['seq', 'hash'])
-        .executeTakeFirst();
+    const lock = async () => (await this.db.executeQuery<{ seq: number | string; hash: string }>(LOCK_AUDIT_HEAD(this.db, chain))).rows[0];
     let row = await lock();
     if (row === undefined) {
       await this.db
@@ -629,7 +637,7 @@ class KyselyOps implements StoreOps {
     const last = records.at(-1);
     if (last === undefined) return;
     await insertAuditRecords(this.db, records);
-    await this.db.updateTable('audit_chains').set({ seq: last.chainSeq, hash: last.hash }).where('chain', '=', last.chain).execute();
+    await this.db.executeQuery(MOVE_AUDIT_HEAD(this.db, last.chain, last.chainSeq, last.hash));
   }
 
   async listAudit(afterSeq: number, limit: number): Promise<StoredAuditRecord[]> {
