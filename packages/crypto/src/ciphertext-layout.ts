@@ -95,8 +95,19 @@ export function sealAeadWithNonce(
   context: Record<string, string>,
 ): string {
   if (!isAead(header.algorithm)) throw new CryptoError('invalid_input', 'algorithm is not an AEAD');
-  const headerBytes = encodeHeader(header);
-  const sealed = aeadEncrypt(header.algorithm, key, nonce, plaintext, associatedData(headerBytes, context));
+  return sealAead(header.algorithm, encodeHeader(header), key, nonce, plaintext, context);
+}
+
+/** {@link sealAeadWithNonce} for a header already checked and encoded by {@link encodeHeader}. */
+export function sealAead(
+  algorithm: 'aes-256-gcm' | 'chacha20-poly1305',
+  headerBytes: Uint8Array,
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  context: Record<string, string>,
+): string {
+  const sealed = aeadEncrypt(algorithm, key, nonce, plaintext, associatedData(headerBytes, context));
   return toText(headerBytes, nonce, sealed);
 }
 

@@ -13,7 +13,7 @@ import {
   HEADER_BYTES,
   isAead,
   oaepLabel,
-  sealAeadWithNonce,
+  sealAead,
   toText,
   uuidFromBytes,
 } from './ciphertext-layout.js';
@@ -55,7 +55,7 @@ export function encryptToCiphertext(
   const { algorithm } = header;
   if (isAead(algorithm)) {
     if (typeof secretOrPublicKey === 'string') throw new CryptoError('invalid_key', `${algorithm} needs a 32-byte key`);
-    return sealAeadWithNonce(header, secretOrPublicKey, randomNonce(), plaintext, context);
+    return sealAead(algorithm, headerBytes, secretOrPublicKey, randomNonce(), plaintext, context);
   }
   const body = asymmetricEncrypt(algorithm, secretOrPublicKey, plaintext, oaepLabel(headerBytes, context));
   return toText(headerBytes, body);
