@@ -145,7 +145,7 @@ export class CompromisePlaybook {
   async #contain(d: Declaration, expected: string[], raiseMs: number | null): Promise<Contained> {
     const now = d.declaredAt;
     try {
-      return await this.#store.transaction(async (tx) => {
+      return await this.#lifecycle.transaction(this.#store, async (tx) => {
         const key = await tx.lockKey(d.namespace, d.keyName);
         if (key === null) throw new KeywardError('not_found', `key '${d.keyName}' does not exist in namespace '${d.namespace}'`);
         const versions = await tx.getVersions(key.id);

@@ -33,6 +33,13 @@ const OBJECT_ID_BYTES = 16;
 
 const toB64url = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url');
 
+/** A version's objects in the token: their CKA_ID (the version's `material`), its fingerprint and public key. */
+export interface GeneratedVersion {
+  readonly material: Uint8Array;
+  readonly fingerprint: string;
+  readonly publicKey: string | null;
+}
+
 /**
  * The public key as SPKI PEM and its fingerprint, as the software path
  * (crypto fingerprint()): SHA-256 of the SubjectPublicKeyInfo DER.
@@ -88,26 +95,38 @@ export class HsmKeys {
   }
 
   /**
+   * True when generating a version of the hsm key `key` takes the token
+   * seconds (RSA): it is then generated before the transaction that records
+   * it (service/token-versions.ts), never inside.
+   */
+  slowToGenerate(key: Pick<KeyRecord, 'algorithm'>): boolean {
+    return RSA_PSS[key.algorithm] !== undefined;
+  }
+
+  /**
    * Generates version `n` of `key` in the token; returns the reference to
    * store as `material`, the version's fingerprint and (ECDSA, RSA) its
    * public key as SPKI PEM, built by node:crypto from the point or the
-   * modulus and exponent the token returned.
+   * modulus and exponent the token returned. RSA takes seconds, off the
+   * event loop: call it with no transaction open ({@link slowToGenerate}).
    */
-  async generate(
-    key: Pick<KeyRecord, 'id' | 'algorithm'>,
-    n: number,
-  ): Promise<{ material: Uint8Array; fingerprint: string; publicKey: string | null }> {
+  async generate(key: Pick<KeyRecord, 'id' | 'algorithm'>, n: number): Promise<GeneratedVersion> {
     const token = this.#require();
     const id = randomBytes(OBJECT_ID_BYTES);
     const pss = RSA_PSS[key.algorithm];
     if (pss !== undefined) {
-      // Seconds in a software token: generated off the event loop (the key's transaction waits, other requests go on).
-      const numbers = await token.generateRsaKeyPair(id, versionLabel(key.id, n), pss.bits);
-      const publicKey = createPublicKey({
-        key: { kty: 'RSA', n: toB64url(numbers.modulus), e: toB64url(numbers.publicExponent) },
-        format: 'jwk',
-      });
-      return { material: id, ...spkiOf(publicKey) };
+      try {
+        const numbers = await token.generateRsaKeyPair(id, versionLabel(key.id, n), pss.bits);
+        const publicKey = createPublicKey({
+          key: { kty: 'RSA', n: toB64url(numbers.modulus), e: toB64url(numbers.publicExponent) },
+          format: 'jwk',
+        });
+        return { material: id, ...spkiOf(publicKey) };
+      } catch (error) {
+        // A pair generated but then refused (its public key unreadable or not of the size asked) must not stay.
+        this.discard(id);
+        throw error;
+      }
     }
     if (key.algorithm === 'ecdsa-p256') {
       const point = token.generateEcKeyPair(id, versionLabel(key.id, n));
@@ -120,6 +139,17 @@ export class HsmKeys {
     token.generateAesKey(id, versionLabel(key.id, n));
     // The key value cannot be read, so the fingerprint names the object (not a secret), not an HMAC of the key.
     return { material: id, fingerprint: `pkcs11-id:${Buffer.from(id).toString('hex')}`, publicKey: null };
+  }
+
+  /**
+   * Destroys the objects with CKA_ID `material`, made for a version that was
+   * never recorded. Never throws: objects a token out of reach keeps are
+   * used by nothing (no version record names them).
+   */
+  discard(material: Uint8Array): void {
+    try {
+      this.#require().destroyKey(material);
+    } catch {}
   }
 
   /**

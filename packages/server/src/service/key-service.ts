@@ -456,9 +456,10 @@ export class KeyService {
     return keyView(result.key, this.#policy.current(), result.versions);
   }
 
+  /** A transaction of the life cycle's ({@link Lifecycle.transaction}: `fn` may run twice for an hsm RSA version). */
   async #inTransaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
     try {
-      return await this.#store.transaction(fn);
+      return await this.#lifecycle.transaction(this.#store, fn);
     } catch (error) {
       if (error instanceof StoreConflictError) throw new KeywardError('conflict', error.message);
       throw error;

@@ -211,7 +211,7 @@ export function createKeyward(options: KeywardOptions): Keyward {
   const hsm = new HsmKeys(tokenKeysOf(seal), seal.kind);
   const lifecycle = new Lifecycle(keyring, hsm);
   const uses = new UseLimiter(store);
-  const system = new SystemActions({ store, audit, clock, directory, keyring, onCommitted });
+  const system = new SystemActions({ store, audit, clock, directory, keyring, lifecycle, onCommitted });
   const scheduledBackups = new ScheduledBackups({
     store,
     seal,

@@ -5,9 +5,10 @@ import { nextCheckAt } from '../keys/schedule-rules.js';
 import { assertKeyTransition, assertVersionTransition } from '../keys/transitions.js';
 import { zero } from '../seal/zero.js';
 import type { EventType, KeyEvent, KeyRecord, RotationTrigger, VersionRecord } from '../store/records.js';
-import type { StoreOps } from '../store/store.js';
+import type { Store, StoreOps } from '../store/store.js';
 import type { HsmKeys } from './hsm-keys.js';
 import type { Keyring } from './keyring.js';
+import { TokenVersions } from './token-versions.js';
 
 /** What a life-cycle step changed, to be written in one transaction by {@link writeOutcome}. */
 export interface Outcome {
@@ -46,13 +47,30 @@ const latest = (versions: readonly VersionRecord[]): number => Math.max(0, ...ve
 export class Lifecycle {
   readonly #keyring: Keyring;
   readonly #hsm: HsmKeys;
+  readonly #tokenVersions: TokenVersions;
 
   constructor(keyring: Keyring, hsm: HsmKeys) {
     this.#keyring = keyring;
     this.#hsm = hsm;
+    this.#tokenVersions = new TokenVersions(hsm);
   }
 
-  /** Generates, wraps and inserts version `n`: active at once, or `pre_active` until `activateAt`. */
+  /**
+   * `store.transaction(fn)` for changes that may create key versions (a
+   * create, a rotation by any trigger, a compromise): a version of an hsm
+   * RSA key gets its pair generated in the token before the transaction, so
+   * `fn` may run again after a rollback ({@link TokenVersions}). Every such
+   * transaction goes through here; an hsm version is refused in any other.
+   */
+  transaction<T>(store: Store, fn: (tx: StoreOps) => Promise<T>): Promise<T> {
+    return this.#tokenVersions.transaction(store, fn);
+  }
+
+  /**
+   * Generates, wraps and inserts version `n`: active at once, or
+   * `pre_active` until `activateAt`. For an hsm key, `tx` must come from
+   * {@link transaction}.
+   */
   async newVersion(
     tx: StoreOps,
     key: KeyRecord,
@@ -79,7 +97,7 @@ export class Lifecycle {
     }
   }
 
-  /** Version `n` of an hsm key: generated in the token; the record holds the object's reference. */
+  /** Version `n` of an hsm key: its objects in the token (generated before the transaction for RSA); the record holds their reference. */
   async #newTokenVersion(
     tx: StoreOps,
     key: KeyRecord,
@@ -88,16 +106,10 @@ export class Lifecycle {
     now: Date,
     activateAt: Date | null,
   ): Promise<VersionRecord> {
-    const generated = await this.#hsm.generate(key, n);
-    // Not wrapped under a KEK: kekVersion 0 names none.
+    const generated = await this.#tokenVersions.take(tx, key, n);
+    // Not wrapped under a KEK: kekVersion 0 names none. Objects of a version that does not commit are destroyed by TokenVersions.
     const version = newVersionRecord(key, n, { ...generated, kekVersion: 0, trigger }, now, activateAt);
-    try {
-      await tx.insertVersion(version);
-    } catch (error) {
-      // The version was not stored (e.g. another node took the number): its object must not linger in the token.
-      this.#hsm.destroy(key, [version]);
-      throw error;
-    }
+    await tx.insertVersion(version);
     return version;
   }
 

@@ -65,7 +65,7 @@ export class OffboardingService {
       if (req.reassignTo === id) throw new KeywardError('invalid_request', 'reassignTo: must be another principal or team');
       const now = scope.now.toISOString();
       const policy = this.#policy.current();
-      const done = await this.#store.transaction(async (tx) => {
+      const done = await this.#lifecycle.transaction(this.#store, async (tx) => {
         const principal = await tx.getPrincipal(id);
         if (principal === null) throw new KeywardError('not_found', `principal '${id}' does not exist`);
         if (principal.offboardedAt !== null) {

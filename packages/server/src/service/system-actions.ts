@@ -5,7 +5,7 @@ import type { Store, StoreOps } from '../store/store.js';
 import type { Clock } from './clock.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { Keyring } from './keyring.js';
-import { type Outcome, writeOutcome } from './lifecycle.js';
+import { type Lifecycle, type Outcome, writeOutcome } from './lifecycle.js';
 
 /** The actor named in audit records of changes Keyward makes on its own (scheduler, use limits). */
 export const SYSTEM_ACTOR = 'keyward';
@@ -32,6 +32,7 @@ export class SystemActions {
   readonly #clock: Clock;
   readonly #directory: KeyDirectory;
   readonly #keyring: Keyring;
+  readonly #lifecycle: Lifecycle;
   readonly #committed: CommittedListener;
 
   constructor(deps: {
@@ -40,6 +41,8 @@ export class SystemActions {
     clock: Clock;
     directory: KeyDirectory;
     keyring: Keyring;
+    /** Runs the steps' transactions (a rotation of an hsm RSA key generates its pair before its transaction). */
+    lifecycle: Lifecycle;
     onCommitted?: CommittedListener;
   }) {
     this.#committed = deps.onCommitted ?? (() => {});
@@ -48,6 +51,7 @@ export class SystemActions {
     this.#clock = deps.clock;
     this.#directory = deps.directory;
     this.#keyring = deps.keyring;
+    this.#lifecycle = deps.lifecycle;
   }
 
   get now(): Date {
@@ -57,7 +61,7 @@ export class SystemActions {
   /** Applies `step` to the key with id `keyId`; returns the step's action name, or null when there was nothing to do. */
   async apply(keyId: string, step: SystemStep, requestId: string): Promise<string | null> {
     const now = this.#clock.now();
-    const done = await this.#store.transaction(async (tx) => {
+    const done = await this.#lifecycle.transaction(this.#store, async (tx) => {
       const key = await tx.lockKeyById(keyId);
       if (key === null) return null;
       const versions = await tx.getVersions(key.id);

@@ -8,6 +8,7 @@ import { openSeal } from '../../src/bootstrap.js';
 import { buildRestApp } from '../../src/frontends/rest/app.js';
 import { errorFields } from '../../src/log-fields.js';
 import type { Seal } from '../../src/seal/seal.js';
+import { type TokenKeys, tokenKeysOf } from '../../src/seal/token-keys.js';
 import type { Pkcs11Options } from '../../src/server-options.js';
 import { ManualClock } from '../../src/service/clock.js';
 import { createKeyward, type Keyward, type KeywardOptions } from '../../src/service/keyward.js';
@@ -33,6 +34,8 @@ export interface HarnessOptions {
   webhooks?: KeywardOptions['webhooks'];
   /** Wraps the store before the service sees it (e.g. to count calls). */
   wrapStore?: (store: Store) => Store;
+  /** Wraps the token keys of the pkcs11 seal before the service sees them (e.g. to watch RSA generation). */
+  wrapTokenKeys?: (keys: TokenKeys) => TokenKeys;
   /** This node's audit chain (default `node-a`; a joining node gets `node-b`), checkpoint policy, and a file sink path. */
   audit?: { node?: string; checkpoints?: Partial<CheckpointPolicy>; file?: string };
   /** The policy in force (alert thresholds); the documented defaults when absent. */
@@ -99,6 +102,13 @@ export class Harness {
       logger,
       this.options.pkcs11?.options ?? null,
     );
+    const wrapTokenKeys = this.options.wrapTokenKeys;
+    if (wrapTokenKeys !== undefined) {
+      const keys = tokenKeysOf(this.seal);
+      if (keys === null) throw new Error('wrapTokenKeys needs the pkcs11 seal');
+      const wrapped = wrapTokenKeys(keys);
+      Object.defineProperty(this.seal, 'tokenKeys', { value: () => wrapped });
+    }
     const options: KeywardOptions = {
       store: this.store,
       seal: this.seal,
