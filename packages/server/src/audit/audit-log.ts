@@ -5,7 +5,7 @@ import type { Clock } from '../service/clock.js';
 import type { AuditRecord, ChainedAuditRecord } from '../store/records.js';
 import type { Store, StoreOps } from '../store/store.js';
 import { AuditSecrets } from './audit-secrets.js';
-import type { AuditFileSink } from './file-sink.js';
+import { type AuditFileSink, recordView } from './file-sink.js';
 
 /** A use of a key version to count with the record that describes it. */
 export interface VersionUse {
@@ -223,11 +223,7 @@ export class AuditLog {
     const chained: ChainedAuditRecord[] = [];
     // Object literals, not spreads: copying a record by spread cost ~2.5 µs each here, a literal ~30 ns.
     for (const r of records) {
-      const details = r.sensitive === undefined ? r.details : { ...r.details, ...hashed(r.sensitive, salt) };
-      const seq = head.seq + 1;
-      const hash = auditRecordHash({
-        chain: this.node,
-        seq,
+      const chainedRecord: ChainedAuditRecord = {
         time: r.time,
         actor: r.actor,
         action: r.action,
@@ -238,27 +234,16 @@ export class AuditLog {
         errorCode: r.errorCode,
         requestId: r.requestId,
         source: r.source,
-        details,
-        prevHash: head.hash,
-      });
-      chained.push({
-        time: r.time,
-        actor: r.actor,
-        action: r.action,
-        namespace: r.namespace,
-        key: r.key,
-        keyVersion: r.keyVersion,
-        outcome: r.outcome,
-        errorCode: r.errorCode,
-        requestId: r.requestId,
-        source: r.source,
-        details,
+        details: r.sensitive === undefined ? r.details : { ...r.details, ...hashed(r.sensitive, salt) },
         chain: this.node,
-        chainSeq: seq,
+        chainSeq: head.seq + 1,
         prevHash: head.hash,
-        hash,
-      });
-      head = { chain: this.node, seq, hash };
+        hash: '',
+      };
+      // The hash covers the record's public form (docs/formats.md), all of it but the hash.
+      chainedRecord.hash = auditRecordHash(recordView(chainedRecord));
+      chained.push(chainedRecord);
+      head = { chain: this.node, seq: chainedRecord.chainSeq, hash: chainedRecord.hash };
     }
     await tx.appendAudit(chained);
     return chained;
