@@ -10,9 +10,8 @@ import { writeArchive } from '../../src/backup/archive-writer.js';
 import { verifyArchive } from '../../src/backup/verify.js';
 import { parsePolicy } from '../../src/policy/parse-policy.js';
 import { FixedPolicy } from '../../src/policy/policy-file.js';
-import { loadPkcs11Library } from '../../src/seal/pkcs11/pkcs11-library.js';
 import { b64, Harness } from '../support/harness.js';
-import { inProcessSoftHsm } from '../support/softhsm.js';
+import { inProcessSoftHsm, openTokenSession } from '../support/softhsm.js';
 import { STORE_KINDS } from '../support/stores.js';
 
 type Json = Record<string, any>;
@@ -27,22 +26,10 @@ const POLICY = new FixedPolicy(parsePolicy('classes:\n  high:\n    protection: h
 
 /** A session of the test's own on the token, to look at it the way an auditor would (the seal's login is per process). */
 function inspect() {
-  const { ck, module } = loadPkcs11Library(hsm.library);
-  const slot = module.C_GetSlotList(true).find((s) => module.C_GetTokenInfo(s).label.trim() === TOKEN);
-  if (slot === undefined) throw new Error(`no token ${TOKEN}`);
-  const session = module.C_OpenSession(slot, ck.CKF_SERIAL_SESSION | ck.CKF_RW_SESSION);
-  try {
-    module.C_Login(session, ck.CKU_USER, PIN);
-  } catch (error) {
-    if ((error as Error).message !== 'CKR_USER_ALREADY_LOGGED_IN') throw error;
-  }
-  const find = (label: string, objectClass?: number): Handle[] => {
-    const template = [{ type: ck.CKA_LABEL, value: label }];
-    module.C_FindObjectsInit(session, objectClass === undefined ? template : [...template, { type: ck.CKA_CLASS, value: objectClass }]);
-    const found = module.C_FindObjects(session, 10);
-    module.C_FindObjectsFinal(session);
-    return found;
-  };
+  const t = openTokenSession(hsm.library, TOKEN, PIN);
+  const { ck, module, session } = t;
+  const find = (label: string, objectClass?: number): Handle[] =>
+    t.objects([{ type: ck.CKA_LABEL, value: label }, ...(objectClass === undefined ? [] : [{ type: ck.CKA_CLASS, value: objectClass }])]);
   const flag = (handle: Handle, type: number) => module.C_GetAttributeValue(session, handle, [{ type }])[0]?.value?.[0] === 1;
   /** AES-GCM in the token with the object, as any PKCS#11 client would call it. */
   const gcm = (iv: Uint8Array, aad: Uint8Array) => ({

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Handle, Template } from 'pkcs11js';
+import type { Handle } from 'pkcs11js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadPkcs11Library } from '../../src/seal/pkcs11/pkcs11-library.js';
 import type { TokenKeys } from '../../src/seal/token-keys.js';
 import type { Store, StoreOps } from '../../src/store/store.js';
 import { b64, Harness, type Response } from '../support/harness.js';
-import { inProcessSoftHsm } from '../support/softhsm.js';
+import { inProcessSoftHsm, openTokenSession } from '../support/softhsm.js';
 import { STORE_KINDS } from '../support/stores.js';
 
 type Json = Record<string, any>;
@@ -95,27 +94,14 @@ function failingStore(store: Store): Store {
 
 /** A session of the test's own on the token, to count and look at its objects (the seal's login is per process). */
 function inspect() {
-  const { ck, module } = loadPkcs11Library(hsm.library);
-  const slot = module.C_GetSlotList(true).find((s) => module.C_GetTokenInfo(s).label.trim() === TOKEN);
-  if (slot === undefined) throw new Error(`no token ${TOKEN}`);
-  const session = module.C_OpenSession(slot, ck.CKF_SERIAL_SESSION | ck.CKF_RW_SESSION);
-  try {
-    module.C_Login(session, ck.CKU_USER, PIN);
-  } catch (error) {
-    if ((error as Error).message !== 'CKR_USER_ALREADY_LOGGED_IN') throw error;
-  }
-  const objects = (template: Template): Handle[] => {
-    module.C_FindObjectsInit(session, template);
-    const found = module.C_FindObjects(session, 10_000);
-    module.C_FindObjectsFinal(session);
-    return found;
-  };
+  const t = openTokenSession(hsm.library, TOKEN, PIN);
+  const { ck, module, session, objects } = t;
   return {
     /** Every object in the token: root keys and key versions. */
     count: () => objects([]).length,
     find: (label: string) => objects([{ type: ck.CKA_LABEL, value: label }]),
     idOf: (handle: Handle) => module.C_GetAttributeValue(session, handle, [{ type: ck.CKA_ID }])[0]?.value,
-    close: () => module.C_CloseSession(session),
+    close: t.close,
   };
 }
 

@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import { CryptoError } from '@keyward/crypto';
 import { KeywardError } from '@keyward/wire';
 import { describe, expect, it } from 'vitest';
-import { loadPkcs11Library } from '../../src/seal/pkcs11/pkcs11-library.js';
 import { readPkcs11Pin } from '../../src/seal/pkcs11/pkcs11-pin.js';
 import { Pkcs11Seal } from '../../src/seal/pkcs11/pkcs11-seal.js';
-import { inProcessSoftHsm } from '../support/softhsm.js';
+import { inProcessSoftHsm, openTokenSession } from '../support/softhsm.js';
 import { describeSealConformance } from './seal-conformance.js';
 import { useTempDirs } from './temp-dir.js';
 
@@ -37,22 +36,8 @@ async function rejection(promise: Promise<unknown>): Promise<Error> {
 
 /** A session of the test's own, to look at the token the way an auditor would. */
 function inspect(token = 'keyward-test', pin = PIN) {
-  const { ck, module } = loadPkcs11Library(hsm.library);
-  const slot = module.C_GetSlotList(true).find((s) => module.C_GetTokenInfo(s).label.trim() === token);
-  if (slot === undefined) throw new Error(`no token ${token}`);
-  const session = module.C_OpenSession(slot, ck.CKF_SERIAL_SESSION | ck.CKF_RW_SESSION);
-  try {
-    module.C_Login(session, ck.CKU_USER, pin);
-  } catch (error) {
-    if ((error as Error).message !== 'CKR_USER_ALREADY_LOGGED_IN') throw error;
-  }
-  const find = (label: string) => {
-    module.C_FindObjectsInit(session, [{ type: ck.CKA_LABEL, value: label }]);
-    const found = module.C_FindObjects(session, 10);
-    module.C_FindObjectsFinal(session);
-    return found;
-  };
-  return { ck, module, slot, session, find, close: () => module.C_CloseSession(session) };
+  const t = openTokenSession(hsm.library, token, pin);
+  return { ...t, find: (label: string) => t.objects([{ type: t.ck.CKA_LABEL, value: label }]) };
 }
 
 describeSealConformance('Pkcs11Seal (SoftHSM2)', async () => {

@@ -2,7 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Handle, Template } from 'pkcs11js';
 import { afterAll } from 'vitest';
+import { loadPkcs11Library } from '../../src/seal/pkcs11/pkcs11-library.js';
 
 /**
  * SoftHSM2 for tests, without machine state: a token directory and a config
@@ -78,4 +80,29 @@ export function inProcessSoftHsm(tokens: ReadonlyArray<{ label: string; pin: str
   process.env.SOFTHSM2_CONF = hsm.conf;
   for (const token of tokens) hsm.initToken(token.label, token.pin);
   return hsm;
+}
+
+/**
+ * A session of a test's own on the token labelled `token`, logged in as its
+ * user, to look at the token the way an auditor would. The seal's login is
+ * per process, so one already made is shared. `objects` finds the handles
+ * of the objects matching a template (every object for `[]`).
+ */
+export function openTokenSession(library: string, token: string, pin: string) {
+  const { ck, module } = loadPkcs11Library(library);
+  const slot = module.C_GetSlotList(true).find((s) => module.C_GetTokenInfo(s).label.trim() === token);
+  if (slot === undefined) throw new Error(`no token ${token}`);
+  const session = module.C_OpenSession(slot, ck.CKF_SERIAL_SESSION | ck.CKF_RW_SESSION);
+  try {
+    module.C_Login(session, ck.CKU_USER, pin);
+  } catch (error) {
+    if ((error as Error).message !== 'CKR_USER_ALREADY_LOGGED_IN') throw error;
+  }
+  const objects = (template: Template): Handle[] => {
+    module.C_FindObjectsInit(session, template);
+    const found = module.C_FindObjects(session, 10_000);
+    module.C_FindObjectsFinal(session);
+    return found;
+  };
+  return { ck, module, slot, session, objects, close: () => module.C_CloseSession(session) };
 }
