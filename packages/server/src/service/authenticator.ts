@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { KeywardError } from '@keyward/wire';
 import type { PrincipalRecord, TokenRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
@@ -18,7 +18,7 @@ export function newToken(): string {
  * enough: there is nothing to brute-force (unlike passwords).
  */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return hash('sha256', token, 'hex');
 }
 
 interface CacheEntry {

@@ -5,8 +5,11 @@ import { KyselyStore, type SnapshotRunner } from '../kysely-store.js';
 import type { Database } from '../schema.js';
 import type { Store } from '../store.js';
 import { type TableReader, tableReader } from '../table-copy.js';
-import { type PreparingDatabase, withStatementCache } from './statement-cache.js';
+import { type PreparingDatabase, type WriteStatement, withStatementCache } from './statement-cache.js';
 import { DurableSqliteDialect, FlushGroup, WalFile, type WalFlush } from './wal-flush.js';
+
+/** How long a statement other than `begin` lets SQLite wait for a lock (reads almost never need to). */
+const BUSY_TIMEOUT_MS = 5_000;
 
 export interface SqliteStoreConfig {
   /** Path of the database file. */
@@ -15,6 +18,8 @@ export interface SqliteStoreConfig {
   onFlushError?: (error: unknown) => void;
   /** Makes the WAL durable: fdatasync of `PATH-wal` ({@link WalFile}) unless a test observes it. */
   flush?: WalFlush;
+  /** How long a transaction waits for another process's write lock before 503 (default 5 s). */
+  lockWaitMs?: number;
 }
 
 /**
@@ -32,10 +37,13 @@ export function openSqliteStore(config: SqliteStoreConfig): Store {
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
   database.pragma('secure_delete = ON');
-  database.pragma('busy_timeout = 5000');
+  database.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   const wal = new WalFile(`${config.path}-wal`);
   const flushes = new FlushGroup(config.flush ?? wal.flush, config.onFlushError);
-  const dialect = new DurableSqliteDialect({ database: withStatementCache(immediateTransactions(database)) }, flushes, () => wal.close());
+  const dialect = new DurableSqliteDialect({ database: withStatementCache(immediateTransactions(database)) }, flushes, {
+    onDestroy: () => wal.close(),
+    ...(config.lockWaitMs === undefined ? {} : { lockWaitMs: config.lockWaitMs }),
+  });
   const db = new Kysely<Database>({ dialect });
   return new KyselyStore(db, 'sqlite', singleNodeChannel, snapshotReader(config.path));
 }
@@ -49,7 +57,7 @@ export function openSqliteStore(config: SqliteStoreConfig): Store {
 function snapshotReader(path: string): SnapshotRunner {
   return async <T>(fn: (reader: TableReader) => Promise<T>): Promise<T> => {
     const database = new Sqlite(path, { readonly: true, fileMustExist: true });
-    database.pragma('busy_timeout = 5000');
+    database.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
     try {
       await sql`begin`.execute(db);
@@ -65,21 +73,52 @@ function snapshotReader(path: string): SnapshotRunner {
 }
 
 /**
- * Transactions begin IMMEDIATE, taking the write lock at once (waiting up to
- * busy_timeout for it). With several processes on one file (`--workers`), a
- * deferred transaction that reads and then writes fails at once with
- * SQLITE_BUSY when another process committed in between (its WAL snapshot
- * is stale) instead of waiting its turn. Every transaction Keyward runs
- * writes.
+ * Transactions begin IMMEDIATE, taking the write lock at once. With several
+ * processes on one file (`--workers`), a deferred transaction that reads
+ * and then writes fails at once with SQLITE_BUSY when another process
+ * committed in between (its WAL snapshot is stale) instead of waiting its
+ * turn. Every transaction Keyward runs writes.
  *
- * The wait blocks the worker's event loop, on purpose: a transaction (and a
- * cache's read-through) then runs to its end within one turn of the loop,
- * so a change relayed by another worker is never applied in the middle of
- * a read-through that would cache what the change replaced.
+ * The `begin` does not wait for the lock: it runs with a busy timeout of 0
+ * (restored to the connection's 5 s right after, for every other
+ * statement), so it fails at once with SQLITE_BUSY while another process
+ * holds the lock, and the driver tries again on a later turn of the event
+ * loop ({@link DurableSqliteDialect}). The worker keeps serving meanwhile.
+ * A transaction's body, once begun, still runs to its end without waiting
+ * on the loop. Caches that read through the store do not depend on it:
+ * each drops what it read when a change arrived while it was reading (a
+ * generation count).
  */
 function immediateTransactions(database: Sqlite.Database): PreparingDatabase {
+  let begin: WriteStatement | null = null;
   return {
     close: () => database.close(),
-    prepare: (sql: string) => database.prepare(sql === 'begin' ? 'begin immediate' : sql),
+    prepare: (sql: string) => {
+      if (sql !== 'begin') return database.prepare(sql);
+      begin ??= beginWithoutWaiting(database);
+      return begin;
+    },
+  };
+}
+
+function beginWithoutWaiting(database: Sqlite.Database): WriteStatement {
+  const beginImmediate = database.prepare('begin immediate');
+  const noWait = database.prepare('pragma busy_timeout = 0');
+  const wait = database.prepare(`pragma busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  const noRows = (): never => {
+    throw new TypeError('begin returns no rows');
+  };
+  return {
+    reader: false,
+    run(parameters) {
+      noWait.get();
+      try {
+        return beginImmediate.run(parameters);
+      } finally {
+        wait.get();
+      }
+    },
+    all: noRows,
+    iterate: noRows,
   };
 }

@@ -3,10 +3,15 @@ import type { SqliteDatabase, SqliteStatement } from 'kysely';
 
 const MAX_STATEMENTS = 512;
 
-/** What the cache wraps: better-sqlite3's own statements, not Kysely's narrower view of them. */
+/** What the cache wraps: better-sqlite3's own statements (not Kysely's narrower view of them), or a statement that returns no rows. */
 export interface PreparingDatabase {
-  prepare(sql: string): Sqlite.Statement;
+  prepare(sql: string): Sqlite.Statement | WriteStatement;
   close(): void;
+}
+
+/** A statement that returns no rows, written in JavaScript (such as a `begin` that does not wait for the lock). */
+export interface WriteStatement extends SqliteStatement {
+  readonly reader: false;
 }
 
 /**
@@ -52,7 +57,7 @@ class RowStatement implements SqliteStatement {
   readonly #names: string[];
   readonly #template: Record<string, unknown>;
 
-  static wrap(statement: Sqlite.Statement): SqliteStatement {
+  static wrap(statement: Sqlite.Statement | WriteStatement): SqliteStatement {
     if (!statement.reader) return statement;
     const names = statement.columns().map((c) => c.name);
     // A column named __proto__ would set the prototype when assigned: leave such a statement as it is.

@@ -137,21 +137,52 @@ export class FlushGroup {
  * request that writes (every audited one) then waits for a flush covering
  * it, since the WAL is append-only and each flush covers everything
  * written before it.
+ *
+ * Waiting for the write lock does not block the event loop either: the
+ * connection's `begin` must fail at once with SQLITE_BUSY while another
+ * process holds the lock (sqlite-store.ts begins with a busy timeout of
+ * 0), and the driver tries again on a later turn of the loop, for up to
+ * `lockWaitMs`, then answers 503 `unavailable`. SQLite's own busy handler
+ * would sleep on the thread instead — 1 ms at least, while the holder
+ * commits within a fraction of that —, stalling every request of the
+ * process. The transaction's body still runs within one turn once it has
+ * begun; only the wait before it yields.
  */
 export class DurableSqliteDialect extends SqliteDialect {
   readonly #flushes: FlushGroup;
-  readonly #onDestroy: () => Promise<void>;
+  readonly #options: DurableOptions;
 
-  /** `onDestroy` runs after the database is closed (the WAL file's descriptor). */
-  constructor(config: SqliteDialectConfig, flushes: FlushGroup, onDestroy: () => Promise<void> = async () => {}) {
+  constructor(config: SqliteDialectConfig, flushes: FlushGroup, options: DurableOptions = {}) {
     super(config);
     this.#flushes = flushes;
-    this.#onDestroy = onDestroy;
+    this.#options = options;
   }
 
   override createDriver(): Driver {
-    return new DurableDriver(super.createDriver(), this.#flushes, this.#onDestroy);
+    return new DurableDriver(super.createDriver(), this.#flushes, this.#options);
   }
+}
+
+export interface DurableOptions {
+  /** Runs after the database is closed (the WAL file's descriptor). */
+  onDestroy?: () => Promise<void>;
+  /** How long a transaction waits for another process to release the write lock (default 5,000 ms). */
+  lockWaitMs?: number;
+}
+
+const LOCK_WAIT_MS = 5_000;
+/** Retries on the next turn of the loop first, then after 1, 2 and 4 ms, then every 4 ms. */
+const RETRIES_ON_NEXT_TURN = 3;
+const MAX_RETRY_DELAY_MS = 4;
+
+function lockRetryDelay(attempt: number): Promise<void> {
+  if (attempt < RETRIES_ON_NEXT_TURN) return new Promise((resolve) => setImmediate(resolve));
+  const ms = Math.min(2 ** (attempt - RETRIES_ON_NEXT_TURN), MAX_RETRY_DELAY_MS);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function isBusy(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'SQLITE_BUSY';
 }
 
 class DurableDriver implements Driver {
@@ -160,11 +191,13 @@ class DurableDriver implements Driver {
   /** The one connection (SQLite has one), wrapped to see what it writes. */
   #connection: TrackedConnection | null = null;
   readonly #onDestroy: () => Promise<void>;
+  readonly #lockWaitMs: number;
 
-  constructor(inner: Driver, flushes: FlushGroup, onDestroy: () => Promise<void>) {
+  constructor(inner: Driver, flushes: FlushGroup, options: DurableOptions) {
     this.#inner = inner;
     this.#flushes = flushes;
-    this.#onDestroy = onDestroy;
+    this.#onDestroy = options.onDestroy ?? (async () => {});
+    this.#lockWaitMs = options.lockWaitMs ?? LOCK_WAIT_MS;
   }
 
   init(): Promise<void> {
@@ -184,7 +217,23 @@ class DurableDriver implements Driver {
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
     const tracked = connection as TrackedConnection;
     tracked.inTransaction = true;
-    await this.#inner.beginTransaction(tracked.inner, settings);
+    const deadline = performance.now() + this.#lockWaitMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#inner.beginTransaction(tracked.inner, settings);
+        return;
+      } catch (error) {
+        if (!isBusy(error)) throw error;
+        if (performance.now() >= deadline) {
+          tracked.inTransaction = false;
+          throw new KeywardError(
+            'unavailable',
+            `the database stayed locked by another process for ${this.#lockWaitMs} ms; nothing was changed, retry later`,
+          );
+        }
+      }
+      await lockRetryDelay(attempt);
+    }
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
