@@ -181,8 +181,10 @@ function lockRetryDelay(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** SQLITE_BUSY and its extended codes (such as SQLITE_BUSY_RECOVERY while another process recovers the WAL): a `begin` that failed so changed nothing. */
 function isBusy(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'SQLITE_BUSY';
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
 class DurableDriver implements Driver {
