@@ -10,6 +10,7 @@ import type { AuditRecord } from '../../src/store/records.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { FlushGroup } from '../../src/store/sqlite/wal-flush.js';
 import type { Store } from '../../src/store/store.js';
+import { settledAfter } from '../support/turns.js';
 
 /**
  * The SQLite store runs with `synchronous = NORMAL` and flushes the WAL
@@ -39,18 +40,8 @@ class HeldFlushes {
 }
 
 /** Whether `promise` has settled after the event loop has had a few turns to run. */
-async function settled(promise: Promise<unknown>): Promise<boolean> {
-  let done = false;
-  promise.then(
-    () => {
-      done = true;
-    },
-    () => {
-      done = true;
-    },
-  );
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-  return done;
+function settled(promise: Promise<unknown>): Promise<boolean> {
+  return settledAfter(promise, 5);
 }
 
 describe('SQLite durability: commits wait for a WAL flush that began after them', () => {

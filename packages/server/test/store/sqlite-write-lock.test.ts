@@ -9,6 +9,7 @@ import Sqlite from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/store.js';
+import { settledAfter } from '../support/turns.js';
 
 /**
  * With `--workers N` several processes share one SQLite file and take turns
@@ -20,7 +21,7 @@ describe('SQLite: waiting for another process’s write lock', () => {
   let dir: string;
   let path: string;
   let stores: Store[];
-  let other: Sqlite.Database;
+  let other: Sqlite.Database | undefined;
 
   const open = async (lockWaitMs?: number): Promise<Store> => {
     const store = openSqliteStore({ path, ...(lockWaitMs === undefined ? {} : { lockWaitMs }) });
@@ -29,25 +30,11 @@ describe('SQLite: waiting for another process’s write lock', () => {
     return store;
   };
 
-  /** Lets the event loop take one turn; resolves whether `promise` settled meanwhile. */
-  const settledAfterATurn = async (promise: Promise<unknown>): Promise<boolean> => {
-    let done = false;
-    promise.then(
-      () => {
-        done = true;
-      },
-      () => {
-        done = true;
-      },
-    );
-    await new Promise((resolve) => setImmediate(resolve));
-    return done;
-  };
-
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'kw-lock-'));
     path = join(dir, 'keyward.db');
     stores = [];
+    other = undefined;
   });
 
   afterEach(async () => {
@@ -70,9 +57,9 @@ describe('SQLite: waiting for another process’s write lock', () => {
     });
     // SQLite's busy handler would sleep on this thread until the lock came free (or 5 s passed), so
     // the transaction would have settled before any other callback ran. Here the loop keeps turning.
-    for (let turn = 0; turn < 20; turn++) expect(await settledAfterATurn(tx)).toBe(false);
+    for (let turn = 0; turn < 20; turn++) expect(await settledAfter(tx, 1)).toBe(false);
     await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(await settledAfterATurn(tx)).toBe(false);
+    expect(await settledAfter(tx, 1)).toBe(false);
 
     other.exec('commit');
     await tx;
