@@ -56,6 +56,31 @@ export function encodeHeader(header: CiphertextHeader): Uint8Array {
   return out;
 }
 
+/** Encoded headers by algorithm, version and key id (only valid ones: {@link encodeHeader} checked them first). */
+const encodedHeaders = new Map<string, Uint8Array>();
+/** Enough for every version in use on a busy node; past it the map starts over. */
+const MAX_ENCODED_HEADERS = 4096;
+
+/**
+ * {@link encodeHeader}, remembered: every encryption under one key version
+ * has the same header, and checking and encoding it cost more than a third
+ * of the work around the AEAD. The bytes returned are shared: read them,
+ * never write to them.
+ */
+export function sharedHeader(header: CiphertextHeader): Uint8Array {
+  const { keyId, keyVersion, algorithm } = header;
+  // Only well-typed fields are looked up, so no ill-typed header (keyVersion "1") finds a valid one's bytes.
+  if (typeof keyId !== 'string' || typeof keyVersion !== 'number' || typeof algorithm !== 'string') return encodeHeader(header);
+  const id = `${algorithm}\u0000${keyVersion}\u0000${keyId}`;
+  let bytes = encodedHeaders.get(id);
+  if (bytes === undefined) {
+    bytes = encodeHeader(header);
+    if (encodedHeaders.size >= MAX_ENCODED_HEADERS) encodedHeaders.clear();
+    encodedHeaders.set(id, bytes);
+  }
+  return bytes;
+}
+
 /** Formats 16 bytes as a lowercase UUID string. */
 export function uuidFromBytes(bytes: Uint8Array): string {
   const hex = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');

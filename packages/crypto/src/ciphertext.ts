@@ -8,12 +8,12 @@ import {
   CIPHERTEXT_PREFIX,
   type CiphertextAlgorithm,
   type CiphertextHeader,
-  encodeHeader,
   FORMAT_VERSION,
   HEADER_BYTES,
   isAead,
   oaepLabel,
   sealAead,
+  sharedHeader,
   toText,
   uuidFromBytes,
 } from './ciphertext-layout.js';
@@ -51,7 +51,7 @@ export function encryptToCiphertext(
   plaintext: Uint8Array,
   context: Record<string, string>,
 ): string {
-  const headerBytes = encodeHeader(header);
+  const headerBytes = sharedHeader(header);
   const { algorithm } = header;
   if (isAead(algorithm)) {
     if (typeof secretOrPublicKey === 'string') throw new CryptoError('invalid_key', `${algorithm} needs a 32-byte key`);
@@ -116,7 +116,7 @@ export function decryptCiphertext(parsed: ParsedCiphertext, secret: Uint8Array, 
   try {
     // Re-encode the header from the fields the caller used to pick the key, so those fields are what gets authenticated.
     const { algorithm } = parsed;
-    const headerBytes = encodeHeader({ keyId: parsed.keyId, keyVersion: parsed.keyVersion, algorithm });
+    const headerBytes = sharedHeader({ keyId: parsed.keyId, keyVersion: parsed.keyVersion, algorithm });
     if (isAead(algorithm)) return aeadDecrypt(algorithm, secret, parsed.nonce, parsed.body, associatedData(headerBytes, context));
     return asymmetricDecrypt(algorithm, secret, parsed.body, oaepLabel(headerBytes, context));
   } catch {
@@ -152,7 +152,7 @@ export function encryptToCiphertextWith(
   encrypt: ExternalAeadEncrypt,
 ): string {
   if (header.algorithm !== 'aes-256-gcm') throw new CryptoError('invalid_input', 'only aes-256-gcm can be computed externally');
-  const headerBytes = encodeHeader(header);
+  const headerBytes = sharedHeader(header);
   const nonce = randomNonce();
   const sealed = encrypt(nonce, plaintext, associatedData(headerBytes, context));
   if (sealed.length !== plaintext.length + AEAD_TAG_BYTES)
@@ -173,7 +173,7 @@ export function encryptToCiphertextWith(
 export function decryptCiphertextWith(parsed: ParsedCiphertext, context: Record<string, string>, decrypt: ExternalAeadDecrypt): Uint8Array {
   encodeContext(context);
   if (parsed.algorithm !== 'aes-256-gcm') throw malformed();
-  const headerBytes = encodeHeader({ keyId: parsed.keyId, keyVersion: parsed.keyVersion, algorithm: parsed.algorithm });
+  const headerBytes = sharedHeader({ keyId: parsed.keyId, keyVersion: parsed.keyVersion, algorithm: parsed.algorithm });
   const plaintext = decrypt(parsed.nonce, parsed.body, associatedData(headerBytes, context));
   if (plaintext === null) throw malformed();
   return plaintext;

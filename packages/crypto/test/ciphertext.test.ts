@@ -2,7 +2,7 @@ import { webcrypto } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decryptCiphertext, encryptToCiphertext, parseCiphertext } from '../src/ciphertext.js';
-import { sealAeadWithNonce } from '../src/ciphertext-layout.js';
+import { type CiphertextHeader, encodeHeader, sealAeadWithNonce, sharedHeader } from '../src/ciphertext-layout.js';
 import { encodeContext } from '../src/encode-context.js';
 import { getAlgorithm } from '../src/registry.js';
 import { hex } from './wycheproof.js';
@@ -175,6 +175,27 @@ describe('encryptToCiphertext / decryptCiphertext', () => {
     expect(() => decryptCiphertext(parsed, KEY, { a: 1 } as unknown as Record<string, string>)).toThrow(
       expect.objectContaining({ code: 'invalid_input' }),
     );
+  });
+
+  it('a remembered header never stands in for an invalid one: every field is checked again', () => {
+    const valid = { keyId: KEY_ID, keyVersion: 7, algorithm: 'aes-256-gcm' } as const;
+    expect(sharedHeader(valid)).toEqual(encodeHeader(valid));
+    expect(sharedHeader({ ...valid })).toBe(sharedHeader(valid));
+    const bad = (header: unknown) => {
+      expect(() => sharedHeader(header as CiphertextHeader)).toThrow(expect.objectContaining({ code: 'invalid_input' }));
+      expect(() => encryptToCiphertext(header as CiphertextHeader, KEY, new Uint8Array(), {})).toThrow(
+        expect.objectContaining({ code: 'invalid_input' }),
+      );
+    };
+    bad({ ...valid, keyVersion: '7' });
+    bad({ ...valid, keyVersion: 7.5 });
+    bad({ ...valid, keyId: `${KEY_ID}0` });
+    bad({ ...valid, keyId: [KEY_ID] });
+    bad({ ...valid, algorithm: 'hmac-sha256' });
+    bad({ ...valid, algorithm: 'toString' });
+    // Versions and keys do not share bytes.
+    expect(sharedHeader({ ...valid, keyVersion: 8 })).toEqual(encodeHeader({ ...valid, keyVersion: 8 }));
+    expect(sharedHeader({ ...valid, algorithm: 'chacha20-poly1305' })[1]).toBe(0x02);
   });
 
   it('keyId is returned in lowercase; uppercase input encodes the same bytes', () => {

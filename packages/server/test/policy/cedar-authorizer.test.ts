@@ -98,6 +98,56 @@ describe('CedarAuthorizer decision cache', () => {
     expect(authorizer.authorize(base).allowed).toBe(true);
   });
 
+  it('the same principal and key objects asked again: the decision follows the hour, the grants array and the policies', () => {
+    const { source, set } = swappable(NIGHT_FORBID);
+    const authorizer = new CedarAuthorizer({ policies: source });
+    const record = keyRecord({ name: 'k', owner: 'team-ops', environment: 'prod' });
+    const granted = [{ id: 'g', keyId: record.id, principal: 'svc', operations: ['decrypt' as const], createdAt: '', createdBy: '' }];
+    const principal = Object.freeze({
+      id: 'svc',
+      kind: 'service' as const,
+      roles: ['key-user' as const],
+      environments: ['prod' as const],
+      teams: [],
+      createdAt: '',
+      disabled: false,
+      tokenId: '',
+      offboardedAt: null,
+      via: 'token' as const,
+      secondFactor: false,
+    });
+    const key = { record, grants: granted };
+    const at = (iso: string): AuthorizationRequest => ({ principal, action: 'crypto.decrypt', key, now: new Date(iso) });
+    expect(authorizer.authorize(at('2026-06-02T17:00:00Z')).allowed).toBe(true);
+    expect(authorizer.authorize(at('2026-06-02T17:59:59.999Z')).allowed).toBe(true);
+    // The next hour, same objects: the night forbid applies at once.
+    expect(authorizer.authorize(at('2026-06-02T18:00:00Z'))).toMatchObject({
+      allowed: false,
+      reason: 'forbid ops-no-service-decrypt-at-night',
+    });
+    expect(authorizer.authorize(at('2026-06-02T10:00:00Z')).allowed).toBe(true);
+    // Same record and principal, the grant revoked (a new grants array, as the key directory makes on any change).
+    expect(authorizer.authorize({ ...at('2026-06-02T10:00:00Z'), key: { record, grants: [] } }).allowed).toBe(false);
+    expect(authorizer.authorize({ ...at('2026-06-02T10:00:00Z'), key: { record, grants: granted } }).allowed).toBe(true);
+    // Another action on the same pair is decided for itself.
+    expect(authorizer.authorize({ ...at('2026-06-02T10:00:00Z'), action: 'crypto.encrypt' }).allowed).toBe(false);
+    // The policies change: the pair's earlier decisions no longer apply.
+    set(
+      compilePolicies([
+        { name: 'closed.cedar', text: '@id("closed") forbid (principal, action == Keyward::Action::"crypto.decrypt", resource);' },
+      ]),
+    );
+    expect(authorizer.authorize(at('2026-06-02T10:00:00Z'))).toMatchObject({ allowed: false, reason: 'forbid closed' });
+    set(NIGHT_FORBID);
+    expect(authorizer.authorize(at('2026-06-02T10:00:00Z')).allowed).toBe(true);
+    // An invalid time matches no remembered hour: Cedar decides it (and cannot: denied).
+    expect(authorizer.authorize({ principal, action: 'crypto.decrypt', key, now: new Date(Number.NaN) })).toMatchObject({
+      allowed: false,
+      reason: expect.stringContaining('the policies could not decide'),
+    });
+    expect(authorizer.authorize(at('2026-06-02T10:00:00Z')).allowed).toBe(true);
+  });
+
   it('is dropped when the policies change: the next decision follows the new set', () => {
     const { source, set } = swappable(builtinPolicies());
     const authorizer = new CedarAuthorizer({ policies: source });

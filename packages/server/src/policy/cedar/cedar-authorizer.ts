@@ -1,4 +1,7 @@
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import type { Principal } from '../../service/context.js';
+import type { GrantRecord, KeyRecord } from '../../store/records.js';
+import type { Action } from '../actions.js';
 import type { AuthorizationRequest, Authorizer, Decision } from '../authorizer.js';
 import { ENVIRONMENT_POLICY_ID } from './builtin-policies.js';
 import { builtinPolicies, type CedarPolicies } from './cedar-policies.js';
@@ -18,6 +21,7 @@ export interface Explanation extends Decision {
 }
 
 const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+const HOUR_MS = 3_600_000;
 const SCHEMA_NAME = 'keyward';
 const SERVICE = { type: `${CEDAR_NAMESPACE}::Service`, id: 'keyward' } as const;
 
@@ -79,6 +83,18 @@ function decisionInputs(request: AuthorizationRequest, now: Date) {
   return { cacheKey, context };
 }
 
+/**
+ * The decisions of one principal on one key record, for the hour they were
+ * made in, under the policies and with the grants they were made with.
+ */
+interface Recent {
+  policies: CedarPolicies;
+  grants: readonly GrantRecord[];
+  /** Hours since the epoch: a UTC hour boundary is a multiple of an hour, so this fixes the context's hour and weekday. */
+  hour: number;
+  decisions: Map<Action, Decision>;
+}
+
 /** The Cedar request for `request` (built only when the cache has no decision for it). */
 function cedarRequest(request: AuthorizationRequest, context: Record<string, cedar.CedarValueJson>) {
   const { principal, action, key } = request;
@@ -121,6 +137,13 @@ export class CedarAuthorizer implements Authorizer {
   readonly #clock: () => Date;
   readonly #cacheSize: number;
   readonly #cache = new Map<string, Decision>();
+  /**
+   * The hot path's shortcut past the cache key: decisions by the identity of
+   * the key record and the principal (never changed in place, as for
+   * `memoJson`), checked against the grants array, the hour and the policies
+   * they were made with. Weak, so it holds nothing its owners do not.
+   */
+  readonly #recent = new WeakMap<KeyRecord, WeakMap<Principal, Recent>>();
   readonly #slots: readonly [string, string];
   #slot = 0;
   #loaded: CedarPolicies | null = null;
@@ -147,7 +170,18 @@ export class CedarAuthorizer implements Authorizer {
 
   authorize(request: AuthorizationRequest): Decision {
     this.#load();
-    const { cacheKey, context } = decisionInputs(request, request.now ?? this.#clock());
+    const now = request.now ?? this.#clock();
+    const recent = this.#recentFor(request, now);
+    const known = recent?.decisions.get(request.action);
+    if (known !== undefined) return known;
+    const decision = this.#decide(request, now);
+    recent?.decisions.set(request.action, decision);
+    return decision;
+  }
+
+  /** The cache, then Cedar. */
+  #decide(request: AuthorizationRequest, now: Date): Decision {
+    const { cacheKey, context } = decisionInputs(request, now);
     const hit = this.#cache.get(cacheKey);
     if (hit !== undefined) {
       // Least recently used goes first: re-inserting moves a hit to the end.
@@ -163,6 +197,25 @@ export class CedarAuthorizer implements Authorizer {
     }
     this.#cache.set(cacheKey, frozen);
     return frozen;
+  }
+
+  /** The recent decisions of the request's principal on its key, emptied when they no longer apply; null for a request without a key. */
+  #recentFor(request: AuthorizationRequest, now: Date): Recent | null {
+    const { key, principal } = request;
+    const policies = this.#loaded;
+    if (key === undefined || policies === null) return null;
+    const hour = Math.floor(now.getTime() / HOUR_MS);
+    let byPrincipal = this.#recent.get(key.record);
+    if (byPrincipal === undefined) {
+      byPrincipal = new WeakMap();
+      this.#recent.set(key.record, byPrincipal);
+    }
+    let recent = byPrincipal.get(principal);
+    if (recent === undefined || recent.policies !== policies || recent.grants !== key.grants || recent.hour !== hour) {
+      recent = { policies, grants: key.grants, hour, decisions: new Map() };
+      byPrincipal.set(principal, recent);
+    }
+    return recent;
   }
 
   /** The decision without the cache, with the policies that decided and the errors of those that failed. */
