@@ -7,7 +7,7 @@ import type { AuthorizationRequest } from '../../src/policy/authorizer.js';
 import { CedarAuthorizer, type CedarPolicySource } from '../../src/policy/cedar/cedar-authorizer.js';
 import { builtinPolicies, type CedarPolicies, compilePolicies } from '../../src/policy/cedar/cedar-policies.js';
 import { PolicyDirectory } from '../../src/policy/cedar/policy-directory.js';
-import { keyRecord, requestArb } from './support/cedar-arbitraries.js';
+import { aPrincipal, keyRecord, requestArb } from './support/cedar-arbitraries.js';
 
 const swappable = (initial: CedarPolicies) => {
   let current = initial;
@@ -42,19 +42,7 @@ describe('CedarAuthorizer decision cache', () => {
 
   it('is bounded: the least recently used decision goes first', () => {
     const authorizer = new CedarAuthorizer({ cacheSize: 3 });
-    const principal = {
-      id: 'a',
-      kind: 'user' as const,
-      roles: ['admin' as const],
-      environments: ['dev' as const],
-      teams: [],
-      createdAt: '',
-      disabled: false,
-      tokenId: '',
-      offboardedAt: null,
-      via: 'token' as const,
-      secondFactor: false,
-    };
+    const principal = aPrincipal({ id: 'a', kind: 'user', roles: ['admin'], environments: ['dev'] });
     for (const action of ['key.list', 'key.read', 'audit.read', 'audit.verify', 'policy.read'] as const)
       authorizer.authorize({ principal, action });
     expect(authorizer.cached).toBe(3);
@@ -64,19 +52,7 @@ describe('CedarAuthorizer decision cache', () => {
     const authorizer = new CedarAuthorizer({ policies: { current: () => NIGHT_FORBID } });
     const record = keyRecord({ name: 'k', owner: 'team-ops', environment: 'prod' });
     const grants = [{ id: 'g', keyId: record.id, principal: 'svc', operations: ['decrypt' as const], createdAt: '', createdBy: '' }];
-    const principal = {
-      id: 'svc',
-      kind: 'service' as const,
-      roles: ['key-user' as const],
-      environments: ['prod' as const],
-      teams: [],
-      createdAt: '',
-      disabled: false,
-      tokenId: '',
-      offboardedAt: null,
-      via: 'token' as const,
-      secondFactor: false,
-    };
+    const principal = aPrincipal({ id: 'svc', kind: 'service', roles: ['key-user'], environments: ['prod'] });
     const base: AuthorizationRequest = {
       principal,
       action: 'crypto.decrypt',
@@ -103,19 +79,7 @@ describe('CedarAuthorizer decision cache', () => {
     const authorizer = new CedarAuthorizer({ policies: source });
     const record = keyRecord({ name: 'k', owner: 'team-ops', environment: 'prod' });
     const granted = [{ id: 'g', keyId: record.id, principal: 'svc', operations: ['decrypt' as const], createdAt: '', createdBy: '' }];
-    const principal = Object.freeze({
-      id: 'svc',
-      kind: 'service' as const,
-      roles: ['key-user' as const],
-      environments: ['prod' as const],
-      teams: [],
-      createdAt: '',
-      disabled: false,
-      tokenId: '',
-      offboardedAt: null,
-      via: 'token' as const,
-      secondFactor: false,
-    });
+    const principal = Object.freeze(aPrincipal({ id: 'svc', kind: 'service', roles: ['key-user'], environments: ['prod'] }));
     const key = { record, grants: granted };
     const at = (iso: string): AuthorizationRequest => ({ principal, action: 'crypto.decrypt', key, now: new Date(iso) });
     expect(authorizer.authorize(at('2026-06-02T17:00:00Z')).allowed).toBe(true);
@@ -152,19 +116,7 @@ describe('CedarAuthorizer decision cache', () => {
     const { source, set } = swappable(builtinPolicies());
     const authorizer = new CedarAuthorizer({ policies: source });
     const record = keyRecord({ name: 'k', owner: 'x', environment: 'prod' });
-    const principal = {
-      id: 'svc',
-      kind: 'service' as const,
-      roles: ['key-user' as const],
-      environments: ['prod' as const],
-      teams: [],
-      createdAt: '',
-      disabled: false,
-      tokenId: '',
-      offboardedAt: null,
-      via: 'token' as const,
-      secondFactor: false,
-    };
+    const principal = aPrincipal({ id: 'svc', kind: 'service', roles: ['key-user'], environments: ['prod'] });
     const grants = [{ id: 'g', keyId: record.id, principal: 'svc', operations: ['decrypt' as const], createdAt: '', createdBy: '' }];
     const request: AuthorizationRequest = {
       principal,
@@ -189,19 +141,7 @@ describe('CedarAuthorizer decision cache', () => {
       },
     ]);
     const authorizer = new CedarAuthorizer({ policies: { current: () => overflowing } });
-    const principal = {
-      id: 'root',
-      kind: 'user' as const,
-      roles: ['admin' as const],
-      environments: ['prod' as const],
-      teams: [],
-      createdAt: '',
-      disabled: false,
-      tokenId: '',
-      offboardedAt: null,
-      via: 'token' as const,
-      secondFactor: false,
-    };
+    const principal = aPrincipal({ id: 'root', kind: 'user', roles: ['admin'], environments: ['prod'] });
     const key = { record: keyRecord({ name: 'k', owner: 'x', environment: 'prod' }), grants: [] };
     const skipped = authorizer.explain({ principal, action: 'key.read', key, now: new Date('2026-06-02T02:00:00Z') });
     expect(skipped.allowed).toBe(true);
@@ -222,19 +162,7 @@ describe('operator policies', () => {
       },
     ]);
     const authorizer = new CedarAuthorizer({ policies: { current: () => widened } });
-    const auditor = {
-      id: 'aud',
-      kind: 'user' as const,
-      roles: ['auditor' as const],
-      environments: ['dev' as const],
-      teams: [],
-      createdAt: '',
-      disabled: false,
-      tokenId: '',
-      offboardedAt: null,
-      via: 'token' as const,
-      secondFactor: false,
-    };
+    const auditor = aPrincipal({ id: 'aud', kind: 'user', roles: ['auditor'], environments: ['dev'] });
     expect(new CedarAuthorizer().authorize({ principal: auditor, action: 'alert.acknowledge' }).allowed).toBe(false);
     expect(authorizer.authorize({ principal: auditor, action: 'alert.acknowledge' })).toMatchObject({
       allowed: true,

@@ -6,7 +6,7 @@ import type { AuthorizationRequest } from '../../src/policy/authorizer.js';
 import { CedarAuthorizer } from '../../src/policy/cedar/cedar-authorizer.js';
 import { builtinPolicies, validatePolicies } from '../../src/policy/cedar/cedar-policies.js';
 import { BuiltinAuthorizer } from './builtin-authorizer.js';
-import { keyRecord, principalArb, requestArb } from './support/cedar-arbitraries.js';
+import { aPrincipal, keyRecord, principalArb, requestArb } from './support/cedar-arbitraries.js';
 
 const builtin = new BuiltinAuthorizer();
 
@@ -84,19 +84,7 @@ describe('the shipped Cedar policies decide as the built-in authorizer did', () 
         expect(decision.policies).toContain('keyward-self');
       }),
     );
-    const principal = {
-      id: 'ops',
-      kind: 'user' as const,
-      roles: ['admin' as const],
-      environments: ['dev' as const],
-      teams: [],
-      createdAt: '',
-      disabled: false,
-      tokenId: '',
-      offboardedAt: null,
-      via: 'token' as const,
-      secondFactor: false,
-    };
+    const principal = aPrincipal({ id: 'ops', kind: 'user', roles: ['admin'], environments: ['dev'] });
     expect(cedar.authorize({ principal, action: 'key.create', environment: 'prod' })).toEqual({
       allowed: false,
       reason: "'ops' is not scoped to environment prod",

@@ -23,6 +23,11 @@ export const principalArb: fc.Arbitrary<Principal> = fc.record({
   secondFactor: fc.boolean(),
 });
 
+/** A principal as the authenticator makes one from a token (tests give what matters). */
+export function aPrincipal(fields: Pick<Principal, 'id' | 'kind' | 'roles' | 'environments'> & Partial<Principal>): Principal {
+  return { teams: [], createdAt: '', disabled: false, tokenId: '', offboardedAt: null, via: 'token', secondFactor: false, ...fields };
+}
+
 export function keyRecord(fields: Pick<KeyRecord, 'name' | 'owner' | 'environment'> & Partial<KeyRecord>): KeyRecord {
   return {
     id: `id-${fields.name}`,
