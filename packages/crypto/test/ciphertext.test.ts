@@ -196,6 +196,12 @@ describe('encryptToCiphertext / decryptCiphertext', () => {
     // Versions and keys do not share bytes.
     expect(sharedHeader({ ...valid, keyVersion: 8 })).toEqual(encodeHeader({ ...valid, keyVersion: 8 }));
     expect(sharedHeader({ ...valid, algorithm: 'chacha20-poly1305' })[1]).toBe(0x02);
+    // Past 4,096 remembered headers the map starts over; every header still encodes to its own bytes.
+    for (let version = 1; version <= 5000; version++) {
+      const header = { ...valid, keyVersion: version };
+      expect(sharedHeader(header)).toEqual(encodeHeader(header));
+    }
+    expect(sharedHeader(valid)).toEqual(encodeHeader(valid));
   });
 
   it('keyId is returned in lowercase; uppercase input encodes the same bytes', () => {
