@@ -1,6 +1,7 @@
 /**
  * Loads Project Wycheproof vectors (C2SP/wycheproof testvectors_v1, Apache-2.0)
- * from shared/vectors/wycheproof next to the repository, and runs cases with
+ * kept in test/vectors/wycheproof (copied unchanged from the shared vector set,
+ * see the README there), and runs cases with
  * one outcome policy for every file:
  *
  * - `valid` must be accepted and `invalid` must be rejected, each asserted.
@@ -29,7 +30,7 @@ export interface WycheproofFile<G> {
 }
 
 export function loadWycheproof<G>(file: string): WycheproofFile<G> {
-  const url = new URL(`../../../../shared/vectors/wycheproof/${file}`, import.meta.url);
+  const url = new URL(`./vectors/wycheproof/${file}`, import.meta.url);
   return JSON.parse(readFileSync(url, 'utf8')) as WycheproofFile<G>;
 }
 
