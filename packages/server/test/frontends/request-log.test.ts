@@ -13,10 +13,10 @@ const line = { requestId: 'r-1', method: 'POST', route: '/v1/keys/:name/encrypt'
 describe('logRequest', () => {
   it('at info: refusals and slow requests, not fast successes; 5xx at warn', () => {
     const { log, lines } = capture('info');
-    logRequest(log, { ...line, status: 200, ms: 0.4 });
-    logRequest(log, { ...line, status: 200, ms: SLOW_REQUEST_MS });
-    logRequest(log, { ...line, status: 403, ms: 0.2 });
-    logRequest(log, { ...line, status: 503, ms: 0.2 });
+    logRequest(log, 200, 0.4, () => line);
+    logRequest(log, 200, SLOW_REQUEST_MS, () => line);
+    logRequest(log, 403, 0.2, () => line);
+    logRequest(log, 503, 0.2, () => line);
     expect(lines.map((l) => [l.level, l.status, l.msg])).toEqual([
       [30, 200, 'request'],
       [30, 403, 'request'],
@@ -27,14 +27,40 @@ describe('logRequest', () => {
 
   it('at debug: every request; at warn: only 5xx; silent: nothing', () => {
     const debug = capture('debug');
-    logRequest(debug.log, { ...line, status: 200, ms: 0.4 });
+    logRequest(debug.log, 200, 0.4, () => line);
     expect(debug.lines).toEqual([expect.objectContaining({ level: 20, status: 200 })]);
     const warn = capture('warn');
-    logRequest(warn.log, { ...line, status: 404, ms: 0.4 });
-    logRequest(warn.log, { ...line, status: 500, ms: 0.4 });
+    logRequest(warn.log, 404, 0.4, () => line);
+    logRequest(warn.log, 500, 0.4, () => line);
     expect(warn.lines.map((l) => l.status)).toEqual([500]);
     const silent = capture('silent');
-    logRequest(silent.log, { ...line, status: 500, ms: 0.4 });
+    logRequest(silent.log, 500, 0.4, () => line);
     expect(silent.lines).toEqual([]);
+  });
+
+  it('describes the request only for a line it writes (Fastify builds the route and source on each read)', () => {
+    const { log, lines } = capture('info');
+    let described = 0;
+    const describe = () => {
+      described++;
+      return { ...line, events: 3 };
+    };
+    logRequest(log, 200, 0.4, describe);
+    expect(described).toBe(0);
+    logRequest(log, 403, 0.4, describe);
+    expect(described).toBe(1);
+    expect(lines).toEqual([
+      {
+        level: 30,
+        time: expect.any(Number),
+        pid: expect.any(Number),
+        hostname: expect.any(String),
+        ...line,
+        status: 403,
+        ms: 0.4,
+        events: 3,
+        msg: 'request',
+      },
+    ]);
   });
 });

@@ -67,6 +67,22 @@ export function describeAuditChainConformance(kind: StoreKind): void {
       expect(stored.map((r) => r.seq)).toEqual([...stored.map((r) => r.seq)].sort((a, b) => a - b));
     });
 
+    it('appends of 1, 63, 64, 65 and 100 records (one exact statement up to 64, then 64 and the rest) store each, in order', async () => {
+      const { store } = await open();
+      let next = 1;
+      for (const count of [1, 63, 64, 65, 100]) {
+        const records = links('node-a', next, next + count - 1);
+        await store.transaction(async (tx) => {
+          await tx.lockAuditHead('node-a');
+          await tx.appendAudit(records);
+        });
+        next += count;
+      }
+      const stored = await store.listAuditChain('node-a', 0, 1000);
+      expect(stored.map((r) => r.chainSeq)).toEqual(Array.from({ length: next - 1 }, (_, i) => i + 1));
+      expect(await store.auditHeads()).toEqual([{ chain: 'node-a', seq: 293, hash: 'node-a-293' }]);
+    });
+
     it('a rolled-back append leaves neither records nor a moved head, and reports to the transaction hooks', async () => {
       const { store } = await open();
       const seen: boolean[] = [];

@@ -1,7 +1,7 @@
 import Sqlite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { prepared } from '../../src/store/audit-insert.js';
+import { nextInsertRows, prepared } from '../../src/store/audit-insert.js';
 import type { Database } from '../../src/store/schema.js';
 
 describe('prepared statements (compiled once, then bound)', () => {
@@ -36,5 +36,32 @@ describe('prepared statements (compiled once, then bound)', () => {
       k.selectFrom('audit_chains').select('seq').where('chain', '=', chain).where('hash', '=', chain),
     );
     expect(() => twice(db, 'node-a')).toThrow(/each of its arguments exactly once/);
+  });
+});
+
+describe('audit INSERT sizes (nextInsertRows)', () => {
+  const split = (count: number): number[] => {
+    const sizes: number[] = [];
+    for (let left = count; left > 0; left -= sizes.at(-1) as number) sizes.push(nextInsertRows(left));
+    return sizes;
+  };
+
+  it('a group commit of up to 64 records is one statement of exactly its count', () => {
+    for (let n = 1; n <= 64; n++) expect(split(n)).toEqual([n]);
+  });
+
+  it('larger ones take powers of two of at most 1,024 rows, then one exact remainder; every count uses few shapes in all', () => {
+    expect(split(65)).toEqual([64, 1]);
+    expect(split(100)).toEqual([64, 36]);
+    expect(split(1000)).toEqual([512, 256, 128, 64, 40]);
+    expect(split(5000)).toEqual([1024, 1024, 1024, 1024, 512, 256, 128, 8]);
+    const shapes = new Set<number>();
+    for (let n = 1; n <= 5000; n++) {
+      const sizes = split(n);
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(n);
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(1024);
+      for (const s of sizes) shapes.add(s);
+    }
+    expect(shapes.size).toBe(64 + 4);
   });
 });

@@ -90,14 +90,12 @@ export async function buildRestApp(keyward: Keyward, options: RestOptions): Prom
   });
   app.addHook('onResponse', (request, reply, done) => {
     // The URL carries no secrets by design (API.md); headers are not logged.
-    logRequest(request.log, {
+    logRequest(request.log, reply.statusCode, Math.round(reply.elapsedTime * 100) / 100, () => ({
       requestId: request.id,
       method: request.method,
       route: request.routeOptions.url ?? null,
-      status: reply.statusCode,
-      ms: Math.round(reply.elapsedTime * 100) / 100,
       source: request.ip,
-    });
+    }));
     done();
   });
 

@@ -65,15 +65,13 @@ export function eventRoutes(app: FastifyInstance, keyward: Keyward): void {
       clearInterval(heartbeat);
       stream.close();
       if (!res.writableEnded) res.end();
-      logRequest(req.log, {
+      logRequest(req.log, 200, Math.round(performance.now() - started), () => ({
         requestId: req.id,
         method: req.method,
         route: '/v1/events',
-        status: 200,
-        ms: Math.round(performance.now() - started),
         source: req.ip,
         events: sent,
-      });
+      }));
     };
     const started = performance.now();
     open.add(end);

@@ -217,13 +217,11 @@ async function declareStreaming(
   }
   reply.raw.end();
   // The hijacked answer skips the onResponse hook: log its one line here.
-  logRequest(req.log, {
+  logRequest(req.log, status, Math.round((performance.now() - started) * 100) / 100, () => ({
     requestId: req.id,
     method: req.method,
     route: '/v1/incidents',
-    status,
-    ms: Math.round((performance.now() - started) * 100) / 100,
     source: req.ip,
-  });
+  }));
   return reply;
 }

@@ -18,6 +18,9 @@ export interface RequestLine {
   events?: number;
 }
 
+/** What a request's line says besides its status and time: built only when the line is written. */
+export type RequestDetails = Omit<RequestLine, 'status' | 'ms'>;
+
 /**
  * Logs one answered request. The audit trail is the record of every
  * request (durable, chained, with its actor and outcome); the log is for
@@ -25,9 +28,17 @@ export interface RequestLine {
  * and above at `warn`, refusals (4xx) and requests slower than
  * {@link SLOW_REQUEST_MS} at `info`, and every other request at `debug`
  * (`--log-level debug` logs them all).
+ *
+ * The level is decided from `status` and `ms` alone, so that at the default
+ * level a successful request reads nothing else: `describe` (the route, the
+ * source address: Fastify builds both on each read) runs only for a line
+ * that is written.
  */
-export function logRequest(log: FastifyBaseLogger, line: RequestLine): void {
-  const level = line.status >= 500 ? 'warn' : line.status >= 400 || line.ms >= SLOW_REQUEST_MS ? 'info' : 'debug';
-  // Checked first: at the default level a successful request builds no log object at all.
-  if ((LEVELS[level] as number) >= (LEVELS[log.level] ?? 0)) log[level](line, 'request');
+export function logRequest(log: FastifyBaseLogger, status: number, ms: number, describe: () => RequestDetails): void {
+  const level = status >= 500 ? 'warn' : status >= 400 || ms >= SLOW_REQUEST_MS ? 'info' : 'debug';
+  if ((LEVELS[level] as number) < (LEVELS[log.level] ?? 0)) return;
+  const { requestId, method, route, source, events } = describe();
+  const line: RequestLine = { requestId, method, route, status, ms, source };
+  if (events !== undefined) line.events = events;
+  log[level](line, 'request');
 }

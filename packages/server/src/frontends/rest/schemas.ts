@@ -3,7 +3,13 @@ import { NAME_PATTERN } from '../../keys/names.js';
 
 /** Schema fragments shared by the routes; each route file composes its own. */
 export const name = { type: 'string', pattern: NAME_PATTERN } as const;
-export const base64 = { type: 'string', maxLength: 16 * 1024 * 1024 } as const;
+/**
+ * Base64 data (plaintexts, messages, signatures). No `maxLength`: the body
+ * limits (1 MiB, 16 MiB for batch routes) already bound every string in a body,
+ * the service answers 413 past the configured plaintext limit, and Ajv counts a
+ * string's length code point by code point (about 2 µs per KiB on every request).
+ */
+export const base64 = { type: 'string' } as const;
 export const duration = { type: 'string', pattern: '^[1-9][0-9]{0,5}[dhms]$' } as const;
 export const ownerId = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9@._:-]*$' } as const;
 export const context = {
