@@ -77,7 +77,8 @@ describe('the Cedar policy directory in the server process', () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const token = `kw_${'c3'.repeat(20)}`;
-    const server = start(['--data-dir', dir, '--listen', `127.0.0.1:${port}`], { KEYWARD_INIT_ADMIN_TOKEN: token });
+    // One worker: with several, each reloads on its own signal, and a request after one worker's reload can reach another that has not yet.
+    const server = start(['--data-dir', dir, '--listen', `127.0.0.1:${port}`, '--workers', '1'], { KEYWARD_INIT_ADMIN_TOKEN: token });
     const get = (path: string) => fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
     const cedar = async () => ((await (await get('/v1/sys/policy')).json()) as { cedar: Record<string, unknown> }).cedar;
     await until(async () => (await fetch(`${url}/v1/sys/health`)).status === 200, 'the server');
