@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeShare, shareX } from '../../src/seal/shamir/share-encoding.js';
+import { decodeShare, encodeShare, shareX } from '../../src/seal/shamir/share-encoding.js';
 import { b64, Harness } from '../support/harness.js';
 
 let h: Harness | undefined;
@@ -79,14 +79,34 @@ describe('Shamir seal', () => {
     await other.close();
     expect((await h.call('POST', '/v1/sys/seal', undefined, mine.adminToken)).status).toBe(204);
     await h.call('POST', '/v1/sys/unseal', { share: mine.unsealShares[0] }, null);
-    // Shares get random x coordinates, and one whose x was already accepted is ignored: take the foreign
-    // share whose x differs from ours (at most one of theirs can share it), or this fails 1 run in ~255.
+    // Shares get random x coordinates: take the foreign share whose x differs from ours (at most one of
+    // theirs can share it), so that this is the threshold's check (the next test covers an equal x).
     const x = (share: string) => shareX(decodeShare(share));
     const foreign = (theirs.unsealShares as string[]).find((share) => x(share) !== x(mine.unsealShares[0]));
     const r = await h.call('POST', '/v1/sys/unseal', { share: foreign }, null);
     expect(r.status).toBe(400);
     expect(r.body.error.message).toMatch(/^share: /);
     expect((await h.call('GET', '/v1/sys/health', undefined, null)).body.sealed).toBe(true);
+  });
+  it('a different share at an accepted x coordinate answers 400 naming share at once, and resets progress', async () => {
+    h = await Harness.start({ seal: 'shamir' });
+    const init = (await h.call('POST', '/v1/sys/init', { shares: 3, threshold: 3 }, null)).body;
+    h.adminToken = init.adminToken;
+    expect((await h.call('POST', '/v1/sys/seal', undefined, init.adminToken)).status).toBe(204);
+    const [first, second, third] = init.unsealShares as string[];
+    expect((await h.call('POST', '/v1/sys/unseal', { share: first }, null)).body.progress).toBe(1);
+    expect((await h.call('POST', '/v1/sys/unseal', { share: second }, null)).body.progress).toBe(2);
+    const bytes = decodeShare(second);
+    bytes[0] = (bytes[0] ?? 0) ^ 1;
+    const r = await h.call('POST', '/v1/sys/unseal', { share: encodeShare(bytes) }, null);
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe('invalid_request');
+    expect(r.body.error.message).toMatch(/^share: differs from an accepted share with the same x coordinate/);
+    const health = (await h.call('GET', '/v1/sys/health', undefined, null)).body;
+    expect(health.sealed).toBe(true);
+    // Progress starts over: the three right shares unseal.
+    for (const share of [third, first]) expect((await h.call('POST', '/v1/sys/unseal', { share }, null)).body.sealed).toBe(true);
+    expect((await h.call('POST', '/v1/sys/unseal', { share: second }, null)).body.sealed).toBe(false);
   });
 });
 

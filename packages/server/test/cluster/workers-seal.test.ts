@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeShare, encodeShare } from '../../src/seal/shamir/share-encoding.js';
 import { freshStore, STORE_KINDS, type TestStore } from '../support/stores.js';
 import { type ClusterRun, type Reply, startCluster, until } from './cluster-process.js';
 
@@ -60,6 +61,23 @@ describe.each(STORE_KINDS)('the Shamir seal with two workers on %s', (kind) => {
     expect(second.body).toEqual({ sealed: false, progress: 0, threshold: 2 });
     all(await health(), 200, { sealed: false });
     all(await run.onEveryWorker(() => run.call('GET', '/v1/keys/sealed-key', undefined, admin)), 200, { name: 'sealed-key' });
+  });
+
+  it('a different share at an accepted x coordinate resets the progress of every worker', async () => {
+    expect((await run.call('POST', '/v1/sys/seal', undefined, admin)).status).toBe(204);
+    expect((await run.call('POST', '/v1/sys/unseal', { share: shares[0] }, null)).body).toMatchObject({ progress: 1 });
+    const bytes = decodeShare(shares[0]);
+    bytes[5] = (bytes[5] ?? 0) ^ 1;
+    const conflicting = await run.call('POST', '/v1/sys/unseal', { share: encodeShare(bytes) }, null);
+    expect(conflicting.status).toBe(400);
+    expect(conflicting.body.error.message).toMatch(/^share: differs from an accepted share with the same x coordinate/);
+    // A worker that still held the first share would unseal on the next one (threshold 2): none does.
+    all(await run.onEveryWorker(() => run.call('POST', '/v1/sys/unseal', { share: shares[1] }, null)), 200, {
+      sealed: true,
+      progress: 1,
+    });
+    expect((await run.call('POST', '/v1/sys/unseal', { share: shares[2] }, null)).body).toMatchObject({ sealed: false });
+    all(await health(), 200, { sealed: false });
   });
 
   it('a replacement worker starts unsealed like the others; after a seal, it starts sealed', async () => {

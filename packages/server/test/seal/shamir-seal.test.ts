@@ -3,7 +3,7 @@ import { KeywardError } from '@keyward/wire';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ShamirSeal } from '../../src/seal/shamir/shamir-seal.js';
-import { decodeShare } from '../../src/seal/shamir/share-encoding.js';
+import { decodeShare, encodeShare } from '../../src/seal/shamir/share-encoding.js';
 import { FileStateStore } from './file-state-store.js';
 import { describeSealConformance } from './seal-conformance.js';
 import { useTempDirs } from './temp-dir.js';
@@ -208,6 +208,33 @@ describe('ShamirSeal unseal', () => {
     await seal.submitShare(shares[0] ?? '');
     expect((await rejection(seal.submitShare(tampered))).code).toBe('invalid_request');
     expect(seal.status()).toMatchObject({ sealed: true, progress: 0 });
+  });
+
+  it('a different share at an accepted x coordinate resets progress at once, naming share', async () => {
+    const { store, shares } = await initialized(5, 3);
+    const other = await initialized(5, 3);
+    const seal = await fresh(store);
+    const mine = shares[0] ?? '';
+    // Another initialization's y values at our share's x (random x coordinates collide 1 time in 255:
+    // made to collide here), and our own share with one y byte changed.
+    const foreignBytes = decodeShare(other.shares[0] ?? '');
+    foreignBytes[foreignBytes.length - 1] = xOf(mine);
+    const tamperedBytes = decodeShare(mine);
+    tamperedBytes[3] = (tamperedBytes[3] ?? 0) ^ 0x80;
+    for (const conflicting of [encodeShare(foreignBytes), encodeShare(tamperedBytes)]) {
+      await seal.submitShare(shares[1] ?? '');
+      expect(await seal.submitShare(mine)).toMatchObject({ sealed: true, progress: 2 });
+      const error = await rejection(seal.submitShare(conflicting));
+      expect(error.code).toBe('invalid_request');
+      expect(error.message).toBe(
+        "share: differs from an accepted share with the same x coordinate (another initialization's share, or a corrupt one); unseal progress was reset",
+      );
+      for (const share of [mine, conflicting]) expect(error.message).not.toContain(share.slice(5, 15));
+      expect(seal.status()).toEqual({ kind: 'shamir', initialized: true, sealed: true, progress: 0, threshold: 3 });
+    }
+    // The ceremony starts over and the right shares still unseal.
+    for (const share of shares.slice(2, 4)) await seal.submitShare(share);
+    expect(await seal.submitShare(mine)).toMatchObject({ sealed: false });
   });
 
   it('does not count a duplicate share twice', async () => {

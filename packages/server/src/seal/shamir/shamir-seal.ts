@@ -110,8 +110,11 @@ export class ShamirSeal implements Seal {
   }
 
   /**
-   * Accepts one custodian share and returns the status. A share whose x
-   * coordinate was already accepted is ignored. When the threshold is
+   * Accepts one custodian share and returns the status. A share submitted
+   * again counts once. A different share at the x coordinate of one already
+   * accepted cannot belong with it (another initialization's, or corrupt):
+   * all progress is discarded and `invalid_request` (`share: …`) is thrown
+   * at once, rather than at the threshold. When the threshold is
    * reached the key is reconstructed and checked: on success the seal is
    * unsealed; on mismatch all progress is discarded and
    * `KeywardError('invalid_request')` is thrown. When already unsealed the
@@ -124,7 +127,12 @@ export class ShamirSeal implements Seal {
     const state = this.#state;
     if (state === null) throw new KeywardError('invalid_state', 'the Shamir seal is not initialized');
     if (this.#root !== null) return this.status();
-    if (!this.#progress.add(decodeShare(share)) || this.#progress.count < state.threshold) return this.status();
+    const outcome = this.#progress.add(decodeShare(share));
+    if (outcome === 'conflict') {
+      this.#progress.clear();
+      throw conflictingShare();
+    }
+    if (outcome === 'duplicate' || this.#progress.count < state.threshold) return this.status();
     const attempt = this.#reconstruct(this.#progress.take(), state, this.#epoch);
     this.#combining = attempt.then(
       () => undefined,
@@ -193,6 +201,13 @@ export class ShamirSeal implements Seal {
 
 function alreadyInitialized(): KeywardError {
   return new KeywardError('conflict', 'the Shamir seal is already initialized');
+}
+
+function conflictingShare(): KeywardError {
+  return new KeywardError(
+    'invalid_request',
+    "share: differs from an accepted share with the same x coordinate (another initialization's share, or a corrupt one); unseal progress was reset",
+  );
 }
 
 function wrongShares(): KeywardError {

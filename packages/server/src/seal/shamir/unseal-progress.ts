@@ -1,5 +1,15 @@
+import { timingSafeEqual } from 'node:crypto';
 import { zero } from '../zero.js';
 import { shareX } from './share-encoding.js';
+
+/**
+ * What became of a submitted share: counted; the same share as one already
+ * held (submitted twice: counted once); or another share at the x
+ * coordinate of one already held — two points of one polynomial never
+ * share an x, so the two come from different initializations, or one of
+ * them is corrupt.
+ */
+export type ShareOutcome = 'added' | 'duplicate' | 'conflict';
 
 /**
  * Shares accepted so far in an unseal, keyed by x coordinate so a share
@@ -15,17 +25,21 @@ export class UnsealProgress {
   }
 
   /**
-   * Takes ownership of `share`. Returns false, and zeroes `share`, when a
-   * share with the same x coordinate is already held (the first one stays).
+   * Takes ownership of `share`. Unless the outcome is `added`, zeroes
+   * `share` and keeps what was held: the caller decides what a `conflict`
+   * does to the progress.
    */
-  add(share: Uint8Array): boolean {
+  add(share: Uint8Array): ShareOutcome {
     const x = shareX(share);
-    if (this.#shares.has(x)) {
-      zero(share);
-      return false;
+    const held = this.#shares.get(x);
+    if (held === undefined) {
+      this.#shares.set(x, share);
+      return 'added';
     }
-    this.#shares.set(x, share);
-    return true;
+    // Shares are secret: compared in constant time (equal x means equal length).
+    const same = held.length === share.length && timingSafeEqual(held, share);
+    zero(share);
+    return same ? 'duplicate' : 'conflict';
   }
 
   /** Hands every held share to the caller (who must zero them) and starts over. */
