@@ -297,8 +297,6 @@ export class AuditLog {
 
   #startBatch(): void {
     if (this.#appending || this.#queue.length === 0) return;
-    const batch = this.#queue;
-    this.#queue = [];
     this.#appending = true;
     let appended = false;
     const release = () => {
@@ -307,17 +305,35 @@ export class AuditLog {
       this.#appending = false;
       this.#schedule();
     };
-    const write = this.#write(batch, release).finally(() => this.#writes.delete(write));
+    const write = this.#write(release).finally(() => this.#writes.delete(write));
     this.#writes.add(write);
   }
 
-  /** One group commit; settles its requests' promises and never rejects itself. */
-  async #write(batch: Pending[], appended: () => void): Promise<void> {
+  /** Takes every queued record: the batch of one group commit. */
+  #take(): Pending[] {
+    const batch = this.#queue;
+    this.#queue = [];
     this.#inFlight += batch.length;
+    return batch;
+  }
+
+  /**
+   * One group commit; settles its requests' promises and never rejects
+   * itself. The batch is taken once the transaction has begun, holding the
+   * write lock: on SQLite with several workers, records queued while
+   * another process held the lock join this commit instead of waiting for
+   * the next one (fewer, larger commits: each costs the same begin, WAL
+   * frames and flush whatever its size).
+   */
+  async #write(appended: () => void): Promise<void> {
+    let batch: Pending[] = [];
+    let taken = false;
     const started = process.hrtime.bigint();
     let ok = false;
     try {
       const chained = await this.#store.transaction(async (tx) => {
+        batch = this.#take();
+        taken = true;
         // Use counts first, in one global order (key id, then version): batches of two processes
         // that touch the same versions lock their rows in the same order, and every transaction
         // takes the chain head last, so they cannot deadlock.
@@ -336,6 +352,8 @@ export class AuditLog {
       await this.#committed(chained);
       for (const p of batch) p.resolve();
     } catch (error) {
+      // A transaction that never began (the write lock did not come in time) refuses what was waiting for it.
+      if (!taken) batch = this.#take();
       const refused = this.#unavailable(error);
       for (const p of batch) p.reject(refused);
     } finally {

@@ -9,7 +9,7 @@ import { systemClock } from '../../src/service/clock.js';
 import type { AuditRecord } from '../../src/store/records.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { FlushGroup } from '../../src/store/sqlite/wal-flush.js';
-import type { Store } from '../../src/store/store.js';
+import type { Store, StoreOps } from '../../src/store/store.js';
 import { settledAfter } from '../support/turns.js';
 
 /**
@@ -137,9 +137,9 @@ describe('SQLite durability: commits wait for a WAL flush that began after them'
     details: {},
   });
   // Sealed, so the secrets (and the keyring behind them) are never reached: records carry no sensitive values.
-  const auditLog = () =>
+  const auditLog = (through: Store = store) =>
     new AuditLog({
-      store,
+      store: through,
       node: 'node-a',
       clock: systemClock,
       secrets: new AuditSecrets({ store, keyring: undefined as never, isSealed: () => true }),
@@ -171,25 +171,46 @@ describe('SQLite durability: commits wait for a WAL flush that began after them'
   });
 
   it('a batch started from inside the previous batch’s transaction is not mistaken for a nested transaction', async () => {
-    const audit = auditLog();
-    // Another transaction holds the connection, so the first batch waits inside its transaction for it.
+    // The first batch locks its chain head only when the test says so: a record queued meanwhile arrives
+    // while that batch is chaining, so the batch's transaction callback schedules the next one.
     let release = () => {};
-    const holder = store.transaction(async (tx) => {
-      await tx.setMeta('test.holder', 'x');
-      await new Promise<void>((resolve) => {
-        release = resolve;
-      });
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
     });
-    await settled(holder);
+    let hold = true;
+    const bound = <T extends object>(target: T, property: PropertyKey): unknown => {
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    };
+    const holding = (tx: StoreOps): StoreOps =>
+      new Proxy(tx, {
+        get(target, property) {
+          if (property !== 'lockAuditHead' || !hold) return bound(target, property);
+          hold = false;
+          return async (chain: string) => {
+            await held;
+            return target.lockAuditHead(chain);
+          };
+        },
+      });
+    const slowStore = new Proxy(store, {
+      get(target, property) {
+        if (property !== 'transaction') return bound(target, property);
+        return <T>(fn: (tx: StoreOps) => Promise<T>) => target.transaction((tx) => fn(holding(tx)));
+      },
+    });
+    const audit = auditLog(slowStore);
     const first = audit.record(record('first'));
-    await settled(first);
-    // Queued while the first batch is chaining: its transaction callback schedules this one.
+    expect(await settled(first)).toBe(false);
     const second = audit.record(record('second'));
-    await settled(second);
+    expect(await settled(second)).toBe(false);
     release();
-    while (!(await settled(Promise.all([holder, first, second])))) if (flushes.running > 0) flushes.complete();
-    await Promise.all([holder, first, second]);
-    expect((await store.listAuditChain('node-a', 0, 10)).map((r) => r.action)).toEqual(['first', 'second']);
+    while (!(await settled(Promise.all([first, second])))) if (flushes.running > 0) flushes.complete();
+    await Promise.all([first, second]);
+    expect((await store.listAuditChain('node-a', 0, 10)).map((r) => [r.chainSeq, r.action])).toEqual([
+      [1, 'first'],
+      [2, 'second'],
+    ]);
   });
 
   it('a failed flush fails its commit with 503 and the store refuses all later work, reads included', async () => {

@@ -7,6 +7,10 @@ import { Worker } from 'node:worker_threads';
 import { KeywardError } from '@keyward/wire';
 import Sqlite from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AuditLog } from '../../src/audit/audit-log.js';
+import { AuditSecrets } from '../../src/audit/audit-secrets.js';
+import { systemClock } from '../../src/service/clock.js';
+import type { AuditRecord } from '../../src/store/records.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/store.js';
 import { settledAfter } from '../support/turns.js';
@@ -103,6 +107,77 @@ describe('SQLite: waiting for another process’s write lock', () => {
     other = new Sqlite(path);
     const count = other.prepare("select count(*) from meta where name like 'test.%'").pluck().get();
     expect(count).toBe(100);
+  });
+
+  const record = (action: string): AuditRecord => ({
+    time: new Date().toISOString(),
+    actor: 'svc-test',
+    action,
+    namespace: null,
+    key: null,
+    keyVersion: null,
+    outcome: 'success',
+    errorCode: null,
+    requestId: action,
+    source: '127.0.0.1',
+    details: {},
+  });
+  /** An audit log whose group commit sizes are noted (sealed: records carry no sensitive values). */
+  const auditLog = (store: Store) => {
+    const audit = new AuditLog({
+      store,
+      node: 'node-a',
+      clock: systemClock,
+      secrets: new AuditSecrets({ store, keyring: undefined as never, isSealed: () => true }),
+    });
+    const commits: Array<{ records: number; ok: boolean }> = [];
+    audit.onWrite((records, _seconds, ok) => commits.push({ records, ok }));
+    return { audit, commits };
+  };
+
+  it('audit records queued while a group commit waits for the lock join that commit', async () => {
+    const store = await open();
+    const { audit, commits } = auditLog(store);
+    other = new Sqlite(path);
+    other.exec('begin immediate');
+    const first = audit.record(record('first'));
+    expect(await settledAfter(first, 5)).toBe(false);
+    // The commit that will carry `first` is waiting for the lock; these arrive meanwhile.
+    const later = [audit.record(record('second')), audit.record(record('third'))];
+    expect(await settledAfter(Promise.race(later), 5)).toBe(false);
+    expect(audit.backlog).toBe(3);
+    other.exec('commit');
+    await Promise.all([first, ...later]);
+    // One commit of all three (the batch is taken once the lock is held), not one of `first` and then another.
+    expect(commits).toEqual([{ records: 3, ok: true }]);
+    const chain = await store.listAuditChain('node-a', 0, 10);
+    expect(chain.map((r) => [r.chainSeq, r.action])).toEqual([
+      [1, 'first'],
+      [2, 'second'],
+      [3, 'third'],
+    ]);
+    expect(audit.backlog).toBe(0);
+  });
+
+  it('audit records waiting for a lock that never comes are refused with 503, write nothing, and the log recovers', async () => {
+    const store = await open(25);
+    const { audit, commits } = auditLog(store);
+    other = new Sqlite(path);
+    other.exec('begin immediate');
+    const first = audit.record(record('first'));
+    await settledAfter(first, 2);
+    const second = audit.record(record('second'));
+    for (const refused of await Promise.all([first, second].map((p) => p.catch((error: unknown) => error)))) {
+      expect(refused).toBeInstanceOf(KeywardError);
+      expect((refused as KeywardError).code).toBe('unavailable');
+    }
+    expect(commits.every((c) => !c.ok)).toBe(true);
+    expect(commits.reduce((n, c) => n + c.records, 0)).toBe(2);
+    expect(audit.backlog).toBe(0);
+    other.exec('rollback');
+    expect(await store.listAuditChain('node-a', 0, 10)).toEqual([]);
+    await audit.record(record('after'));
+    expect((await store.listAuditChain('node-a', 0, 10)).map((r) => [r.chainSeq, r.action])).toEqual([[1, 'after']]);
   });
 
   it('other statements keep SQLite’s own wait: the busy timeout is restored after each begin', async () => {
