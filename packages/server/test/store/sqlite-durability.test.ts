@@ -6,11 +6,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { AuditSecrets } from '../../src/audit/audit-secrets.js';
 import { systemClock } from '../../src/service/clock.js';
-import type { AuditRecord } from '../../src/store/records.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { FlushGroup } from '../../src/store/sqlite/wal-flush.js';
 import type { Store, StoreOps } from '../../src/store/store.js';
 import { settledAfter } from '../support/turns.js';
+import { queuedAuditRecord } from './store-fixtures.js';
 
 /**
  * The SQLite store runs with `synchronous = NORMAL` and flushes the WAL
@@ -123,19 +123,6 @@ describe('SQLite durability: commits wait for a WAL flush that began after them'
     expect(flushes.started).toBe(2);
   });
 
-  const record = (action: string): AuditRecord => ({
-    time: new Date().toISOString(),
-    actor: 'svc-test',
-    action,
-    namespace: null,
-    key: null,
-    keyVersion: null,
-    outcome: 'success',
-    errorCode: null,
-    requestId: action,
-    source: '127.0.0.1',
-    details: {},
-  });
   // Sealed, so the secrets (and the keyring behind them) are never reached: records carry no sensitive values.
   const auditLog = (through: Store = store) =>
     new AuditLog({
@@ -147,11 +134,11 @@ describe('SQLite durability: commits wait for a WAL flush that began after them'
 
   it('audit group commits overlap: the next batch is committed while the previous one waits for the disk', async () => {
     const audit = auditLog();
-    const first = audit.record(record('first'));
+    const first = audit.record(queuedAuditRecord('first'));
     expect(await settled(first)).toBe(false);
     expect(flushes.started).toBe(1);
-    const second = audit.record(record('second'));
-    const third = audit.record(record('third'));
+    const second = audit.record(queuedAuditRecord('second'));
+    const third = audit.record(queuedAuditRecord('third'));
     expect(await settled(second)).toBe(false);
     // Both later records are committed, chained after the first, while its flush is still held.
     const chain = await store.listAuditChain('node-a', 0, 10);
@@ -200,9 +187,9 @@ describe('SQLite durability: commits wait for a WAL flush that began after them'
       },
     });
     const audit = auditLog(slowStore);
-    const first = audit.record(record('first'));
+    const first = audit.record(queuedAuditRecord('first'));
     expect(await settled(first)).toBe(false);
-    const second = audit.record(record('second'));
+    const second = audit.record(queuedAuditRecord('second'));
     expect(await settled(second)).toBe(false);
     release();
     while (!(await settled(Promise.all([first, second])))) if (flushes.running > 0) flushes.complete();

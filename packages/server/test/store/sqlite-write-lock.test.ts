@@ -10,10 +10,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { AuditSecrets } from '../../src/audit/audit-secrets.js';
 import { systemClock } from '../../src/service/clock.js';
-import type { AuditRecord } from '../../src/store/records.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/store.js';
 import { settledAfter } from '../support/turns.js';
+import { queuedAuditRecord } from './store-fixtures.js';
 
 /**
  * With `--workers N` several processes share one SQLite file and take turns
@@ -109,19 +109,6 @@ describe('SQLite: waiting for another process’s write lock', () => {
     expect(count).toBe(100);
   });
 
-  const record = (action: string): AuditRecord => ({
-    time: new Date().toISOString(),
-    actor: 'svc-test',
-    action,
-    namespace: null,
-    key: null,
-    keyVersion: null,
-    outcome: 'success',
-    errorCode: null,
-    requestId: action,
-    source: '127.0.0.1',
-    details: {},
-  });
   /** An audit log whose group commit sizes are noted (sealed: records carry no sensitive values). */
   const auditLog = (store: Store) => {
     const audit = new AuditLog({
@@ -140,10 +127,10 @@ describe('SQLite: waiting for another process’s write lock', () => {
     const { audit, commits } = auditLog(store);
     other = new Sqlite(path);
     other.exec('begin immediate');
-    const first = audit.record(record('first'));
+    const first = audit.record(queuedAuditRecord('first'));
     expect(await settledAfter(first, 5)).toBe(false);
     // The commit that will carry `first` is waiting for the lock; these arrive meanwhile.
-    const later = [audit.record(record('second')), audit.record(record('third'))];
+    const later = [audit.record(queuedAuditRecord('second')), audit.record(queuedAuditRecord('third'))];
     expect(await settledAfter(Promise.race(later), 5)).toBe(false);
     expect(audit.backlog).toBe(3);
     other.exec('commit');
@@ -164,9 +151,9 @@ describe('SQLite: waiting for another process’s write lock', () => {
     const { audit, commits } = auditLog(store);
     other = new Sqlite(path);
     other.exec('begin immediate');
-    const first = audit.record(record('first'));
+    const first = audit.record(queuedAuditRecord('first'));
     await settledAfter(first, 2);
-    const second = audit.record(record('second'));
+    const second = audit.record(queuedAuditRecord('second'));
     for (const refused of await Promise.all([first, second].map((p) => p.catch((error: unknown) => error)))) {
       expect(refused).toBeInstanceOf(KeywardError);
       expect((refused as KeywardError).code).toBe('unavailable');
@@ -176,7 +163,7 @@ describe('SQLite: waiting for another process’s write lock', () => {
     expect(audit.backlog).toBe(0);
     other.exec('rollback');
     expect(await store.listAuditChain('node-a', 0, 10)).toEqual([]);
-    await audit.record(record('after'));
+    await audit.record(queuedAuditRecord('after'));
     expect((await store.listAuditChain('node-a', 0, 10)).map((r) => [r.chainSeq, r.action])).toEqual([[1, 'after']]);
   });
 

@@ -1,6 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterEach } from 'vitest';
-import type { ChainedAuditRecord, GrantRecord, KeyRecord, PrincipalRecord, TokenRecord, VersionRecord } from '../../src/store/records.js';
+import type {
+  AuditRecord,
+  ChainedAuditRecord,
+  GrantRecord,
+  KeyRecord,
+  PrincipalRecord,
+  TokenRecord,
+  VersionRecord,
+} from '../../src/store/records.js';
 import type { Store } from '../../src/store/store.js';
 import { freshStore, type StoreKind, type TestStore } from '../support/stores.js';
 
@@ -177,6 +185,23 @@ export function auditRecord(overrides: Partial<ChainedAuditRecord> = {}): Chaine
     source: '127.0.0.1',
     details: {},
     ...overrides,
+  };
+}
+
+/** A record as a request hands it to the audit log (not yet chained), named by its action and request id. */
+export function queuedAuditRecord(action: string): AuditRecord {
+  return {
+    time: new Date().toISOString(),
+    actor: 'svc-test',
+    action,
+    namespace: null,
+    key: null,
+    keyVersion: null,
+    outcome: 'success',
+    errorCode: null,
+    requestId: action,
+    source: '127.0.0.1',
+    details: {},
   };
 }
 
