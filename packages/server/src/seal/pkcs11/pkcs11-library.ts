@@ -39,6 +39,45 @@ export function loadPkcs11Library(path: string): Pkcs11Library {
   } catch (error) {
     throw new Error(`cannot load the PKCS#11 library ${path}: ${firstLine(error)}`);
   }
+  initialize(ck, module, path);
+  const library = Object.freeze({ ck, module });
+  loaded.set(path, library);
+  openSessions.set(library, 0);
+  return library;
+}
+
+/** Sessions opened through each library by this process and not yet closed (see {@link reinitializePkcs11Library}). */
+const openSessions = new WeakMap<Pkcs11Library, number>();
+
+/** Counts a session opened through `library`; pair it with {@link sessionClosed}. */
+export function sessionOpened(library: Pkcs11Library): void {
+  openSessions.set(library, (openSessions.get(library) ?? 0) + 1);
+}
+
+/** Counts a session of `library` closed. */
+export function sessionClosed(library: Pkcs11Library): void {
+  openSessions.set(library, Math.max(0, (openSessions.get(library) ?? 0) - 1));
+}
+
+/**
+ * `C_Finalize` then `C_Initialize` again, so the library reads its tokens
+ * anew: a library builds its slot list once, at `C_Initialize`, and SoftHSM2
+ * skips a token whose files another process is rewriting at that moment (a
+ * login rewrites the token's file), so a process that starts while another
+ * logs in can find no token at all (docs/seals.md, "Start-up"). Only when
+ * this process has no session open through `library` — finalizing would
+ * close them — and then true; false otherwise, changing nothing.
+ */
+export function reinitializePkcs11Library(library: Pkcs11Library, path: string): boolean {
+  if ((openSessions.get(library) ?? 0) > 0) return false;
+  try {
+    library.module.C_Finalize();
+  } catch {}
+  initialize(library.ck, library.module, path);
+  return true;
+}
+
+function initialize(ck: Pkcs11Js, module: pkcs11js.PKCS11, path: string): void {
   try {
     module.C_Initialize({ flags: ck.CKF_OS_LOCKING_OK });
   } catch (error) {
@@ -46,9 +85,6 @@ export function loadPkcs11Library(path: string): Pkcs11Library {
       throw new Error(`cannot initialize the PKCS#11 library ${path} (${ckrName(error) ?? firstLine(error)})`);
     }
   }
-  const library = Object.freeze({ ck, module });
-  loaded.set(path, library);
-  return library;
 }
 
 /** The `CKR_…` name of a PKCS#11 error thrown by pkcs11js, or null for any other error. */

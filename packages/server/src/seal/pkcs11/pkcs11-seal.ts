@@ -4,14 +4,25 @@ import { callerAad } from '../root-key.js';
 import type { Seal, SealStatus } from '../seal.js';
 import { sealedError } from '../sealed-error.js';
 import type { TokenKeys } from '../token-keys.js';
-import { loadPkcs11Library } from './pkcs11-library.js';
-import { isLost, Pkcs11Failure, Pkcs11Session, type Pkcs11Target } from './pkcs11-session.js';
+import { loadPkcs11Library, reinitializePkcs11Library } from './pkcs11-library.js';
+import { isLost, isTransientAtOpen, Pkcs11Failure, Pkcs11Session, type Pkcs11Target } from './pkcs11-session.js';
 
 /** Configuration of a {@link Pkcs11Seal}; frozen at construction. */
 export interface Pkcs11SealConfig extends Pkcs11Target {
   /** Reads the user PIN (from a file or the environment; never argv). Called by `open()` and `init()`. */
   readonly readPin: () => Promise<string>;
+  /**
+   * Waits before the `attempt`+1-th try to open a session after a transient
+   * failure (see {@link OPEN_ATTEMPTS}); tests pass their own. Default: 25 ms,
+   * doubling (25, 50, 100, 200).
+   */
+  readonly pause?: (attempt: number) => Promise<void>;
 }
+
+/** Tries to open a session before a transient failure is reported (about 0.4 s of pauses in all). */
+const OPEN_ATTEMPTS = 5;
+
+const defaultPause = (attempt: number) => new Promise<void>((resolve) => setTimeout(resolve, 25 * 2 ** (attempt - 1)));
 
 /** The GCM nonce: 96 random bits per wrap (NIST SP 800-38D §8.2.2). */
 const IV_BYTES = 12;
@@ -34,14 +45,20 @@ const IV_BYTES = 12;
  */
 export class Pkcs11Seal implements Seal {
   readonly kind = 'pkcs11' as const;
-  readonly #config: Readonly<Pkcs11SealConfig>;
+  readonly #config: Readonly<Required<Pkcs11SealConfig>>;
   #initialized = false;
   /** The PIN, kept while unsealed so a lost session can be reopened. */
   #pin: string | null = null;
   #session: Pkcs11Session | null = null;
 
   constructor(config: Pkcs11SealConfig) {
-    this.#config = Object.freeze({ library: config.library, token: config.token, keyLabel: config.keyLabel, readPin: config.readPin });
+    this.#config = Object.freeze({
+      library: config.library,
+      token: config.token,
+      keyLabel: config.keyLabel,
+      readPin: config.readPin,
+      pause: config.pause ?? defaultPause,
+    });
   }
 
   /**
@@ -52,7 +69,7 @@ export class Pkcs11Seal implements Seal {
   async open(): Promise<void> {
     this.seal();
     const pin = await this.#config.readPin();
-    const session = this.#connect(pin);
+    const session = await this.#connect(pin);
     let found: boolean;
     try {
       found = session.findKey();
@@ -76,7 +93,7 @@ export class Pkcs11Seal implements Seal {
   async init(): Promise<void> {
     this.seal();
     const pin = await this.#config.readPin();
-    const session = this.#connect(pin);
+    const session = await this.#connect(pin);
     try {
       if (session.findKey()) {
         throw new KeywardError(
@@ -103,7 +120,7 @@ export class Pkcs11Seal implements Seal {
   async destroy(): Promise<void> {
     this.seal();
     const pin = await this.#config.readPin();
-    const session = this.#connect(pin);
+    const session = await this.#connect(pin);
     try {
       if (session.findKey()) session.destroyKey();
     } catch (error) {
@@ -202,7 +219,6 @@ export class Pkcs11Seal implements Seal {
     }
   }
 
-  /** A new logged-in session with the root key found; throws {@link Pkcs11Failure}. */
   /**
    * Runs a long asynchronous `op` on a session of its own, opened for it and
    * closed after, so the seal's session stays free for the synchronous calls
@@ -215,7 +231,7 @@ export class Pkcs11Seal implements Seal {
     if (pin === null) throw sealedError(this.kind);
     let session: Pkcs11Session | null = null;
     try {
-      session = new Pkcs11Session(loadPkcs11Library(this.#config.library), this.#config, pin);
+      session = await this.#open(pin);
       return await op(session);
     } catch (error) {
       if (!(error instanceof Pkcs11Failure)) throw error;
@@ -226,6 +242,7 @@ export class Pkcs11Seal implements Seal {
     }
   }
 
+  /** A new logged-in session with the root key found; throws {@link Pkcs11Failure}. */
   #reconnect(pin: string): Pkcs11Session {
     const session = new Pkcs11Session(loadPkcs11Library(this.#config.library), this.#config, pin);
     try {
@@ -239,11 +256,31 @@ export class Pkcs11Seal implements Seal {
     return session;
   }
 
-  #connect(pin: string): Pkcs11Session {
+  async #connect(pin: string): Promise<Pkcs11Session> {
     try {
-      return new Pkcs11Session(loadPkcs11Library(this.#config.library), this.#config, pin);
+      return await this.#open(pin);
     } catch (error) {
       throw startError(error);
+    }
+  }
+
+  /**
+   * A new logged-in session. A transient failure (another process logging
+   * in to the token at that moment: {@link isTransientAtOpen}) is tried
+   * again after a pause, up to {@link OPEN_ATTEMPTS} times; before each new
+   * try the library reads its slots anew when this process has no session
+   * open. Throws {@link Pkcs11Failure}; a refused PIN at once.
+   */
+  async #open(pin: string): Promise<Pkcs11Session> {
+    const { library } = this.#config;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return new Pkcs11Session(loadPkcs11Library(library), this.#config, pin);
+      } catch (error) {
+        if (attempt >= OPEN_ATTEMPTS || !isTransientAtOpen(error)) throw error;
+      }
+      await this.#config.pause(attempt);
+      reinitializePkcs11Library(loadPkcs11Library(library), library);
     }
   }
 }

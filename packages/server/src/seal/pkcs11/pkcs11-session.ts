@@ -1,7 +1,7 @@
 import type { Handle, Mechanism, RsaPSS, Template } from 'pkcs11js';
 import type { RsaPublicNumbers } from '../token-keys.js';
 import { zero } from '../zero.js';
-import { ckrName, type Pkcs11Js, type Pkcs11Library } from './pkcs11-library.js';
+import { ckrName, type Pkcs11Js, type Pkcs11Library, sessionClosed, sessionOpened } from './pkcs11-library.js';
 
 /** What to open: the library, the token (by label: slot numbers change) and the root key's label. */
 export interface Pkcs11Target {
@@ -44,6 +44,22 @@ export function isLost(error: unknown): boolean {
   return error instanceof Pkcs11Failure && error.ckr !== null && LOST.has(error.ckr);
 }
 
+/**
+ * Return values that opening a session can meet for a moment while another
+ * process logs in to the same token: SoftHSM2 rewrites the token's file on
+ * every login, and a process reading it then sees no token
+ * (`CKR_TOKEN_NOT_PRESENT`, from the slot search), fails the read
+ * (`CKR_GENERAL_ERROR`) or sees no user PIN (`CKR_USER_PIN_NOT_INITIALIZED`).
+ * Trying again after a pause succeeds. A refused or locked PIN is never
+ * among them: each try would count against the token's PIN retry limit.
+ */
+const TRANSIENT_AT_OPEN = new Set(['CKR_TOKEN_NOT_PRESENT', 'CKR_GENERAL_ERROR', 'CKR_USER_PIN_NOT_INITIALIZED']);
+
+/** True when opening a session failed in a way that trying again may cure (see {@link TRANSIENT_AT_OPEN}). */
+export function isTransientAtOpen(error: unknown): boolean {
+  return error instanceof Pkcs11Failure && error.ckr !== null && TRANSIENT_AT_OPEN.has(error.ckr);
+}
+
 /** AES-GCM with a 96-bit IV and a 128-bit tag (NIST SP 800-38D §5.2.1.1, §5.2.1.2). */
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -61,6 +77,7 @@ export class Pkcs11Session {
   readonly #target: Pkcs11Target;
   readonly #session: Handle;
   #key: Handle | null = null;
+  #closed = false;
   /** Handles of key-version objects found or created in this session, by hex CKA_ID. */
   readonly #objects = new Map<string, Handle>();
 
@@ -77,6 +94,7 @@ export class Pkcs11Session {
     this.#session = call(`open a session on token '${target.token}'`, () =>
       module.C_OpenSession(slot, ck.CKF_SERIAL_SESSION | ck.CKF_RW_SESSION),
     );
+    sessionOpened(lib);
     try {
       module.C_Login(this.#session, ck.CKU_USER, pin);
     } catch (error) {
@@ -370,6 +388,9 @@ export class Pkcs11Session {
   close(): void {
     this.#key = null;
     this.#objects.clear();
+    if (this.#closed) return;
+    this.#closed = true;
+    sessionClosed(this.#lib);
     try {
       this.#lib.module.C_CloseSession(this.#session);
     } catch {}
@@ -448,17 +469,30 @@ export class Pkcs11Session {
   }
 }
 
-/** The slot holding the token labelled `label` (labels are 32 bytes padded with spaces). */
+/**
+ * The slot holding the token labelled `label` (labels are 32 bytes padded
+ * with spaces). A slot whose token cannot be read is passed over; when no
+ * other slot holds the label, that read's failure is what is thrown (it may
+ * be the token sought, caught mid-write by another process).
+ */
 function findSlot(lib: Pkcs11Library, label: string): Handle {
   const { module } = lib;
   const labels: string[] = [];
+  let unreadable: Pkcs11Failure | null = null;
   const slots = call('list the slots', () => module.C_GetSlotList(true));
   for (const slot of slots) {
-    const found = call('read a token', () => module.C_GetTokenInfo(slot).label.replace(/[ \0]+$/, ''));
+    let found: string;
+    try {
+      found = call('read a token', () => module.C_GetTokenInfo(slot).label.replace(/[ \0]+$/, ''));
+    } catch (error) {
+      unreadable ??= error as Pkcs11Failure;
+      continue;
+    }
     if (found === label) return slot;
     // SoftHSM always offers one uninitialized token, with an empty label.
     if (found !== '') labels.push(`'${found}'`);
   }
+  if (unreadable !== null) throw unreadable;
   const present = labels.length === 0 ? 'no token is present' : `tokens present: ${labels.join(', ')}`;
   throw new Pkcs11Failure(`no PKCS#11 token labelled '${label}' (${present})`, 'CKR_TOKEN_NOT_PRESENT');
 }
