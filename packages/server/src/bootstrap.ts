@@ -12,9 +12,17 @@ import type { Store } from './store/store.js';
 
 const INITIALIZED = 'initialized';
 
-/** The Shamir seal's non-secret state lives in the database, so every node of a cluster shares it. */
+/**
+ * The Shamir seal's non-secret state lives in the database, so every node of
+ * a cluster shares it; the first init stores it, and a concurrent one on
+ * another node finds it taken (the state carries a random id, so equal
+ * means ours).
+ */
 function storeBackedState(store: Store): SealStateStore {
-  return { read: () => store.getMeta('seal.shamir'), write: (state) => store.setMeta('seal.shamir', state) };
+  return {
+    read: () => store.getMeta('seal.shamir'),
+    create: async (state) => (await store.claimMeta('seal.shamir', state)) === state,
+  };
 }
 
 /**

@@ -41,8 +41,13 @@ export interface SealStatus {
 export interface SealStateStore {
   /** The last state written, or `null` when none was ever written. */
   read(): Promise<string | null>;
-  /** Durably replaces the state; resolves only once it would survive a crash. */
-  write(state: string): Promise<void>;
+  /**
+   * Durably stores the first state and resolves true once it would survive
+   * a crash. When a state is stored already (another node of the cluster
+   * initialized first), changes nothing and resolves false: a replace would
+   * make the other node's root key, and everything it wrapped, unrecoverable.
+   */
+  create(state: string): Promise<boolean>;
 }
 
 /**

@@ -118,6 +118,8 @@ export class SysService {
             `share: this server uses the ${seal.kind} seal, which has no shares; restart it to unseal`,
           );
         }
+        // Another node on the same database may have initialized it since this one started: read the state again.
+        if (!seal.status().initialized) await seal.open();
         if (!seal.status().initialized) throw new KeywardError('invalid_state', 'Keyward is not initialized; call /v1/sys/init first');
         const before = seal.status();
         let status: SealStatus;

@@ -110,6 +110,47 @@ describe('Shamir seal', () => {
   });
 });
 
+describe('Shamir seal, two nodes on one database', () => {
+  let b: Harness | undefined;
+  afterEach(async () => {
+    await b?.close();
+    b = undefined;
+  });
+
+  it('both nodes asked to initialize at once: one answers the shares, the other 409, and those shares unseal both', async () => {
+    h = await Harness.start({ seal: 'shamir' });
+    b = await Harness.joining(h);
+    const nodes = [h, b];
+    const answers = await Promise.all(nodes.map((n) => n.call('POST', '/v1/sys/init', { shares: 3, threshold: 2 }, null)));
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 409]);
+    const won = answers.findIndex((r) => r.status === 200);
+    const [winner, loser] = [nodes[won] as Harness, nodes[1 - won] as Harness];
+    expect(answers[1 - won]?.body.error.code).toBe('conflict');
+    const unsealShares: string[] = answers[won]?.body.unsealShares;
+    const adminToken: string = answers[won]?.body.adminToken;
+    expect((await winner.call('POST', '/v1/keys', { name: 'shared', algorithm: 'aes-256-gcm', owner: 'o' }, adminToken)).status).toBe(201);
+    const ct = (await winner.call('POST', '/v1/keys/shared/encrypt', { plaintext: b64('one root') }, adminToken)).body.ciphertext;
+
+    // The other node holds the winning state, sealed; the winner's shares unseal it and it reads what the winner wrote.
+    for (const share of unsealShares.slice(0, 2)) expect((await loser.call('POST', '/v1/sys/unseal', { share }, null)).status).toBe(200);
+    expect((await loser.call('GET', '/v1/sys/health', undefined, null)).body).toMatchObject({ initialized: true, sealed: false });
+    const d = await loser.call('POST', '/v1/keys/shared/decrypt', { ciphertext: ct }, adminToken);
+    expect(d.body.plaintext).toBe(b64('one root'));
+  });
+
+  it("a node started before another node initialized the database unseals with that ceremony's shares", async () => {
+    h = await Harness.start({ seal: 'shamir' });
+    b = await Harness.joining(h);
+    const init = await h.call('POST', '/v1/sys/init', { shares: 3, threshold: 2 }, null);
+    expect(init.status).toBe(200);
+    // Node b read no state when it started; it reads the state again at the first share.
+    const first = await b.call('POST', '/v1/sys/unseal', { share: init.body.unsealShares[0] }, null);
+    expect(first.body).toEqual({ sealed: true, progress: 1, threshold: 2 });
+    expect((await b.call('POST', '/v1/sys/unseal', { share: init.body.unsealShares[2] }, null)).body.sealed).toBe(false);
+    expect((await b.call('GET', '/v1/keys', undefined, init.body.adminToken)).status).toBe(200);
+  });
+});
+
 describe('file seal', () => {
   it('a restart keeps every key, version, principal and grant', async () => {
     h = await Harness.start();

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import type { SealStateStore } from '../../src/seal/seal.js';
 
-/** A {@link SealStateStore} on a real file, for tests: atomic replace via a temporary file and rename. */
+/** A {@link SealStateStore} on a real file, for tests: the state is written to a temporary file, then linked into place only if none is there. */
 export class FileStateStore implements SealStateStore {
   readonly #path: string;
 
@@ -19,9 +19,24 @@ export class FileStateStore implements SealStateStore {
     }
   }
 
-  async write(state: string): Promise<void> {
+  /** Replaces the file whatever it holds: a test playing someone with write access to the state. */
+  async overwrite(state: string): Promise<void> {
     const temporary = `${this.#path}.${randomUUID()}.tmp`;
     await writeFile(temporary, state, { mode: 0o600, flush: true });
     await rename(temporary, this.#path);
+  }
+
+  async create(state: string): Promise<boolean> {
+    const temporary = `${this.#path}.${randomUUID()}.tmp`;
+    await writeFile(temporary, state, { mode: 0o600, flush: true });
+    try {
+      await link(temporary, this.#path);
+      return true;
+    } catch (error) {
+      if (error instanceof Error && 'code' in error && error.code === 'EEXIST') return false;
+      throw error;
+    } finally {
+      await unlink(temporary);
+    }
   }
 }

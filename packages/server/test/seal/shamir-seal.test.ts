@@ -115,6 +115,26 @@ describe('ShamirSeal init', () => {
     expect((await rejection(new ShamirSeal({ state: store }).init({ shares: 3, threshold: 2 }))).code).toBe('conflict');
   });
 
+  it('two nodes over one state store initialize at once: one wins, the other answers conflict and takes its state', async () => {
+    const store = new FileStateStore(join(await tempDir(), 'state.json'));
+    const [a, b] = [await fresh(store), await fresh(store)];
+    const results = await Promise.allSettled([a.init({ shares: 3, threshold: 2 }), b.init({ shares: 3, threshold: 2 })]);
+    const won = results.findIndex((r) => r.status === 'fulfilled');
+    const lost = results.findIndex((r) => r.status === 'rejected');
+    expect([won, lost].sort()).toEqual([0, 1]);
+    expect(((results[lost] as PromiseRejectedResult).reason as KeywardError).code).toBe('conflict');
+    const [winner, loser] = won === 0 ? [a, b] : [b, a];
+    const shares = (results[won] as PromiseFulfilledResult<string[]>).value;
+    // The loser kept no root of its own: it is initialized (the winner's state) and sealed.
+    expect(loser.status()).toMatchObject({ initialized: true, sealed: true, threshold: 2 });
+    for (const share of shares.slice(0, 2)) await loser.submitShare(share);
+    expect(loser.status().sealed).toBe(false);
+    // One root key: what either wraps, the other unwraps.
+    const secret = new Uint8Array(32).fill(3);
+    expect(await loser.unwrap(await winner.wrap(secret, aad), aad)).toEqual(secret);
+    expect(await fresh(store).then((s) => s.status())).toMatchObject({ initialized: true, threshold: 2 });
+  });
+
   it('refuses concurrent inits: exactly one succeeds', async () => {
     const store = new FileStateStore(join(await tempDir(), 'state.json'));
     const seal = new ShamirSeal({ state: store });
@@ -319,12 +339,12 @@ describe('ShamirSeal unseal', () => {
 
   it('open() refuses corrupt state with internal and stays sealed', async () => {
     const { store, seal } = await initialized(3, 2);
-    await store.write('{"format":"keyward-seal-shamir/v1","id":"x","threshold":9,"shares":3,"check":"AA"}');
+    await store.overwrite('{"format":"keyward-seal-shamir/v1","id":"x","threshold":9,"shares":3,"check":"AA"}');
     const error = await rejection(seal.open());
     expect(error.code).toBe('internal');
     expect(error.message).toContain('threshold');
     expect(seal.status()).toMatchObject({ sealed: true, initialized: false });
-    await store.write('not json');
+    await store.overwrite('not json');
     expect((await rejection(fresh(store))).code).toBe('internal');
   });
 

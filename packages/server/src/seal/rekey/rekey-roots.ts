@@ -65,7 +65,7 @@ export async function openCurrentRoot(
     return { seal, name: { kind } };
   }
   if (kind === 'shamir') {
-    const seal = new ShamirSeal({ state: { read: () => store.getMeta('seal.shamir'), write: async () => {} } });
+    const seal = new ShamirSeal({ state: { read: () => store.getMeta('seal.shamir'), create: async () => false } });
     await seal.open();
     if (!seal.status().initialized) throw new Error('the database holds no Shamir seal state: nothing to rekey');
     for (const share of options.shares) {

@@ -14,8 +14,10 @@ export async function newDetachedShamirSeal(
   const seal = new ShamirSeal({
     state: {
       read: async () => state,
-      write: async (value) => {
+      create: async (value) => {
+        if (state !== null) return false;
         state = value;
+        return true;
       },
     },
   });

@@ -74,14 +74,16 @@ export class ShamirSeal implements Seal {
    * `shares` encoded shares (`kws1.…`, one per custodian; they are never
    * stored). Leaves the seal unsealed. Throws `KeywardError('invalid_request')`
    * naming `shares` or `threshold` for bad parameters, and
-   * `KeywardError('conflict')` when already initialized.
+   * `KeywardError('conflict')` when already initialized — also when another
+   * node sharing the state store initialized it meanwhile: this seal then
+   * holds that node's state, sealed, so that node's shares unseal it.
    */
   async init(params: ShamirInitParams): Promise<string[]> {
     const { shares, threshold } = validateInitParams(params);
     if (this.#initializing || this.#state !== null) throw alreadyInitialized();
     this.#initializing = true;
     try {
-      if ((await this.#store.read()) !== null) throw alreadyInitialized();
+      if ((await this.#store.read()) !== null) await this.#tookByAnother();
       const epoch = this.#epoch;
       const rootBytes = randomBytes(ROOT_KEY_BYTES);
       const root = new RootKey(rootBytes);
@@ -91,7 +93,7 @@ export class ShamirSeal implements Seal {
         const encoded = parts.map(encodeShare);
         const id = Buffer.from(randomBytes(16)).toString('base64url');
         const state: ShamirState = Object.freeze({ id, threshold, shares, check: makeKeyCheck(root) });
-        await this.#store.write(serializeShamirState(state));
+        if (!(await this.#store.create(serializeShamirState(state)))) await this.#tookByAnother();
         this.#state = state;
         this.#opened = true;
         // seal() during init wins: the seal ends initialized but sealed.
@@ -107,6 +109,16 @@ export class ShamirSeal implements Seal {
     } finally {
       this.#initializing = false;
     }
+  }
+
+  /**
+   * The store holds a state this seal did not make: another node sharing it
+   * initialized first. Takes that state (sealed), so that node's shares
+   * unseal this one, and throws `conflict`.
+   */
+  async #tookByAnother(): Promise<never> {
+    await this.open();
+    throw alreadyInitialized();
   }
 
   /**
