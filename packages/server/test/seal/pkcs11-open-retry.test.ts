@@ -5,6 +5,7 @@ import { KeywardError } from '@keyward/wire';
 import { describe, expect, it } from 'vitest';
 import { loadPkcs11Library } from '../../src/seal/pkcs11/pkcs11-library.js';
 import { Pkcs11Seal } from '../../src/seal/pkcs11/pkcs11-seal.js';
+import { rejectionOf } from '../support/rejections.js';
 import { inProcessSoftHsm, makeSoftHsm, openTokenSession } from '../support/softhsm.js';
 
 // A file of its own: these tests re-initialize the process's PKCS#11 library, and they count its tries.
@@ -40,14 +41,7 @@ function seal(token: string, pauses: number[], onPause: (attempt: number) => voi
   });
 }
 
-async function failure(promise: Promise<unknown>): Promise<KeywardError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(KeywardError);
-  return error as KeywardError;
-}
+const failure = (promise: Promise<unknown>) => rejectionOf(promise, KeywardError);
 
 async function roundTrip(s: Pkcs11Seal): Promise<void> {
   const secret = new Uint8Array(32).fill(7);

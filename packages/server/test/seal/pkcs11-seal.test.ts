@@ -6,6 +6,7 @@ import { KeywardError } from '@keyward/wire';
 import { describe, expect, it } from 'vitest';
 import { readPkcs11Pin } from '../../src/seal/pkcs11/pkcs11-pin.js';
 import { Pkcs11Seal } from '../../src/seal/pkcs11/pkcs11-seal.js';
+import { rejectionOf } from '../support/rejections.js';
 import { inProcessSoftHsm, openTokenSession } from '../support/softhsm.js';
 import { describeSealConformance } from './seal-conformance.js';
 import { useTempDirs } from './temp-dir.js';
@@ -25,14 +26,7 @@ function makeSeal(keyLabel: string, overrides: { token?: string; pin?: string } 
   return new Pkcs11Seal({ library: hsm.library, token: overrides.token ?? 'keyward-test', keyLabel, readPin: async () => pin });
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(Error);
-  return error as Error;
-}
+const rejection = (promise: Promise<unknown>) => rejectionOf(promise, Error);
 
 /** A session of the test's own, to look at the token the way an auditor would. */
 function inspect(token = 'keyward-test', pin = PIN) {

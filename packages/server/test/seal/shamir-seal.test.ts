@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ShamirSeal } from '../../src/seal/shamir/shamir-seal.js';
 import { decodeShare, encodeShare } from '../../src/seal/shamir/share-encoding.js';
+import { rejectionOf } from '../support/rejections.js';
 import { FileStateStore } from './file-state-store.js';
 import { describeSealConformance } from './seal-conformance.js';
 import { useTempDirs } from './temp-dir.js';
@@ -30,14 +31,7 @@ async function fresh(store: FileStateStore): Promise<ShamirSeal> {
   return seal;
 }
 
-async function rejection(promise: Promise<unknown>): Promise<KeywardError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(KeywardError);
-  return error as KeywardError;
-}
+const rejection = (promise: Promise<unknown>) => rejectionOf(promise, KeywardError);
 
 /** The x coordinate of an encoded share. */
 function xOf(share: string): number {
