@@ -64,7 +64,7 @@ export function sessionClosed(library: Pkcs11Library): void {
  * anew: a library builds its slot list once, at `C_Initialize`, and SoftHSM2
  * skips a token whose files another process is rewriting at that moment (a
  * login rewrites the token's file), so a process that starts while another
- * logs in can find no token at all (docs/seals.md, "Start-up"). Only when
+ * logs in can find no token at all (docs/seals.md, "Initialization and restarts"). Only when
  * this process has no session open through `library` — finalizing would
  * close them — and then true; false otherwise, changing nothing.
  */
