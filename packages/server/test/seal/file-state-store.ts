@@ -21,14 +21,11 @@ export class FileStateStore implements SealStateStore {
 
   /** Replaces the file whatever it holds: a test playing someone with write access to the state. */
   async overwrite(state: string): Promise<void> {
-    const temporary = `${this.#path}.${randomUUID()}.tmp`;
-    await writeFile(temporary, state, { mode: 0o600, flush: true });
-    await rename(temporary, this.#path);
+    await rename(await this.#written(state), this.#path);
   }
 
   async create(state: string): Promise<boolean> {
-    const temporary = `${this.#path}.${randomUUID()}.tmp`;
-    await writeFile(temporary, state, { mode: 0o600, flush: true });
+    const temporary = await this.#written(state);
     try {
       await link(temporary, this.#path);
       return true;
@@ -38,5 +35,12 @@ export class FileStateStore implements SealStateStore {
     } finally {
       await unlink(temporary);
     }
+  }
+
+  /** `state` in a new temporary file beside the state file, flushed to disk; its path. */
+  async #written(state: string): Promise<string> {
+    const temporary = `${this.#path}.${randomUUID()}.tmp`;
+    await writeFile(temporary, state, { mode: 0o600, flush: true });
+    return temporary;
   }
 }

@@ -42,7 +42,6 @@ export function loadPkcs11Library(path: string): Pkcs11Library {
   initialize(ck, module, path);
   const library = Object.freeze({ ck, module });
   loaded.set(path, library);
-  openSessions.set(library, 0);
   return library;
 }
 
